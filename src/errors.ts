@@ -1,0 +1,139 @@
+/**
+ * One error module for the whole project (STYLE.md habit 3).
+ *
+ * Every error carries a `code` from the closed list below, an optional `cause`,
+ * a `retriable` flag that retry helpers read (never the message), and context
+ * fields that serialize into logs through `toJSON`.
+ */
+export const ErrorCodes = [
+  'INVALID_OPTION',
+  'INVALID_VALUE',
+  'INVALID_RECORD',
+  'SCHEMA_VIOLATION',
+  'SNAPSHOT_INVALID',
+  'TRANSPORT',
+  'TIMEOUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'ARTIFACT_INVALID',
+  'TRACKING',
+  'DEPLOYMENT',
+  'SERVICE_UNAVAILABLE',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+export interface ErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+  context?: Record<string, unknown>;
+}
+
+export class ActivityTrackingError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.context = options.context ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, retriable: this.retriable, ...this.context };
+  }
+}
+
+/** A constructor option or a combination of options is invalid; the message says how to fix it. */
+export class InvalidOptionError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('INVALID_OPTION', message, options);
+  }
+}
+
+/** A value handed to an algorithm cannot be used (NaN, ±Infinity, wrong length). */
+export class InvalidValueError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('INVALID_VALUE', message, options);
+  }
+}
+
+/** A record read from a topic is malformed; it goes to the dead-letter topic with this reason. */
+export class InvalidRecordError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('INVALID_RECORD', message, options);
+  }
+}
+
+/** A message does not match its JSON Schema. */
+export class SchemaViolationError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('SCHEMA_VIOLATION', message, options);
+  }
+}
+
+/** A detector or featurizer snapshot is corrupt, truncated or of an unknown version. */
+export class SnapshotInvalidError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('SNAPSHOT_INVALID', message, options);
+  }
+}
+
+/** A transport (Kafka, Event Hubs, embedded log) failed. Retriable unless said otherwise. */
+export class TransportError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('TRANSPORT', message, { retriable: true, ...options });
+  }
+}
+
+/** An operation did not finish in time. */
+export class TimeoutError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('TIMEOUT', message, { retriable: true, ...options });
+  }
+}
+
+/** A named thing (model version, run, experiment, topic) does not exist. */
+export class NotFoundError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+/** A concurrent writer holds a resource, or a write would overwrite something it must not. */
+export class ConflictError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('CONFLICT', message, options);
+  }
+}
+
+/** A model artifact is corrupt, truncated, of an unknown format or fails its digest. */
+export class ArtifactInvalidError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('ARTIFACT_INVALID', message, options);
+  }
+}
+
+/** The tracking server or registry refused or failed a request. */
+export class TrackingError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('TRACKING', message, options);
+  }
+}
+
+/** A deployment failed (health check, provisioning, target error). */
+export class DeploymentError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('DEPLOYMENT', message, options);
+  }
+}
+
+/** A service the process needs (broker, tracking server, blob store) is not reachable. */
+export class ServiceUnavailableError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('SERVICE_UNAVAILABLE', message, { retriable: true, ...options });
+  }
+}
