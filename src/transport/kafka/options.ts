@@ -1,0 +1,113 @@
+import { InvalidOptionError } from '../../errors.ts';
+
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
+export interface KafkaOptions {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: string[];
+  /** @defaultValue 'activity-tracking' */
+  clientId: string;
+  /** TLS to the brokers. @defaultValue false (true when SASL is set through an Event Hubs connection string) */
+  ssl: boolean;
+  sasl?: { mechanism: SaslMechanism; username: string; password: string };
+  /** Replication factor of topics the project creates; -1 takes the broker's default. @defaultValue -1 */
+  replicationFactor: number;
+  /** Connection timeout in ms. @defaultValue 10000 */
+  connectionTimeoutMs: number;
+}
+
+/**
+ * The environment variables the Kafka transport reads (documented in
+ * docs/configuration.md). One place, so the CLI, the consumers and the
+ * benchmarks agree on the names.
+ */
+export const KAFKA_ENV = {
+  brokers: 'KAFKA_BROKERS',
+  clientId: 'KAFKA_CLIENT_ID',
+  ssl: 'KAFKA_SSL',
+  saslMechanism: 'KAFKA_SASL_MECHANISM',
+  saslUsername: 'KAFKA_SASL_USERNAME',
+  saslPassword: 'KAFKA_SASL_PASSWORD',
+  replicationFactor: 'KAFKA_REPLICATION_FACTOR',
+  connectionTimeoutMs: 'KAFKA_CONNECTION_TIMEOUT_MS',
+} as const;
+
+const MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+
+function parseBool(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes)$/i.test(raw)) return true;
+  if (/^(0|false|no)$/i.test(raw)) return false;
+  throw new InvalidOptionError(`${name} must be true or false, got "${raw}"`);
+}
+
+function parseInteger(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new InvalidOptionError(`${name} must be an integer, got "${raw}"`);
+  return value;
+}
+
+/** Validates options at the door (STYLE habit 4); the message says how to fix a bad combination. */
+export function validateKafkaOptions(options: KafkaOptions): KafkaOptions {
+  if (options.brokers.length === 0 || options.brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
+    throw new InvalidOptionError(
+      `Kafka brokers must be a non-empty list of host:port, got ${JSON.stringify(options.brokers)}; set ${KAFKA_ENV.brokers}=host1:9092,host2:9092`,
+    );
+  }
+  if (options.sasl) {
+    if (!MECHANISMS.includes(options.sasl.mechanism)) {
+      throw new InvalidOptionError(
+        `SASL mechanism must be one of ${MECHANISMS.join(', ')}, got "${options.sasl.mechanism}"`,
+      );
+    }
+    if (!options.sasl.username || !options.sasl.password) {
+      throw new InvalidOptionError(
+        `SASL needs both a username and a password: set ${KAFKA_ENV.saslUsername} and ${KAFKA_ENV.saslPassword}`,
+      );
+    }
+    if (!options.ssl && options.sasl.mechanism === 'plain') {
+      throw new InvalidOptionError(
+        `SASL PLAIN sends the password in clear text; enable TLS with ${KAFKA_ENV.ssl}=true (plain text SASL is refused)`,
+      );
+    }
+  }
+  return options;
+}
+
+/** Reads the Kafka options from environment variables, with defaults. */
+export function kafkaOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: Partial<KafkaOptions> = {},
+): KafkaOptions {
+  const brokers = (env[KAFKA_ENV.brokers] ?? defaults.brokers?.join(',') ?? '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  const mechanism = env[KAFKA_ENV.saslMechanism]?.toLowerCase();
+  const options: KafkaOptions = {
+    brokers,
+    clientId: env[KAFKA_ENV.clientId] ?? defaults.clientId ?? 'activity-tracking',
+    ssl: parseBool(KAFKA_ENV.ssl, env[KAFKA_ENV.ssl], defaults.ssl ?? false),
+    replicationFactor: parseInteger(
+      KAFKA_ENV.replicationFactor,
+      env[KAFKA_ENV.replicationFactor],
+      defaults.replicationFactor ?? -1,
+    ),
+    connectionTimeoutMs: parseInteger(
+      KAFKA_ENV.connectionTimeoutMs,
+      env[KAFKA_ENV.connectionTimeoutMs],
+      defaults.connectionTimeoutMs ?? 10_000,
+    ),
+  };
+  if (mechanism) {
+    options.sasl = {
+      mechanism: mechanism as SaslMechanism,
+      username: env[KAFKA_ENV.saslUsername] ?? '',
+      password: env[KAFKA_ENV.saslPassword] ?? '',
+    };
+  } else if (defaults.sasl) {
+    options.sasl = defaults.sasl;
+  }
+  return validateKafkaOptions(options);
+}

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConsumedRecord, Subscription, Transport } from '../../src/transport/types.ts';
+
+/** Polls `check` until it returns true or `ms` pass; throws with `what` on time-out. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/**
+ * One conformance suite for every adapter of the transport port (STYLE habit
+ * 2, bullmq's connection-factory pattern): the semantics the consumers rely on.
+ */
+export function describeTransport(name: string, makeTransport: () => Promise<Transport>): void {
+  describe(`transport conformance: ${name}`, () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    });
+
+    async function setup(partitions = 3) {
+      const transport = await makeTransport();
+      cleanups.push(() => transport.close());
+      const topic = `conf-${randomUUID()}`;
+      await transport.ensureTopics([{ topic, partitions }]);
+      const producer = await transport.producer();
+      cleanups.push(() => producer.close());
+      const subscribe = async (
+        groupId: string,
+        seen: ConsumedRecord[],
+        extra: Partial<Parameters<Transport['subscribe']>[0]> = {},
+      ) => {
+        const sub: Subscription = await transport.subscribe({
+          groupId,
+          topics: [topic],
+          handler: async (batch) => {
+            seen.push(...batch.records);
+          },
+          ...extra,
+        });
+        cleanups.push(() => sub.stop());
+        return sub;
+      };
+      return { transport, topic, producer, subscribe };
+    }
+
+    it('keeps per-key order within a partition and delivers every record once to a group', async () => {
+      const { topic, producer, subscribe } = await setup();
+      const keys = ['phone-1', 'phone-2', 'phone-3', 'phone-4'];
+      const records = [];
+      for (let i = 0; i < 200; i++) {
+        const key = keys[i % keys.length];
+        records.push({ topic, key, value: Buffer.from(`${key}:${i}`), headers: { n: String(i) } });
+      }
+      await producer.publish(records);
+      const seen: ConsumedRecord[] = [];
+      await subscribe(`g-${randomUUID()}`, seen);
+      await waitFor(() => seen.length >= 200, '200 records');
+      await sleep(200);
+      expect(seen).toHaveLength(200);
+      for (const key of keys) {
+        const mine = seen.filter((r) => r.key === key);
+        expect(new Set(mine.map((r) => r.partition)).size).toBe(1);
+        const numbers = mine.map((r) => Number(r.headers.n));
+        expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+        expect(mine.map((r) => r.value.toString())).toEqual(numbers.map((n) => `${key}:${n}`));
+      }
+    });
+
+    it('resumes a group from its committed offsets after a restart', async () => {
+      const { transport, topic, producer, subscribe } = await setup(2);
+      const groupId = `g-${randomUUID()}`;
+      await producer.publish(
+        Array.from({ length: 50 }, (_, i) => ({ topic, key: `k${i % 5}`, value: Buffer.from(String(i)) })),
+      );
+      const first: ConsumedRecord[] = [];
+      const sub = await subscribe(groupId, first);
+      await waitFor(() => first.length >= 50, 'first 50');
+      await waitFor(
+        async () => (await transport.committedOffsets(groupId, topic)).reduce((a, b) => a + Math.max(0, b), 0) === 50,
+        'commits',
+      );
+      await sub.stop();
+      await producer.publish(
+        Array.from({ length: 30 }, (_, i) => ({ topic, key: `k${i % 5}`, value: Buffer.from(String(50 + i)) })),
+      );
+      const second: ConsumedRecord[] = [];
+      await subscribe(groupId, second);
+      await waitFor(() => second.length >= 30, 'next 30');
+      await sleep(200);
+      expect(second.map((r) => Number(r.value.toString())).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 30 }, (_, i) => 50 + i),
+      );
+    });
+
+    it('redelivers a batch whose handler failed, and commits nothing for it', async () => {
+      const { topic, producer, subscribe } = await setup(1);
+      await producer.publish(
+        Array.from({ length: 10 }, (_, i) => ({ topic, key: 'k', value: Buffer.from(String(i)) })),
+      );
+      const seen: number[] = [];
+      let failures = 0;
+      await subscribe(`g-${randomUUID()}`, [], {
+        handler: async (batch) => {
+          if (failures === 0 && batch.records.some((r) => r.offset >= 5)) {
+            failures++;
+            throw new Error('output not acknowledged');
+          }
+          for (const r of batch.records) seen.push(r.offset);
+        },
+        maxBatchSize: 5,
+      });
+      await waitFor(() => seen.includes(9), 'offset 9');
+      expect(failures).toBe(1);
+      expect([...new Set(seen)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(seen.filter((o) => o < 5)).toHaveLength(5);
+    });
+
+    it('splits partitions across the members of one group and reports assignments', async () => {
+      const { topic, producer, subscribe } = await setup(4);
+      const groupId = `g-${randomUUID()}`;
+      const a: ConsumedRecord[] = [];
+      const b: ConsumedRecord[] = [];
+      const assignedA: number[] = [];
+      const subA = await subscribe(groupId, a, {
+        onAssigned: (tps) => void assignedA.push(...tps.map((t) => t.partition)),
+      });
+      const subB = await subscribe(groupId, b);
+      await waitFor(
+        () => subA.assignments().length === 2 && subB.assignments().length === 2,
+        'two partitions each',
+        60_000,
+      );
+      await producer.publish(
+        Array.from({ length: 400 }, (_, i) => ({ topic, key: `dev-${i % 40}`, value: Buffer.from(String(i)) })),
+      );
+      await waitFor(() => a.length + b.length >= 400, '400 records');
+      expect(a.length).toBeGreaterThan(0);
+      expect(b.length).toBeGreaterThan(0);
+      const partsA = new Set(a.map((r) => r.partition));
+      for (const r of b) expect(partsA.has(r.partition)).toBe(false);
+      expect(assignedA.length).toBeGreaterThan(0);
+    });
+
+    it('reads back an offset range without a group', async () => {
+      const { transport, topic, producer } = await setup(1);
+      await producer.publish(
+        Array.from({ length: 20 }, (_, i) => ({ topic, key: 'k', value: Buffer.from(String(i)) })),
+      );
+      const range = await transport.readRange(topic, 0, 5, 9);
+      expect(range.map((r) => r.offset)).toEqual([5, 6, 7, 8, 9]);
+      expect(range.map((r) => r.value.toString())).toEqual(['5', '6', '7', '8', '9']);
+      expect(await transport.endOffsets(topic)).toEqual([20]);
+      expect(await transport.readRange(topic, 0, 18, 100)).toHaveLength(2);
+    });
+
+    it('refuses to publish to a topic that does not exist, with a clear error', async () => {
+      const { producer } = await setup(1);
+      await expect(
+        producer.publish([{ topic: `missing-${randomUUID()}`, key: 'k', value: Buffer.from('x') }]),
+      ).rejects.toThrow();
+    });
+  });
+}
