@@ -1,0 +1,72 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The Prometheus metrics every long-running consumer exposes on `/metrics`.
+ * One registry per process; each consumer labels its series with `component`.
+ */
+export class PipelineMetrics {
+  readonly registry: Registry;
+  readonly recordsIn: Counter<'component' | 'topic'>;
+  readonly recordsOut: Counter<'component' | 'topic'>;
+  readonly deadLetters: Counter<'component' | 'reason'>;
+  readonly driftEvents: Counter<'component' | 'kind'>;
+  readonly consumerLag: Gauge<'component' | 'topic' | 'partition'>;
+  readonly batchSeconds: Histogram<'component'>;
+  readonly modelVersion: Gauge<'component' | 'model'>;
+  readonly predictionSeconds: Histogram<'component'>;
+
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.recordsIn = new Counter({
+      name: 'activity_records_in_total',
+      help: 'Records consumed',
+      labelNames: ['component', 'topic'],
+      registers,
+    });
+    this.recordsOut = new Counter({
+      name: 'activity_records_out_total',
+      help: 'Records published (acknowledged by the log)',
+      labelNames: ['component', 'topic'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'activity_dead_letters_total',
+      help: 'Records sent to the dead-letter topic',
+      labelNames: ['component', 'reason'],
+      registers,
+    });
+    this.driftEvents = new Counter({
+      name: 'activity_drift_events_total',
+      help: 'Drift events emitted',
+      labelNames: ['component', 'kind'],
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'activity_consumer_lag',
+      help: 'Records behind the end of the partition after the last batch',
+      labelNames: ['component', 'topic', 'partition'],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'activity_batch_seconds',
+      help: 'Time to process one batch, outputs acknowledged',
+      labelNames: ['component'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.modelVersion = new Gauge({
+      name: 'activity_model_version',
+      help: 'Model version currently in use',
+      labelNames: ['component', 'model'],
+      registers,
+    });
+    this.predictionSeconds = new Histogram({
+      name: 'activity_prediction_seconds',
+      help: 'Latency of one prediction batch',
+      labelNames: ['component'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers,
+    });
+  }
+}

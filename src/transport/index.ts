@@ -1,0 +1,26 @@
+import { InvalidOptionError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { EmbeddedLog } from './embedded/log.ts';
+import { KafkaTransport } from './kafka/kafka-transport.ts';
+import { kafkaOptionsFromEnv } from './kafka/options.ts';
+import type { Transport } from './types.ts';
+
+export type { Transport } from './types.ts';
+
+export const TRANSPORT_KINDS = ['embedded', 'kafka'] as const;
+export type TransportKind = (typeof TRANSPORT_KINDS)[number];
+
+/** Makes the transport named by `kind`, configured from the environment (docs/configuration.md). */
+export function createTransport(kind: string, options: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Transport {
+  switch (kind) {
+    case 'embedded':
+      return new EmbeddedLog(options.logger ? { logger: options.logger } : {});
+    case 'kafka':
+      return new KafkaTransport({
+        ...kafkaOptionsFromEnv(options.env),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+    default:
+      throw new InvalidOptionError(`unknown transport "${kind}"; choose one of ${TRANSPORT_KINDS.join(', ')}`);
+  }
+}
