@@ -1,0 +1,63 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ActivityTrackingError } from '../errors.ts';
+import { createLogger } from '../log/logger.ts';
+import { topicSpecs } from '../topics.ts';
+import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
+
+/** Exit codes scripts can rely on (docs/configuration.md). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('activity-tracking')
+    .description('Streaming MLOps for activity recognition: featurize, detect drift, retrain, deploy, predict.')
+    .option(
+      '--transport <kind>',
+      `transport: ${TRANSPORT_KINDS.join(' | ')} (env TRANSPORT)`,
+      process.env.TRANSPORT ?? 'embedded',
+    )
+    .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
+    .showHelpAfterError();
+
+  const topics = program.command('topics').description('manage the topics of the system');
+  topics
+    .command('create')
+    .description('create every topic the consumers use (idempotent)')
+    .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 6)
+    .action(async (options: { partitions: number }) => {
+      const global = program.opts<{ transport: string; logLevel: string }>();
+      const logger = createLogger({ level: global.logLevel });
+      const transport = createTransport(global.transport, { logger });
+      try {
+        await transport.ensureTopics(topicSpecs(options.partitions));
+        logger.info({ topics: topicSpecs(options.partitions).map((t) => t.topic) }, 'topics ready');
+      } finally {
+        await transport.close();
+      }
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof ActivityTrackingError) {
+      process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      if (err.code === 'INVALID_OPTION') return EXIT.config;
+      if (err.code === 'SERVICE_UNAVAILABLE' || err.code === 'TRANSPORT') return EXIT.unavailable;
+      return EXIT.failure;
+    }
+    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT.failure;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,325 @@
+import { InvalidValueError } from '../errors.ts';
+import { type AdwinOptions, type ResolvedAdwinOptions, resolveAdwinOptions } from './options.ts';
+
+// Scalar slots per detector.
+const TOTAL = 0;
+const VARIANCE = 1;
+const WIDTH = 2;
+const F_SLOTS = 3;
+const N_ROWS = 0;
+const TICK = 1;
+const N_BUCKETS = 2;
+const I_SLOTS = 3;
+
+const POW2 = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
+
+/**
+ * Many ADWIN detectors (Bifet & Gavaldà 2007, ADWIN2 exponential histogram)
+ * in one struct-of-arrays store, so thousands of them fit in memory: no object
+ * per detector or per bucket, only typed arrays shared by all.
+ *
+ * The arithmetic is a line-for-line port of river's core (`rust_src/adwin.rs`,
+ * itself a port of `river/drift/adwin_c.pyx`), in the same order of
+ * operations, so that detections, width, total and variance match
+ * `river.drift.ADWIN` bit for bit on the golden fixtures. Like river's
+ * `ADWIN.update`, the update after a detection first resets the detector.
+ *
+ * Bucket row `r` of a detector holds up to `maxBuckets + 1` (total, variance)
+ * entries, each summarizing 2^r values; row 0 takes new values.
+ */
+export class AdwinStore {
+  readonly size: number;
+  readonly options: ResolvedAdwinOptions;
+  /** Width and total of the detector touched by the last `update`, just before its cut (if any). */
+  lastWidthBefore = 0;
+  lastTotalBefore = 0;
+
+  readonly #entries: number;
+  #rowsCap: number;
+  #cells: Float64Array;
+  #counts: Uint8Array;
+  readonly #f: Float64Array;
+  readonly #i: Int32Array;
+  readonly #drift: Uint8Array;
+  readonly #detections: Float64Array;
+
+  constructor(size: number, options: AdwinOptions = {}, rowsCap = 1) {
+    this.size = size;
+    this.options = resolveAdwinOptions(options);
+    this.#entries = this.options.maxBuckets + 1;
+    this.#rowsCap = rowsCap;
+    this.#cells = new Float64Array(size * rowsCap * this.#entries * 2);
+    this.#counts = new Uint8Array(size * rowsCap);
+    this.#f = new Float64Array(size * F_SLOTS);
+    this.#i = new Int32Array(size * I_SLOTS);
+    this.#drift = new Uint8Array(size);
+    this.#detections = new Float64Array(size);
+    for (let d = 0; d < size; d++) this.#i[d * I_SLOTS + N_ROWS] = 1;
+  }
+
+  /** Bytes held in typed arrays (the detectors' whole state). */
+  get byteLength(): number {
+    return (
+      this.#cells.byteLength +
+      this.#counts.byteLength +
+      this.#f.byteLength +
+      this.#i.byteLength +
+      this.#drift.byteLength +
+      this.#detections.byteLength
+    );
+  }
+
+  get rowsCapacity(): number {
+    return this.#rowsCap;
+  }
+
+  width(d: number): number {
+    return this.#f[d * F_SLOTS + WIDTH];
+  }
+
+  total(d: number): number {
+    return this.#f[d * F_SLOTS + TOTAL];
+  }
+
+  /** The sum of squared deviations from the mean of the window (river's `ADWIN.variance`). */
+  variance(d: number): number {
+    return this.#f[d * F_SLOTS + VARIANCE];
+  }
+
+  estimation(d: number): number {
+    const w = this.#f[d * F_SLOTS + WIDTH];
+    return w === 0 ? 0 : this.#f[d * F_SLOTS + TOTAL] / w;
+  }
+
+  driftDetected(d: number): boolean {
+    return this.#drift[d] === 1;
+  }
+
+  /** Detections since the detector was made (river's own counter restarts at every reset). */
+  nDetections(d: number): number {
+    return this.#detections[d];
+  }
+
+  /**
+   * Adds `x` to detector `d`; returns true when this value completed a cut.
+   * NaN and ±Infinity are refused with InvalidValueError and change nothing:
+   * one would poison the window's sums for good.
+   */
+  update(d: number, x: number): boolean {
+    if (!Number.isFinite(x)) {
+      throw new InvalidValueError(`ADWIN accepts finite numbers only, got ${x}`, { context: { detector: d } });
+    }
+    if (this.#drift[d] === 1) this.reset(d);
+    const fb = d * F_SLOTS;
+    this.lastWidthBefore = this.#f[fb + WIDTH] + 1;
+    this.lastTotalBefore = this.#f[fb + TOTAL] + x;
+    this.#insert(d, x);
+    const changed = this.#detect(d);
+    this.#drift[d] = changed ? 1 : 0;
+    if (changed) this.#detections[d]++;
+    return changed;
+  }
+
+  /** Empties detector `d` (as river does on the update after a drift). */
+  reset(d: number): void {
+    const rowStride = this.#entries * 2;
+    const base = d * this.#rowsCap;
+    this.#cells.fill(0, base * rowStride, (base + this.#rowsCap) * rowStride);
+    this.#counts.fill(0, base, base + this.#rowsCap);
+    this.#f.fill(0, d * F_SLOTS, d * F_SLOTS + F_SLOTS);
+    this.#i.fill(0, d * I_SLOTS, d * I_SLOTS + I_SLOTS);
+    this.#i[d * I_SLOTS + N_ROWS] = 1;
+    this.#drift[d] = 0;
+  }
+
+  #growRows(): void {
+    const oldCap = this.#rowsCap;
+    const newCap = oldCap + 1;
+    const rowStride = this.#entries * 2;
+    const cells = new Float64Array(this.size * newCap * rowStride);
+    const counts = new Uint8Array(this.size * newCap);
+    for (let d = 0; d < this.size; d++) {
+      cells.set(this.#cells.subarray(d * oldCap * rowStride, (d + 1) * oldCap * rowStride), d * newCap * rowStride);
+      counts.set(this.#counts.subarray(d * oldCap, (d + 1) * oldCap), d * newCap);
+    }
+    this.#cells = cells;
+    this.#counts = counts;
+    this.#rowsCap = newCap;
+  }
+
+  #insert(d: number, value: number): void {
+    const f = this.#f;
+    const fb = d * F_SLOTS;
+    const rowBase = d * this.#rowsCap;
+    const c0 = this.#counts[rowBase];
+    const cell = (rowBase * this.#entries + c0) * 2;
+    this.#cells[cell] = value;
+    this.#cells[cell + 1] = 0;
+    this.#counts[rowBase] = c0 + 1;
+    this.#i[d * I_SLOTS + N_BUCKETS]++;
+
+    const width = f[fb + WIDTH] + 1;
+    f[fb + WIDTH] = width;
+    let incremental = 0;
+    if (width > 1) {
+      const dv = value - f[fb + TOTAL] / (width - 1);
+      incremental = ((width - 1) * dv * dv) / width;
+    }
+    f[fb + VARIANCE] += incremental;
+    f[fb + TOTAL] += value;
+    this.#compress(d);
+  }
+
+  #compress(d: number): void {
+    const full = this.options.maxBuckets + 1;
+    const ib = d * I_SLOTS;
+    for (let idx = 0; ; idx++) {
+      const rowBase = d * this.#rowsCap;
+      if (this.#counts[rowBase + idx] !== full) return;
+      if (idx + 1 >= this.#i[ib + N_ROWS]) {
+        if (idx + 1 >= this.#rowsCap) this.#growRows();
+        this.#i[ib + N_ROWS] = idx + 2;
+      }
+      const cells = this.#cells;
+      const counts = this.#counts;
+      const base = d * this.#rowsCap;
+      const row = (base + idx) * this.#entries * 2;
+      const n1 = POW2[idx];
+      const t0 = cells[row];
+      const t1 = cells[row + 2];
+      const mu1 = t0 / n1;
+      const mu2 = t1 / n1;
+      const total12 = t0 + t1;
+      const temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
+      const v12 = cells[row + 1] + cells[row + 3] + temp;
+      const next = base + idx + 1;
+      const nc = counts[next];
+      const cell = (next * this.#entries + nc) * 2;
+      cells[cell] = total12;
+      cells[cell + 1] = v12;
+      counts[next] = nc + 1;
+      this.#i[ib + N_BUCKETS]++;
+      cells.copyWithin(row, row + 4, row + full * 2);
+      counts[base + idx] = full - 2;
+      if (nc + 1 <= this.options.maxBuckets) return;
+    }
+  }
+
+  #deleteElement(d: number): void {
+    const f = this.#f;
+    const fb = d * F_SLOTS;
+    const ib = d * I_SLOTS;
+    const last = this.#i[ib + N_ROWS] - 1;
+    const rowIndex = d * this.#rowsCap + last;
+    const row = rowIndex * this.#entries * 2;
+    const n = POW2[last];
+    const u = this.#cells[row];
+    const v = this.#cells[row + 1];
+    const mu = u / n;
+    f[fb + WIDTH] -= n;
+    f[fb + TOTAL] -= u;
+    const width = f[fb + WIDTH];
+    const muWindow = f[fb + TOTAL] / width;
+    f[fb + VARIANCE] -= v + (n * width * (mu - muWindow) * (mu - muWindow)) / (n + width);
+    const count = this.#counts[rowIndex];
+    this.#cells.copyWithin(row, row + 2, row + count * 2);
+    this.#counts[rowIndex] = count - 1;
+    this.#i[ib + N_BUCKETS]--;
+    if (count - 1 === 0) this.#i[ib + N_ROWS] = last;
+  }
+
+  #detect(d: number): boolean {
+    const { clock, gracePeriod, minWindowLength, delta } = this.options;
+    const f = this.#f;
+    const fb = d * F_SLOTS;
+    const ib = d * I_SLOTS;
+    const tick = ++this.#i[ib + TICK];
+    let changed = false;
+    if (tick % clock !== 0 || !(f[fb + WIDTH] > gracePeriod)) return false;
+    const entries2 = this.#entries * 2;
+    let reduce = true;
+    while (reduce) {
+      reduce = false;
+      let n0 = 0;
+      let n1 = f[fb + WIDTH];
+      let u0 = 0;
+      let u1 = f[fb + TOTAL];
+      const width = f[fb + WIDTH];
+      const variance = f[fb + VARIANCE];
+      const deltaPrime = Math.log((2 * Math.log(width)) / delta);
+      const varianceInWindow = variance / width;
+      const base = d * this.#rowsCap;
+      const cells = this.#cells;
+      outer: for (let idx = this.#i[ib + N_ROWS] - 1; idx >= 0; idx--) {
+        const size = POW2[idx];
+        const count = this.#counts[base + idx];
+        const row = (base + idx) * entries2;
+        for (let k = 0; k < count; k++) {
+          n0 += size;
+          n1 -= size;
+          const t = cells[row + k * 2];
+          u0 += t;
+          u1 -= t;
+          if (idx === 0 && k === count - 1) break outer;
+          const deltaMean = u0 / n0 - u1 / n1;
+          if (n1 >= minWindowLength && n0 >= minWindowLength) {
+            const mRecip = 1 / (n0 - minWindowLength + 1) + 1 / (n1 - minWindowLength + 1);
+            const epsilon = Math.sqrt(2 * mRecip * varianceInWindow * deltaPrime) + (2 / 3) * deltaPrime * mRecip;
+            if (Math.abs(deltaMean) > epsilon) {
+              reduce = true;
+              changed = true;
+              if (width > 0) {
+                this.#deleteElement(d);
+                break outer;
+              }
+            }
+          }
+        }
+      }
+    }
+    return changed;
+  }
+
+  /** Internal state for snapshots: everything needed to continue bit-identically. */
+  exportState(d: number): {
+    f: Float64Array;
+    i: Int32Array;
+    drift: number;
+    detections: number;
+    rows: Float64Array[];
+    counts: number[];
+  } {
+    const nRows = this.#i[d * I_SLOTS + N_ROWS];
+    const rows: Float64Array[] = [];
+    const counts: number[] = [];
+    for (let r = 0; r < nRows; r++) {
+      const rowIndex = d * this.#rowsCap + r;
+      const count = this.#counts[rowIndex];
+      counts.push(count);
+      const row = rowIndex * this.#entries * 2;
+      rows.push(this.#cells.slice(row, row + count * 2));
+    }
+    return {
+      f: this.#f.slice(d * F_SLOTS, d * F_SLOTS + F_SLOTS),
+      i: this.#i.slice(d * I_SLOTS, d * I_SLOTS + I_SLOTS),
+      drift: this.#drift[d],
+      detections: this.#detections[d],
+      rows,
+      counts,
+    };
+  }
+
+  importState(d: number, state: ReturnType<AdwinStore['exportState']>): void {
+    this.reset(d);
+    while (this.#rowsCap < state.counts.length) this.#growRows();
+    this.#f.set(state.f, d * F_SLOTS);
+    this.#i.set(state.i, d * I_SLOTS);
+    this.#drift[d] = state.drift;
+    this.#detections[d] = state.detections;
+    for (let r = 0; r < state.counts.length; r++) {
+      const rowIndex = d * this.#rowsCap + r;
+      this.#counts[rowIndex] = state.counts[r];
+      this.#cells.set(state.rows[r], rowIndex * this.#entries * 2);
+    }
+  }
+}
