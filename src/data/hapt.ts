@@ -4,7 +4,14 @@ import { gunzipSync } from 'node:zlib';
 import { InvalidRecordError } from '../errors.ts';
 
 /** The six basic activities of UCI HAR, in UCI's order (label ids 1..6). */
-export const ACTIVITIES = ['WALKING', 'WALKING_UPSTAIRS', 'WALKING_DOWNSTAIRS', 'SITTING', 'STANDING', 'LAYING'] as const;
+export const ACTIVITIES = [
+  'WALKING',
+  'WALKING_UPSTAIRS',
+  'WALKING_DOWNSTAIRS',
+  'SITTING',
+  'STANDING',
+  'LAYING',
+] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 
 export function isActivity(label: string | null | undefined): label is Activity {
@@ -13,7 +20,9 @@ export function isActivity(label: string | null | undefined): label is Activity 
 
 /** UCI HAR's subject split: the 9 test users; the other 21 are the training users. */
 export const TEST_USERS: readonly number[] = [2, 4, 9, 10, 12, 13, 18, 20, 24];
-export const TRAIN_USERS: readonly number[] = Array.from({ length: 30 }, (_, i) => i + 1).filter((u) => !TEST_USERS.includes(u));
+export const TRAIN_USERS: readonly number[] = Array.from({ length: 30 }, (_, i) => i + 1).filter(
+  (u) => !TEST_USERS.includes(u),
+);
 
 /** Channels per sample: acc x, y, z in g, then gyro x, y, z in rad/s. */
 export const CHANNELS = 6;
@@ -55,7 +64,12 @@ export function parseHapt(bytes: Buffer, source = 'HAPT file'): Recording[] {
   let current: { user: number; exp: number; values: number[]; labels: (string | null)[] } | undefined;
   const flush = () => {
     if (current) {
-      recordings.push({ user: current.user, exp: current.exp, samples: Float64Array.from(current.values), labels: current.labels });
+      recordings.push({
+        user: current.user,
+        exp: current.exp,
+        samples: Float64Array.from(current.values),
+        labels: current.labels,
+      });
     }
   };
   let line = 1;
@@ -67,7 +81,8 @@ export function parseHapt(bytes: Buffer, source = 'HAPT file'): Recording[] {
     line++;
     if (row.length === 0) continue;
     const cells = row.split(',');
-    if (cells.length !== 10) throw new InvalidRecordError(`${source} line ${line}: ${cells.length} columns, expected 10`);
+    if (cells.length !== 10)
+      throw new InvalidRecordError(`${source} line ${line}: ${cells.length} columns, expected 10`);
     const user = Number(cells[0]);
     const exp = Number(cells[1]);
     if (!current || current.exp !== exp) {

@@ -1,0 +1,3 @@
+export { WINDOW } from './dsp.ts';
+export { type FeatureWindow, Featurizer, type FeaturizerOptions, STEP } from './featurizer.ts';
+export { FEATURE_NAMES, FEATURE_SET } from './plan.ts';
