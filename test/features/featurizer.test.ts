@@ -82,7 +82,9 @@ describe('featurizer on a HAPT recording', () => {
     const late = b.push(recording.samples.subarray(cut * 6), recording.labels.slice(cut, n));
     const all = [...early, ...late];
     expect(all.length).toBe(windows.length);
-    all.forEach((w, i) => expect(w.features).toEqual(windows[i].features));
+    all.forEach((w, i) => {
+      expect(w.features).toEqual(windows[i].features);
+    });
     expect(() => Featurizer.restore(a.snapshot().subarray(1))).toThrow(SnapshotInvalidError);
   });
 
