@@ -41,6 +41,11 @@ export class DetectorBank {
     }
   }
 
+  /** The ADWIN significance value of every detector of the bank. */
+  get delta(): number {
+    return this.#store.options.delta;
+  }
+
   /** Vectors seen since the bank was made. */
   get updates(): number {
     return this.#updates;

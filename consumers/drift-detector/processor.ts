@@ -1,0 +1,173 @@
+import { DetectorBank } from '../../src/drift/bank.ts';
+import type { AdwinOptions } from '../../src/drift/options.ts';
+import {
+  FEATURE_NAMES,
+  FEATURE_SET,
+  type FeatureScale,
+  referenceScale,
+  standardize,
+} from '../../src/features/index.ts';
+import type { Logger } from '../../src/log/logger.ts';
+import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import { deadLetter, RecordRejected, reasonOf } from '../../src/pipeline/dead-letter.ts';
+import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
+import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import { TOPICS } from '../../src/topics.ts';
+import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
+import { Confirmation, type ConfirmationOptions } from './confirm.ts';
+
+export const COMPONENT = 'drift-detector';
+
+/**
+ * ADWIN settings of the feature banks: river's defaults but for `clock`.
+ * A (device, activity) stream gets a vector every 1.28 s only while the user
+ * does that activity, so a check every 32 vectors (river's default) can come
+ * minutes after a change; every 4 vectors costs little (bench:adwin) and found
+ * injected drifts 15-50 s after they began on the HAPT test users (docs/drift.md).
+ */
+export const DETECTOR_ADWIN: AdwinOptions = { delta: 0.002, clock: 4 };
+
+export interface DriftDetectorOptions {
+  /** @defaultValue DETECTOR_ADWIN */
+  adwin?: AdwinOptions;
+  confirmation?: ConfirmationOptions;
+  /** Vectors whose offsets each bank remembers, to name the post-drift window's first offset. @defaultValue 4096 */
+  offsetMemory?: number;
+  outputTopic?: string;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+}
+
+interface StreamState {
+  bank: DetectorBank;
+  confirmation: Confirmation;
+  /** Ring of the offsets of the last `offsetMemory` vectors fed to the bank. */
+  offsets: Float64Array;
+  scale: FeatureScale;
+  partition: number;
+}
+
+/**
+ * Keeps one detector bank per (device, activity) and emits a drift event per
+ * confirmed detection. A change of activity is not drift: a window goes to the
+ * bank of its own activity (its label, else the production model's
+ * prediction); a window with neither is not fed to any bank. docs/drift.md.
+ */
+export class DriftDetectorProcessor implements BatchProcessor {
+  readonly #streams = new Map<string, StreamState>();
+  readonly #options: DriftDetectorOptions;
+  readonly #memory: number;
+  readonly #output: string;
+  readonly #logger: Logger | undefined;
+  readonly #metrics: PipelineMetrics | undefined;
+  readonly #scratch = new Float64Array(FEATURE_NAMES.length);
+  /** Counters for reports and tests. */
+  readonly stats = { vectors: 0, unkeyed: 0, alarms: 0, reported: 0, expired: 0 };
+
+  constructor(options: DriftDetectorOptions = {}) {
+    this.#options = options;
+    this.#memory = options.offsetMemory ?? 4096;
+    this.#output = options.outputTopic ?? TOPICS.driftEvents;
+    this.#logger = options.logger?.child({ component: COMPONENT });
+    this.#metrics = options.metrics;
+  }
+
+  get banks(): number {
+    return this.#streams.size;
+  }
+
+  process(batch: RecordBatch): OutgoingRecord[] {
+    const out: OutgoingRecord[] = [];
+    for (const record of batch.records) {
+      try {
+        this.#processRecord(record, out);
+      } catch (err) {
+        const reason = reasonOf(err);
+        this.#metrics?.deadLetters.inc({ component: COMPONENT, reason });
+        this.#logger?.warn(
+          { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
+          'record dead-lettered',
+        );
+        out.push(deadLetter(COMPONENT, record, err));
+      }
+    }
+    return out;
+  }
+
+  onRevoked(partitions: TopicPartition[]): void {
+    const lost = new Set(partitions.map((p) => p.partition));
+    for (const [key, state] of this.#streams) if (lost.has(state.partition)) this.#streams.delete(key);
+  }
+
+  #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
+    const { data } = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] });
+    if (data.featureSet !== FEATURE_SET) {
+      throw new RecordRejected(
+        'unknown-feature-set',
+        `feature set "${data.featureSet}" is not ${FEATURE_SET}, the one this detector knows`,
+      );
+    }
+    if (data.values.length !== FEATURE_NAMES.length) {
+      throw new RecordRejected(
+        'wrong-feature-count',
+        `${data.values.length} feature values, ${FEATURE_NAMES.length} expected for ${FEATURE_SET}`,
+      );
+    }
+    this.stats.vectors++;
+    const activity = data.label ?? data.predicted ?? null;
+    if (activity === null) {
+      this.stats.unkeyed++;
+      return;
+    }
+    const key = `${data.device}\u0000${activity}`;
+    let state = this.#streams.get(key);
+    if (!state) {
+      state = {
+        bank: new DetectorBank(FEATURE_NAMES, this.#options.adwin ?? DETECTOR_ADWIN),
+        confirmation: new Confirmation(this.#options.confirmation),
+        offsets: new Float64Array(this.#memory),
+        scale: referenceScale(activity),
+        partition: record.partition,
+      };
+      this.#streams.set(key, state);
+    }
+    const index = state.bank.updates;
+    state.offsets[index % this.#memory] = record.offset;
+    // ADWIN's cut bound has a term in the values' absolute scale: features are put in units of
+    // their typical spread within the activity first, so a 0.2 g shift and a 2 rad/s one count alike.
+    const findings = state.bank.update(standardize(data.values, state.scale, this.#scratch), record.offset);
+    this.stats.alarms += findings.length;
+    const { report, expired } = state.confirmation.add(findings, index);
+    this.stats.expired += expired;
+    for (const { finding, at, confirmedBy } of report) {
+      this.stats.reported++;
+      this.#metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' });
+      // The post-drift window: the last `widthAfter` vectors this bank saw up to the finding.
+      const firstIndex = Math.max(at - finding.widthAfter + 1, index - this.#memory + 1, 0);
+      const fromOffset = state.offsets[firstIndex % this.#memory];
+      const { headers, value } = encodeEvent({
+        type: EVENT_TYPES.drift,
+        source: `activity-tracking/${COMPONENT}`,
+        subject: data.device,
+        id: `${record.topic}:${record.partition}:${finding.position}:${finding.index}`,
+        data: {
+          kind: 'data',
+          device: data.device,
+          activity,
+          feature: finding.feature,
+          featureIndex: finding.index,
+          detector: { name: 'adwin', delta: state.bank.delta },
+          widthBefore: finding.widthBefore,
+          widthAfter: finding.widthAfter,
+          meanBefore: Number.isFinite(finding.meanBefore) ? finding.meanBefore : null,
+          meanAfter: finding.meanAfter,
+          detectedAt: { topic: record.topic, partition: record.partition, offset: finding.position },
+          window: { topic: record.topic, partition: record.partition, fromOffset, toOffset: record.offset },
+          confirmedBy,
+        },
+      });
+      out.push({ topic: this.#output, key: data.device, headers, value });
+    }
+  }
+}

@@ -1,0 +1,183 @@
+import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/features/index.ts';
+import type { Logger } from '../../src/log/logger.ts';
+import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import { deadLetter, RecordRejected, reasonOf } from '../../src/pipeline/dead-letter.ts';
+import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
+import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { SensorReadings } from '../../src/schemas/types.gen.ts';
+import { TOPICS } from '../../src/topics.ts';
+import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
+
+export const COMPONENT = 'featurizer';
+
+export interface FeaturizerProcessorOptions {
+  /** Sample rate the featurizer computes for; readings at another rate are dead-lettered. @defaultValue 50 */
+  sampleRateHz?: number;
+  /** Largest readings message accepted, in bytes. @defaultValue 1 MiB */
+  maxMessageBytes?: number;
+  outputTopic?: string;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+}
+
+/** One message's span of a device's stream, to map a window back to its time and source offsets. */
+interface Span {
+  sequence: number;
+  count: number;
+  timestamp: number;
+  offset: number;
+}
+
+interface DeviceState {
+  featurizer: Featurizer;
+  /** Stream sequence of the featurizer's sample 0. */
+  base: number;
+  /** Next sequence expected. */
+  next: number;
+  spans: Span[];
+  partition: number;
+}
+
+/**
+ * Consumes sensor readings, keeps each device's partial window, and emits a
+ * feature-vector event per completed window, keyed by device. Readings are
+ * checked for shape, finiteness, sample rate and order; a record that fails
+ * goes to the dead-letter topic and the device's state does not move.
+ * A gap in a device's sequence (lost readings) starts the device's windows
+ * afresh rather than splicing two stretches of signal into one window.
+ */
+export class FeaturizerProcessor implements BatchProcessor {
+  readonly #devices = new Map<string, DeviceState>();
+  readonly #rate: number;
+  readonly #maxBytes: number;
+  readonly #output: string;
+  readonly #logger: Logger | undefined;
+  readonly #metrics: PipelineMetrics | undefined;
+
+  constructor(options: FeaturizerProcessorOptions = {}) {
+    this.#rate = options.sampleRateHz ?? 50;
+    this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
+    this.#output = options.outputTopic ?? TOPICS.features;
+    this.#logger = options.logger?.child({ component: COMPONENT });
+    this.#metrics = options.metrics;
+  }
+
+  /** Devices with state in this instance. */
+  get devices(): number {
+    return this.#devices.size;
+  }
+
+  process(batch: RecordBatch): OutgoingRecord[] {
+    const out: OutgoingRecord[] = [];
+    for (const record of batch.records) {
+      try {
+        this.#processRecord(record, out);
+      } catch (err) {
+        const reason = reasonOf(err);
+        this.#metrics?.deadLetters.inc({ component: COMPONENT, reason });
+        this.#logger?.warn(
+          { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
+          'record dead-lettered',
+        );
+        out.push(deadLetter(COMPONENT, record, err));
+      }
+    }
+    return out;
+  }
+
+  onRevoked(partitions: TopicPartition[]): void {
+    const lost = new Set(partitions.map((p) => p.partition));
+    for (const [device, state] of this.#devices) if (lost.has(state.partition)) this.#devices.delete(device);
+  }
+
+  #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
+    const { data } = decodeEvent(record.headers, record.value, {
+      accept: [EVENT_TYPES.sensorReadings],
+      maxBytes: this.#maxBytes,
+    });
+    if (data.sampleRate !== this.#rate) {
+      throw new RecordRejected(
+        'unsupported-sample-rate',
+        `readings at ${data.sampleRate} Hz; this featurizer computes ${this.#rate} Hz windows (resample on the phone)`,
+      );
+    }
+    let state = this.#devices.get(data.device);
+    if (state && data.sequence < state.next) {
+      throw new RecordRejected(
+        'out-of-order',
+        `device ${data.device}: readings start at sequence ${data.sequence}, but ${state.next} was expected (duplicate or out of order)`,
+      );
+    }
+    if (state && data.sequence > state.next) {
+      this.#logger?.warn(
+        { device: data.device, expected: state.next, got: data.sequence },
+        'gap in readings; windows restart',
+      );
+      state = undefined;
+    }
+    const samples = flatten(data);
+    const featurizer = state?.featurizer ?? new Featurizer({ sampleRateHz: this.#rate });
+    const windows = featurizer.push(samples, data.labels ?? null);
+    if (!state) {
+      state = { featurizer, base: data.sequence, next: data.sequence, spans: [], partition: record.partition };
+      this.#devices.set(data.device, state);
+    }
+    state.spans.push({
+      sequence: data.sequence,
+      count: data.samples.length,
+      timestamp: data.timestamp,
+      offset: record.offset,
+    });
+    state.next = data.sequence + data.samples.length;
+    for (const w of windows) out.push(this.#vector(data.device, state, w, record));
+    // Spans older than the oldest sample a future window can start at are no longer needed.
+    const keepFrom = state.next - WINDOW;
+    while (state.spans.length > 1 && state.spans[0].sequence + state.spans[0].count <= keepFrom) state.spans.shift();
+  }
+
+  #locate(state: DeviceState, sequence: number): { time: number; offset: number } {
+    for (const span of state.spans) {
+      if (sequence >= span.sequence && sequence < span.sequence + span.count) {
+        return { time: span.timestamp + ((sequence - span.sequence) * 1000) / this.#rate, offset: span.offset };
+      }
+    }
+    const last = state.spans[state.spans.length - 1];
+    return { time: last.timestamp + ((sequence - last.sequence) * 1000) / this.#rate, offset: last.offset };
+  }
+
+  #vector(device: string, state: DeviceState, w: FeatureWindow, record: ConsumedRecord): OutgoingRecord {
+    const firstSample = state.base + w.firstSample;
+    const lastSample = state.base + w.lastSample;
+    const first = this.#locate(state, firstSample);
+    const last = this.#locate(state, lastSample);
+    const { headers, value } = encodeEvent({
+      type: EVENT_TYPES.featureVector,
+      source: `activity-tracking/${COMPONENT}`,
+      subject: device,
+      id: `${device}:${firstSample}`,
+      time: new Date(last.time),
+      data: {
+        device,
+        featureSet: FEATURE_SET,
+        values: Array.from(w.features) as [number, ...number[]],
+        window: { start: first.time, end: last.time, firstSample, lastSample },
+        source: {
+          topic: record.topic,
+          partition: record.partition,
+          firstOffset: first.offset,
+          lastOffset: last.offset,
+        },
+        label: w.label,
+      },
+    });
+    return { topic: this.#output, key: device, headers, value };
+  }
+}
+
+function flatten(data: SensorReadings): Float64Array {
+  const out = new Float64Array(data.samples.length * 6);
+  let o = 0;
+  for (const row of data.samples) for (let c = 0; c < 6; c++) out[o++] = row[c];
+  return out;
+}

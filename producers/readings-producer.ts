@@ -1,0 +1,69 @@
+import { InvalidValueError } from '../src/errors.ts';
+import { encodeEvent } from '../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../src/schemas/registry.ts';
+import { TOPICS } from '../src/topics.ts';
+import type { OutgoingRecord, Producer } from '../src/transport/types.ts';
+
+export interface SendOptions {
+  /** Per-sample activity labels, where the app knows them. */
+  labels?: readonly (string | null)[];
+  /** Epoch ms of the first sample. @defaultValue continues the device's clock at the sample rate */
+  timestamp?: number;
+}
+
+/**
+ * The typed API a phone app (or a gateway) calls to send readings: it numbers
+ * each device's samples so the featurizer can spot gaps, duplicates and
+ * reordering, and encodes CloudEvents keyed by device.
+ */
+export class ReadingsProducer {
+  readonly #producer: Producer;
+  readonly #topic: string;
+  readonly #source: string;
+  readonly #sampleRate: number;
+  readonly #devices = new Map<string, { sequence: number; clock: number }>();
+
+  constructor(producer: Producer, options: { topic?: string; source?: string; sampleRateHz?: number } = {}) {
+    this.#producer = producer;
+    this.#topic = options.topic ?? TOPICS.sensorReadings;
+    this.#source = options.source ?? 'activity-tracking/app';
+    this.#sampleRate = options.sampleRateHz ?? 50;
+  }
+
+  /** Builds the record for the next `samples` of `device` (rows of 6 values) without sending it. */
+  record(device: string, samples: readonly (readonly number[])[], options: SendOptions = {}): OutgoingRecord {
+    if (samples.length === 0) throw new InvalidValueError('no samples to send');
+    const state = this.#devices.get(device) ?? { sequence: 0, clock: options.timestamp ?? Date.now() };
+    const timestamp = options.timestamp ?? state.clock;
+    const { headers, value } = encodeEvent({
+      type: EVENT_TYPES.sensorReadings,
+      source: this.#source,
+      subject: device,
+      id: `${device}:${state.sequence}`,
+      time: new Date(timestamp),
+      data: {
+        device,
+        timestamp,
+        sampleRate: this.#sampleRate,
+        sequence: state.sequence,
+        samples: samples as SendSamples,
+        ...(options.labels ? { labels: [...options.labels] } : {}),
+      },
+    });
+    this.#devices.set(device, {
+      sequence: state.sequence + samples.length,
+      clock: timestamp + (samples.length * 1000) / this.#sampleRate,
+    });
+    return { topic: this.#topic, key: device, headers, value };
+  }
+
+  /** Sends the next samples of a device; resolves once the log acknowledged them. */
+  async send(device: string, samples: readonly (readonly number[])[], options: SendOptions = {}): Promise<void> {
+    await this.#producer.publish([this.record(device, samples, options)]);
+  }
+}
+
+type SendSamples = [
+  [number, number, number, number, number, number],
+  ...[number, number, number, number, number, number][],
+];

@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Recording } from '../../src/data/hapt.ts';
+import type { Producer } from '../../src/transport/types.ts';
+import { ReadingsProducer } from '../readings-producer.ts';
+import { applyInjection, type Injection } from './inject.ts';
+
+export interface ReplayOptions {
+  recordings: Recording[];
+  /** `interleaved`: users stream at once as concurrent phones; `sequential`: one after another. @defaultValue 'interleaved' */
+  mode?: 'interleaved' | 'sequential';
+  /** 1 = real time, 10 = ten times faster, 'max' = as fast as the log takes it. @defaultValue 'max' */
+  speed?: number | 'max';
+  /** Samples per message (phones send about a second at a time). @defaultValue 50 */
+  chunk?: number;
+  /** Plays each device's recordings this many times back to back, so activities recur (before and after a drift). @defaultValue 1 */
+  loops?: number;
+  /**
+   * Drift injected into every device from `atSeconds` of its stream on, or
+   * from the start of loop `fromLoop` (0-based) when given.
+   */
+  drift?: { atSeconds?: number; fromLoop?: number; injection: Injection };
+  /** Epoch ms of every device's first sample. @defaultValue now */
+  startTime?: number;
+  /** Messages per publish call. @defaultValue 256 */
+  publishBatch?: number;
+  topic?: string;
+  /** Called after each publish with the samples sent so far and the total. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export interface ReplayStats {
+  devices: number;
+  samples: number;
+  messages: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+interface DeviceStream {
+  device: string;
+  samples: Float64Array;
+  labels: (string | null)[];
+}
+
+/** One stream per user (a user is a device): the user's recordings back to back, drift applied from `atSeconds` on. */
+export function deviceStreams(recordings: Recording[], drift?: ReplayOptions['drift'], loops = 1): DeviceStream[] {
+  const byUser = new Map<number, Recording[]>();
+  for (const r of recordings) byUser.set(r.user, [...(byUser.get(r.user) ?? []), r]);
+  return [...byUser].map(([user, list]) => {
+    const sorted = list.sort((a, b) => a.exp - b.exp);
+    const total = sorted.reduce((a, r) => a + r.samples.length, 0) * loops;
+    let samples = new Float64Array(total);
+    let labels: (string | null)[] = [];
+    let o = 0;
+    for (let loop = 0; loop < loops; loop++) {
+      for (const r of sorted) {
+        samples.set(r.samples, o);
+        o += r.samples.length;
+        labels = labels.concat(r.labels);
+      }
+    }
+    if (drift) {
+      const loopLength = labels.length / loops;
+      const at = Math.min(
+        labels.length,
+        drift.fromLoop !== undefined ? drift.fromLoop * loopLength : Math.round((drift.atSeconds ?? 0) * 50),
+      );
+      const tail = applyInjection(samples.subarray(at * 6), labels.slice(at), drift.injection);
+      const joined = new Float64Array(at * 6 + tail.samples.length);
+      joined.set(samples.subarray(0, at * 6));
+      joined.set(tail.samples, at * 6);
+      samples = joined;
+      labels = labels.slice(0, at).concat(tail.labels);
+    }
+    return { device: `user-${String(user).padStart(2, '0')}`, samples, labels };
+  });
+}
+
+/**
+ * Streams HAPT recordings into the sensor-readings topic keyed by device, as
+ * concurrent phones or one after another, in real time, sped up or as fast
+ * as possible. Each publish waits for the log's acknowledgement.
+ */
+export async function replay(producer: Producer, options: ReplayOptions): Promise<ReplayStats> {
+  const chunk = options.chunk ?? 50;
+  const speed = options.speed ?? 'max';
+  const batchSize = options.publishBatch ?? 256;
+  const startTime = options.startTime ?? Date.now();
+  const streams = deviceStreams(options.recordings, options.drift, options.loops ?? 1);
+  const readings = new ReadingsProducer(producer, { ...(options.topic ? { topic: options.topic } : {}) });
+  const total = streams.reduce((a, s) => a + s.labels.length, 0);
+  const order: { stream: DeviceStream; from: number }[] = [];
+  if ((options.mode ?? 'interleaved') === 'interleaved') {
+    const longest = Math.max(...streams.map((s) => s.labels.length));
+    for (let from = 0; from < longest; from += chunk) {
+      for (const stream of streams) if (from < stream.labels.length) order.push({ stream, from });
+    }
+  } else {
+    for (const stream of streams)
+      for (let from = 0; from < stream.labels.length; from += chunk) order.push({ stream, from });
+  }
+  const wallStart = performance.now();
+  let sent = 0;
+  let messages = 0;
+  let batch = [];
+  for (const { stream, from } of order) {
+    const to = Math.min(stream.labels.length, from + chunk);
+    const rows: number[][] = [];
+    for (let i = from; i < to; i++) rows.push(Array.from(stream.samples.subarray(i * 6, i * 6 + 6)));
+    const timestamp = startTime + (from * 1000) / 50;
+    if (speed !== 'max') {
+      const due = (timestamp - startTime) / speed - (performance.now() - wallStart);
+      if (due > 1) {
+        if (batch.length > 0) {
+          await producer.publish(batch);
+          batch = [];
+        }
+        await sleep(due);
+      }
+    }
+    batch.push(readings.record(stream.device, rows, { timestamp, labels: stream.labels.slice(from, to) }));
+    sent += to - from;
+    messages++;
+    if (batch.length >= batchSize) {
+      await producer.publish(batch);
+      batch = [];
+      options.onProgress?.(sent, total);
+    }
+  }
+  if (batch.length > 0) await producer.publish(batch);
+  options.onProgress?.(sent, total);
+  const seconds = (performance.now() - wallStart) / 1000;
+  return { devices: streams.length, samples: sent, messages, seconds, samplesPerSecond: sent / seconds };
+}

@@ -1,0 +1,61 @@
+import { ActivityTrackingError } from '../errors.ts';
+import { DecodeError, encodeEvent } from '../schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../schemas/registry.ts';
+import { TOPICS } from '../topics.ts';
+import type { ConsumedRecord, OutgoingRecord } from '../transport/types.ts';
+
+/**
+ * Reason codes a consumer gives beyond the decode reasons of the CloudEvents
+ * codec (docs/schemas.md lists them all).
+ */
+export type RecordReason =
+  | 'out-of-order'
+  | 'unsupported-sample-rate'
+  | 'unknown-feature-set'
+  | 'wrong-feature-count'
+  | 'invalid-value'
+  | 'processing-error';
+
+export class RecordRejected extends ActivityTrackingError {
+  readonly reason: RecordReason;
+  constructor(reason: RecordReason, message: string) {
+    super('INVALID_RECORD', message, { context: { reason } });
+    this.reason = reason;
+  }
+}
+
+/** The reason code of an error that made a record unprocessable. */
+export function reasonOf(err: unknown): string {
+  if (err instanceof DecodeError || err instanceof RecordRejected) return err.reason;
+  if (err instanceof ActivityTrackingError && err.code === 'INVALID_VALUE') return 'invalid-value';
+  return 'processing-error';
+}
+
+/**
+ * A dead-letter record for `record`: the reason, the message and the original
+ * bytes (base64) and headers, keyed like the original so that a device's dead
+ * letters stay in order.
+ */
+export function deadLetter(component: string, record: ConsumedRecord, err: unknown): OutgoingRecord {
+  const reason = reasonOf(err);
+  const { headers, value } = encodeEvent({
+    type: EVENT_TYPES.deadLetter,
+    source: `activity-tracking/${component}`,
+    id: `${record.topic}:${record.partition}:${record.offset}:dead-letter`,
+    ...(record.key !== null ? { subject: record.key } : {}),
+    data: {
+      component,
+      reason,
+      message: err instanceof Error ? err.message : String(err),
+      original: {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record.key,
+        headers: record.headers,
+        value: record.value.toString('base64'),
+      },
+    },
+  });
+  return { topic: TOPICS.deadLetter, key: record.key, headers, value };
+}
