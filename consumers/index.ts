@@ -1,0 +1,37 @@
+import type { Logger } from '../src/log/logger.ts';
+import type { PipelineMetrics } from '../src/metrics/metrics.ts';
+import { StreamConsumer } from '../src/pipeline/stream-consumer.ts';
+import { TOPICS } from '../src/topics.ts';
+import type { Transport } from '../src/transport/types.ts';
+import { type DriftDetectorOptions, DriftDetectorProcessor } from './drift-detector/processor.ts';
+import { type FeaturizerProcessorOptions, FeaturizerProcessor } from './featurizer/processor.ts';
+
+export interface ConsumerWiring {
+  transport: Transport;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+  /** @defaultValue the component's name prefixed with `activity-tracking-` */
+  groupId?: string;
+}
+
+function wiring(component: string, w: ConsumerWiring) {
+  return {
+    component,
+    transport: w.transport,
+    groupId: w.groupId ?? `activity-tracking-${component}`,
+    ...(w.logger ? { logger: w.logger } : {}),
+    ...(w.metrics ? { metrics: w.metrics } : {}),
+  };
+}
+
+/** The featurizer as a consumer: sensor-readings in, features (and dead letters) out. */
+export function featurizerConsumer(w: ConsumerWiring, options: FeaturizerProcessorOptions = {}) {
+  const processor = new FeaturizerProcessor({ ...options, ...(w.logger ? { logger: w.logger } : {}), ...(w.metrics ? { metrics: w.metrics } : {}) });
+  return { processor, consumer: new StreamConsumer({ ...wiring('featurizer', w), topics: [TOPICS.sensorReadings], processor }) };
+}
+
+/** The drift detector as a consumer: features in, drift events (and dead letters) out. */
+export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorOptions = {}) {
+  const processor = new DriftDetectorProcessor({ ...options, ...(w.logger ? { logger: w.logger } : {}), ...(w.metrics ? { metrics: w.metrics } : {}) });
+  return { processor, consumer: new StreamConsumer({ ...wiring('drift-detector', w), topics: [TOPICS.features], processor }) };
+}

@@ -1,0 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TimeoutError } from '../errors.ts';
+import type { Transport } from '../transport/types.ts';
+
+/** Waits until each (group, topic) has committed everything the topic holds. */
+export async function drained(transport: Transport, pairs: [groupId: string, topic: string][], timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let done = true;
+    for (const [group, topic] of pairs) {
+      const [end, committed] = await Promise.all([transport.endOffsets(topic), transport.committedOffsets(group, topic)]);
+      if (end.some((e, p) => e > 0 && (committed[p] ?? -1) < e)) done = false;
+    }
+    if (done) return;
+    await sleep(100);
+  }
+  throw new TimeoutError(`consumers did not catch up within ${timeoutMs} ms`);
+}
