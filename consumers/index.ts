@@ -4,7 +4,7 @@ import { StreamConsumer } from '../src/pipeline/stream-consumer.ts';
 import { TOPICS } from '../src/topics.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { type DriftDetectorOptions, DriftDetectorProcessor } from './drift-detector/processor.ts';
-import { type FeaturizerProcessorOptions, FeaturizerProcessor } from './featurizer/processor.ts';
+import { FeaturizerProcessor, type FeaturizerProcessorOptions } from './featurizer/processor.ts';
 
 export interface ConsumerWiring {
   transport: Transport;
@@ -26,12 +26,26 @@ function wiring(component: string, w: ConsumerWiring) {
 
 /** The featurizer as a consumer: sensor-readings in, features (and dead letters) out. */
 export function featurizerConsumer(w: ConsumerWiring, options: FeaturizerProcessorOptions = {}) {
-  const processor = new FeaturizerProcessor({ ...options, ...(w.logger ? { logger: w.logger } : {}), ...(w.metrics ? { metrics: w.metrics } : {}) });
-  return { processor, consumer: new StreamConsumer({ ...wiring('featurizer', w), topics: [TOPICS.sensorReadings], processor }) };
+  const processor = new FeaturizerProcessor({
+    ...options,
+    ...(w.logger ? { logger: w.logger } : {}),
+    ...(w.metrics ? { metrics: w.metrics } : {}),
+  });
+  return {
+    processor,
+    consumer: new StreamConsumer({ ...wiring('featurizer', w), topics: [TOPICS.sensorReadings], processor }),
+  };
 }
 
 /** The drift detector as a consumer: features in, drift events (and dead letters) out. */
 export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorOptions = {}) {
-  const processor = new DriftDetectorProcessor({ ...options, ...(w.logger ? { logger: w.logger } : {}), ...(w.metrics ? { metrics: w.metrics } : {}) });
-  return { processor, consumer: new StreamConsumer({ ...wiring('drift-detector', w), topics: [TOPICS.features], processor }) };
+  const processor = new DriftDetectorProcessor({
+    ...options,
+    ...(w.logger ? { logger: w.logger } : {}),
+    ...(w.metrics ? { metrics: w.metrics } : {}),
+  });
+  return {
+    processor,
+    consumer: new StreamConsumer({ ...wiring('drift-detector', w), topics: [TOPICS.features], processor }),
+  };
 }

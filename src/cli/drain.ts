@@ -3,12 +3,19 @@ import { TimeoutError } from '../errors.ts';
 import type { Transport } from '../transport/types.ts';
 
 /** Waits until each (group, topic) has committed everything the topic holds. */
-export async function drained(transport: Transport, pairs: [groupId: string, topic: string][], timeoutMs = 600_000): Promise<void> {
+export async function drained(
+  transport: Transport,
+  pairs: [groupId: string, topic: string][],
+  timeoutMs = 600_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let done = true;
     for (const [group, topic] of pairs) {
-      const [end, committed] = await Promise.all([transport.endOffsets(topic), transport.committedOffsets(group, topic)]);
+      const [end, committed] = await Promise.all([
+        transport.endOffsets(topic),
+        transport.committedOffsets(group, topic),
+      ]);
       if (end.some((e, p) => e > 0 && (committed[p] ?? -1) < e)) done = false;
     }
     if (done) return;

@@ -28,31 +28,46 @@ export function buildProgram(): Command {
 
   program
     .command('run')
-    .description('run the loop on the bundled sample: replay phones with an injected drift, featurize, detect drift, summarize')
-    .option('--drift <spec>', 'drift injected from the second pass on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ', 'rotation:z:45')
+    .description(
+      'run the loop on the bundled sample: replay phones with an injected drift, featurize, detect drift, summarize',
+    )
+    .option(
+      '--drift <spec>',
+      'drift injected from the second pass on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
+      'rotation:z:45',
+    )
     .option('--passes <n>', 'times each phone replays its recording', positiveInt, 2)
     .option('--speed <factor>', 'replay speed: 1 = real time, or max', 'max')
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 3)
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
-    .action(async (options: { drift: string; passes: number; speed: string; partitions: number; data: 'sample' | 'shared' }) => {
-      const global = program.opts<{ transport: string; logLevel: string }>();
-      const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
-      const transport = createTransport(global.transport, { logger });
-      const print = (line: string) => process.stdout.write(`${line}\n`);
-      try {
-        const speed = options.speed === 'max' ? 'max' : Number(options.speed);
-        if (speed !== 'max' && !(speed > 0)) throw new InvalidArgumentError('--speed must be a positive number or max');
-        const summary = await runLoop(
-          transport,
-          { data: options.data, drift: options.drift, loops: options.passes, speed, partitions: options.partitions },
-          logger,
-          print,
-        );
-        printSummary(summary, print);
-      } finally {
-        await transport.close();
-      }
-    });
+    .action(
+      async (options: {
+        drift: string;
+        passes: number;
+        speed: string;
+        partitions: number;
+        data: 'sample' | 'shared';
+      }) => {
+        const global = program.opts<{ transport: string; logLevel: string }>();
+        const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
+        const transport = createTransport(global.transport, { logger });
+        const print = (line: string) => process.stdout.write(`${line}\n`);
+        try {
+          const speed = options.speed === 'max' ? 'max' : Number(options.speed);
+          if (speed !== 'max' && !(speed > 0))
+            throw new InvalidArgumentError('--speed must be a positive number or max');
+          const summary = await runLoop(
+            transport,
+            { data: options.data, drift: options.drift, loops: options.passes, speed, partitions: options.partitions },
+            logger,
+            print,
+          );
+          printSummary(summary, print);
+        } finally {
+          await transport.close();
+        }
+      },
+    );
 
   const topics = program.command('topics').description('manage the topics of the system');
   topics

@@ -35,7 +35,12 @@ export interface RunSummary {
  * users as concurrent phones (twice, the second time with an injected drift),
  * featurizes, detects drift per (device, activity), and summarizes.
  */
-export async function runLoop(transport: Transport, options: RunOptions, logger: Logger, print: (line: string) => void): Promise<RunSummary> {
+export async function runLoop(
+  transport: Transport,
+  options: RunOptions,
+  logger: Logger,
+  print: (line: string) => void,
+): Promise<RunSummary> {
   await transport.ensureTopics(topicSpecs(options.partitions));
   const metrics = new PipelineMetrics();
   const suffix = `${Date.now()}`;
@@ -68,7 +73,8 @@ export async function runLoop(transport: Transport, options: RunOptions, logger:
     startTime,
     drift: { fromLoop: Math.min(1, options.loops - 1), injection },
     onProgress: (sent, total) => {
-      if (process.stdout.isTTY) process.stdout.write(`\r  replayed ${((100 * sent) / total).toFixed(0)} % of ${total} samples`);
+      if (process.stdout.isTTY)
+        process.stdout.write(`\r  replayed ${((100 * sent) / total).toFixed(0)} % of ${total} samples`);
     },
   });
   if (process.stdout.isTTY) process.stdout.write('\n');
@@ -122,12 +128,17 @@ export async function runLoop(transport: Transport, options: RunOptions, logger:
 
 export function printSummary(summary: RunSummary, print: (line: string) => void): void {
   const byFeature = new Map<string, number>();
-  for (const e of summary.driftEvents) byFeature.set(e.feature ?? 'error-rate', (byFeature.get(e.feature ?? 'error-rate') ?? 0) + 1);
+  for (const e of summary.driftEvents)
+    byFeature.set(e.feature ?? 'error-rate', (byFeature.get(e.feature ?? 'error-rate') ?? 0) + 1);
   const top = [...byFeature].sort((a, b) => b[1] - a[1]).slice(0, 8);
   print('');
   print('summary');
-  print(`  phones ${summary.devices}, samples ${summary.samples} (${Math.round(summary.samplesPerSecond)} samples/s), feature vectors ${summary.vectors}`);
-  print(`  drift events ${summary.driftEvents.length} (before the injected drift: ${summary.falseAlarms}), dead letters ${summary.deadLetters}`);
+  print(
+    `  phones ${summary.devices}, samples ${summary.samples} (${Math.round(summary.samplesPerSecond)} samples/s), feature vectors ${summary.vectors}`,
+  );
+  print(
+    `  drift events ${summary.driftEvents.length} (before the injected drift: ${summary.falseAlarms}), dead letters ${summary.deadLetters}`,
+  );
   print('  first detection after the drift began, per phone:');
   for (const [device, s] of Object.entries(summary.firstDetectionSeconds)) {
     print(`    ${device}: ${s === null ? 'not detected' : `${s.toFixed(1)} s`}`);
@@ -135,4 +146,5 @@ export function printSummary(summary: RunSummary, print: (line: string) => void)
   print(`  features that drifted most: ${top.map(([f, n]) => `${f} (${n})`).join(', ')}`);
 }
 
-export const DEFAULT_DATA = (): 'sample' | 'shared' => (process.env.ACTIVITY_DATA === 'shared' && hasSharedHar() ? 'shared' : 'sample');
+export const DEFAULT_DATA = (): 'sample' | 'shared' =>
+  process.env.ACTIVITY_DATA === 'shared' && hasSharedHar() ? 'shared' : 'sample';
