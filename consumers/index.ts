@@ -1,7 +1,7 @@
 import type { Logger } from '../src/log/logger.ts';
 import type { PipelineMetrics } from '../src/metrics/metrics.ts';
 import { StreamConsumer } from '../src/pipeline/stream-consumer.ts';
-import { TOPICS } from '../src/topics.ts';
+import { TOPICS, type TopicNames } from '../src/topics.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { type DriftDetectorOptions, DriftDetectorProcessor } from './drift-detector/processor.ts';
 import { FeaturizerProcessor, type FeaturizerProcessorOptions } from './featurizer/processor.ts';
@@ -12,6 +12,8 @@ export interface ConsumerWiring {
   metrics?: PipelineMetrics;
   /** @defaultValue the component's name prefixed with `activity-tracking-` */
   groupId?: string;
+  /** @defaultValue TOPICS */
+  topics?: TopicNames;
 }
 
 function wiring(component: string, w: ConsumerWiring) {

@@ -14,22 +14,31 @@ export const TOPICS = {
 } as const;
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
+export type TopicNames = { readonly [K in keyof typeof TOPICS]: string };
+
+/**
+ * The same topics under a prefix (`<prefix>.sensor-readings`, ...): several
+ * pipelines, or test suites, can share one cluster without sharing topics.
+ */
+export function namespacedTopics(prefix: string): TopicNames {
+  return Object.fromEntries(Object.entries(TOPICS).map(([k, v]) => [k, `${prefix}.${v}`])) as unknown as TopicNames;
+}
 
 /**
  * How the project creates its topics. Per-device topics are keyed by device,
  * so their partition count bounds how many instances of a consumer group
  * share the work. State changelogs are compacted (newest snapshot per key).
  */
-export function topicSpecs(partitions = 6): TopicSpec[] {
+export function topicSpecs(partitions = 6, topics: TopicNames = TOPICS): TopicSpec[] {
   return [
-    { topic: TOPICS.sensorReadings, partitions },
-    { topic: TOPICS.features, partitions },
-    { topic: TOPICS.driftEvents, partitions: 1 },
-    { topic: TOPICS.modelEvents, partitions: 1 },
-    { topic: TOPICS.deploymentEvents, partitions: 1 },
-    { topic: TOPICS.predictions, partitions },
-    { topic: TOPICS.deadLetter, partitions: 1 },
-    { topic: TOPICS.detectorState, partitions, compacted: true },
-    { topic: TOPICS.featurizerState, partitions, compacted: true },
+    { topic: topics.sensorReadings, partitions },
+    { topic: topics.features, partitions },
+    { topic: topics.driftEvents, partitions: 1 },
+    { topic: topics.modelEvents, partitions: 1 },
+    { topic: topics.deploymentEvents, partitions: 1 },
+    { topic: topics.predictions, partitions },
+    { topic: topics.deadLetter, partitions: 1 },
+    { topic: topics.detectorState, partitions, compacted: true },
+    { topic: topics.featurizerState, partitions, compacted: true },
   ];
 }

@@ -13,7 +13,7 @@ import { deadLetter, RecordRejected, reasonOf } from '../../src/pipeline/dead-le
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import { TOPICS } from '../../src/topics.ts';
+import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 import { Confirmation, type ConfirmationOptions } from './confirm.ts';
 
@@ -34,7 +34,8 @@ export interface DriftDetectorOptions {
   confirmation?: ConfirmationOptions;
   /** Vectors whose offsets each bank remembers, to name the post-drift window's first offset. @defaultValue 4096 */
   offsetMemory?: number;
-  outputTopic?: string;
+  /** @defaultValue TOPICS */
+  topics?: TopicNames;
   logger?: Logger;
   metrics?: PipelineMetrics;
 }
@@ -59,6 +60,7 @@ export class DriftDetectorProcessor implements BatchProcessor {
   readonly #options: DriftDetectorOptions;
   readonly #memory: number;
   readonly #output: string;
+  readonly #deadLetter: string;
   readonly #logger: Logger | undefined;
   readonly #metrics: PipelineMetrics | undefined;
   readonly #scratch = new Float64Array(FEATURE_NAMES.length);
@@ -68,7 +70,8 @@ export class DriftDetectorProcessor implements BatchProcessor {
   constructor(options: DriftDetectorOptions = {}) {
     this.#options = options;
     this.#memory = options.offsetMemory ?? 4096;
-    this.#output = options.outputTopic ?? TOPICS.driftEvents;
+    this.#output = (options.topics ?? TOPICS).driftEvents;
+    this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
     this.#logger = options.logger?.child({ component: COMPONENT });
     this.#metrics = options.metrics;
   }
@@ -89,7 +92,7 @@ export class DriftDetectorProcessor implements BatchProcessor {
           { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
           'record dead-lettered',
         );
-        out.push(deadLetter(COMPONENT, record, err));
+        out.push(deadLetter(COMPONENT, record, err, this.#deadLetter));
       }
     }
     return out;

@@ -6,7 +6,7 @@ import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { SensorReadings } from '../../src/schemas/types.gen.ts';
-import { TOPICS } from '../../src/topics.ts';
+import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 
 export const COMPONENT = 'featurizer';
@@ -16,7 +16,8 @@ export interface FeaturizerProcessorOptions {
   sampleRateHz?: number;
   /** Largest readings message accepted, in bytes. @defaultValue 1 MiB */
   maxMessageBytes?: number;
-  outputTopic?: string;
+  /** @defaultValue TOPICS */
+  topics?: TopicNames;
   logger?: Logger;
   metrics?: PipelineMetrics;
 }
@@ -52,13 +53,15 @@ export class FeaturizerProcessor implements BatchProcessor {
   readonly #rate: number;
   readonly #maxBytes: number;
   readonly #output: string;
+  readonly #deadLetter: string;
   readonly #logger: Logger | undefined;
   readonly #metrics: PipelineMetrics | undefined;
 
   constructor(options: FeaturizerProcessorOptions = {}) {
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
-    this.#output = options.outputTopic ?? TOPICS.features;
+    this.#output = (options.topics ?? TOPICS).features;
+    this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
     this.#logger = options.logger?.child({ component: COMPONENT });
     this.#metrics = options.metrics;
   }
@@ -80,7 +83,7 @@ export class FeaturizerProcessor implements BatchProcessor {
           { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
           'record dead-lettered',
         );
-        out.push(deadLetter(COMPONENT, record, err));
+        out.push(deadLetter(COMPONENT, record, err, this.#deadLetter));
       }
     }
     return out;

@@ -36,7 +36,12 @@ export function reasonOf(err: unknown): string {
  * bytes (base64) and headers, keyed like the original so that a device's dead
  * letters stay in order.
  */
-export function deadLetter(component: string, record: ConsumedRecord, err: unknown): OutgoingRecord {
+export function deadLetter(
+  component: string,
+  record: ConsumedRecord,
+  err: unknown,
+  topic: string = TOPICS.deadLetter,
+): OutgoingRecord {
   const reason = reasonOf(err);
   const { headers, value } = encodeEvent({
     type: EVENT_TYPES.deadLetter,
@@ -57,5 +62,5 @@ export function deadLetter(component: string, record: ConsumedRecord, err: unkno
       },
     },
   });
-  return { topic: TOPICS.deadLetter, key: record.key, headers, value };
+  return { topic, key: record.key, headers, value };
 }

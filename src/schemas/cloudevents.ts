@@ -1,45 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidRecordError } from '../errors.ts';
+import type { ErrorObject } from 'ajv/dist/2020.js';
+import { InvalidOptionError, SchemaViolationError } from '../errors.ts';
 import type { Headers } from '../transport/types.ts';
-import { dataSchemaUri, type EventDataMap, type EventType, isEventType, parseType, validatorOf } from './registry.ts';
+import { DecodeError } from './decode-error.ts';
+import { decodeReadingsBinary, encodeReadingsBinary, READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
+import {
+  ALL_EVENT_TYPES,
+  dataSchemaUri,
+  describeAjvError,
+  EVENT_TYPES,
+  type EventDataMap,
+  type EventType,
+  parseType,
+  validatorOf,
+} from './registry.ts';
 
 /**
  * CloudEvents 1.0 in Kafka **binary content mode**: the attributes travel as
- * `ce_*` headers, the record value is the event data alone (JSON), and
+ * `ce_*` headers, the record value is the event data alone, and
  * `content-type` names its media type. Consumers route and validate by
  * `ce_type` without parsing the body first; the body stays as small as it can.
  * (docs/schemas.md)
  */
 
-/** Stable reason codes of records that cannot be decoded; the dead-letter topic carries them. */
-export const DECODE_REASONS = [
-  'oversized',
-  'missing-attribute',
-  'bad-specversion',
-  'unknown-type',
-  'unknown-version',
-  'bad-content-type',
-  'invalid-utf8',
-  'not-json',
-  'schema-violation',
-  'non-finite',
-  'length-mismatch',
-] as const;
-export type DecodeReason = (typeof DECODE_REASONS)[number];
+export { DECODE_REASONS, DecodeError, type DecodeReason } from './decode-error.ts';
+export { READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
 
-export class DecodeError extends InvalidRecordError {
-  readonly reason: DecodeReason;
-  constructor(reason: DecodeReason, message: string) {
-    super(message, { context: { reason } });
-    this.reason = reason;
-  }
-}
+export const JSON_CONTENT_TYPE = 'application/json';
+export type ContentType = typeof JSON_CONTENT_TYPE | typeof READINGS_BINARY_CONTENT_TYPE;
 
 export interface EventAttributes {
   id: string;
   source: string;
   type: string;
   specversion: '1.0';
+  /** RFC 3339; empty when the producer sent none. */
   time: string;
   subject?: string;
   dataschema?: string;
@@ -50,17 +45,53 @@ export interface EncodeInput<T extends EventType> {
   type: T;
   source: string;
   data: EventDataMap[T];
+  /** The device id on per-device topics; also returned as the record key. */
   subject?: string;
   /** Deterministic ids make redelivered outputs recognizable downstream. @defaultValue a random UUID */
   id?: string;
   time?: Date | string;
+  /** @defaultValue the `$id` of the type's schema */
+  dataschema?: string;
+  /** `application/vnd.activity-tracking.readings+binary` is for sensor readings only. @defaultValue application/json */
+  contentType?: ContentType;
+  /** Sample precision of the binary body. @defaultValue 32 */
+  binaryPrecision?: 32 | 64;
+  /**
+   * Validate the data before encoding, so a producer bug (NaN, a missing
+   * field) fails at its source instead of in every consumer. @defaultValue true
+   */
+  validate?: boolean;
   /** Extra headers (not CloudEvents attributes). */
   headers?: Headers;
 }
 
-const JSON_TYPE = 'application/json';
+export interface EncodedEvent {
+  key?: string;
+  headers: Headers;
+  value: Buffer;
+}
 
-export function encodeEvent<T extends EventType>(input: EncodeInput<T>): { headers: Headers; value: Buffer } {
+/** Builds the headers and value of one record; throws SchemaViolationError when `data` breaks its schema. */
+export function encodeEvent<T extends EventType>(input: EncodeInput<T>): EncodedEvent {
+  if (input.validate !== false) {
+    const validate = validatorOf(input.type)!;
+    if (!validate(input.data)) {
+      throw new SchemaViolationError(`cannot encode ${input.type}: ${describeAjvError(validate.errors?.[0])}`, {
+        context: { type: input.type, ...ajvContext(validate.errors?.[0]) },
+      });
+    }
+    const rule = crossCheck(input.type, input.data);
+    if (rule)
+      throw new SchemaViolationError(`cannot encode ${input.type}: ${rule[1]}`, { context: { type: input.type } });
+  }
+  const contentType = input.contentType ?? JSON_CONTENT_TYPE;
+  let value: Buffer;
+  if (contentType === JSON_CONTENT_TYPE) value = Buffer.from(JSON.stringify(input.data));
+  else if (input.type === EVENT_TYPES.sensorReadings) {
+    value = encodeReadingsBinary(input.data as EventDataMap[typeof EVENT_TYPES.sensorReadings], {
+      precision: input.binaryPrecision ?? 32,
+    });
+  } else throw new InvalidOptionError(`content-type ${contentType} is for sensor readings only, not ${input.type}`);
   const time =
     input.time === undefined
       ? new Date().toISOString()
@@ -74,116 +105,181 @@ export function encodeEvent<T extends EventType>(input: EncodeInput<T>): { heade
     ce_source: input.source,
     ce_type: input.type,
     ce_time: time,
-    ce_dataschema: dataSchemaUri(input.type),
-    'content-type': JSON_TYPE,
+    ce_dataschema: input.dataschema ?? dataSchemaUri(input.type),
+    'content-type': contentType,
   };
-  if (input.subject !== undefined) headers.ce_subject = input.subject;
-  return { headers, value: Buffer.from(JSON.stringify(input.data)) };
+  if (input.subject === undefined) return { headers, value };
+  headers.ce_subject = input.subject;
+  return { key: input.subject, headers, value };
 }
 
-export interface DecodeOptions {
+export interface DecodeOptions<T extends EventType = EventType> {
   /** Largest record value accepted. @defaultValue 1 MiB */
   maxBytes?: number;
-  /** Types this consumer accepts; others are refused as `unknown-type`. @defaultValue every known type */
-  accept?: readonly EventType[];
+  /** Types this consumer accepts; others are refused as `unknown-type` or `unknown-version`. @defaultValue every known type */
+  accept?: readonly T[];
 }
 
+/** One decoded event; `type` tells which data it holds. */
+export type DecodedEvent<T extends EventType = EventType> = {
+  [K in T]: { type: K; data: EventDataMap[K]; attributes: EventAttributes };
+}[T];
+
+export const DEFAULT_MAX_BYTES = 1 << 20;
+const REQUIRED = ['ce_specversion', 'ce_id', 'ce_source', 'ce_type'] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Throws on any non-finite number (JSON.parse turns 1e999 into Infinity). */
-function checkFinite(value: unknown, path: string): void {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new DecodeError('non-finite', `${path} is not a finite number`);
-  } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v)) throw new DecodeError('non-finite', `${path}/${i} is not a finite number`);
-      } else if (typeof v === 'object' && v !== null) checkFinite(v, `${path}/${i}`);
-    }
-  } else if (typeof value === 'object' && value !== null) {
-    for (const key in value) checkFinite((value as Record<string, unknown>)[key], `${path}/${key}`);
-  }
-}
-
 /**
- * Decodes and validates one record: envelope attributes, media type, UTF-8,
- * JSON, finiteness, the data schema chosen by `ce_type`, and the cross-field
- * rules JSON Schema cannot state. Throws DecodeError with a precise reason.
+ * Decodes and validates one record: size, envelope attributes, media type,
+ * UTF-8, JSON (parsed once), the data schema chosen by `ce_type` with a
+ * validator compiled at start, and the cross-field rules JSON Schema cannot
+ * state. Throws DecodeError with a reason code and a precise message.
  */
-export function decodeEvent<T extends EventType>(
+export function decodeEvent<T extends EventType = EventType>(
   headers: Headers,
   value: Buffer,
-  options: DecodeOptions & { accept: readonly T[] },
-): { attributes: EventAttributes; data: EventDataMap[T]; type: T } {
-  const maxBytes = options.maxBytes ?? 1 << 20;
-  if (value.length > maxBytes)
+  options: DecodeOptions<T> = {},
+): DecodedEvent<T> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (value.length > maxBytes) {
     throw new DecodeError('oversized', `value is ${value.length} bytes, the limit is ${maxBytes}`);
-  for (const name of ['ce_specversion', 'ce_id', 'ce_source', 'ce_type'] as const) {
+  }
+  for (const name of REQUIRED) {
     if (!headers[name]) throw new DecodeError('missing-attribute', `CloudEvents attribute header ${name} is missing`);
   }
   if (headers.ce_specversion !== '1.0') {
     throw new DecodeError('bad-specversion', `ce_specversion is "${headers.ce_specversion}", only "1.0" is supported`);
   }
   const type = headers.ce_type;
-  if (!(options.accept as readonly string[]).includes(type)) {
-    const parsed = parseType(type);
-    const known = parsed && (options.accept as readonly string[]).some((t) => parseType(t)?.name === parsed.name);
-    if (known && !isEventType(type)) {
-      throw new DecodeError(
-        'unknown-version',
-        `event type ${type} is a version this consumer does not know (it reads ${options.accept.join(', ')})`,
-      );
-    }
+  const accept: readonly string[] = options.accept ?? ALL_EVENT_TYPES;
+  if (!accept.includes(type)) refuseType(type, accept);
+  const time = headers.ce_time;
+  if (time !== undefined && Number.isNaN(Date.parse(time))) {
+    throw new DecodeError('bad-attribute', `ce_time "${time}" is not an RFC 3339 timestamp`);
+  }
+  const contentType = headers['content-type'] ?? JSON_CONTENT_TYPE;
+  let data: unknown;
+  if (contentType.startsWith(JSON_CONTENT_TYPE)) data = parseJson(value);
+  else if (contentType === READINGS_BINARY_CONTENT_TYPE && type === EVENT_TYPES.sensorReadings) {
+    data = decodeReadingsBinary(value);
+  } else {
     throw new DecodeError(
-      'unknown-type',
-      `event type "${type}" is not accepted here (expected ${options.accept.join(' or ')})`,
+      'bad-content-type',
+      `content-type "${contentType}" is not supported for ${type} (use ${JSON_CONTENT_TYPE})`,
     );
   }
-  const contentType = headers['content-type'] ?? headers.ce_datacontenttype ?? JSON_TYPE;
-  if (!contentType.startsWith(JSON_TYPE)) {
-    throw new DecodeError('bad-content-type', `content-type "${contentType}" is not supported (use ${JSON_TYPE})`);
+  const validate = validatorOf(type)!;
+  if (!validate(data)) throw schemaError(type, data, validate.errors?.[0]);
+  const rule = crossCheck(type as EventType, data);
+  if (rule) throw new DecodeError(rule[0], `${type}: ${rule[1]}`);
+  const attributes: EventAttributes = {
+    id: headers.ce_id,
+    source: headers.ce_source,
+    type,
+    specversion: '1.0',
+    time: time ?? '',
+    datacontenttype: contentType,
+  };
+  if (headers.ce_subject) attributes.subject = headers.ce_subject;
+  if (headers.ce_dataschema) attributes.dataschema = headers.ce_dataschema;
+  return { type, data, attributes } as DecodedEvent<T>;
+}
+
+function refuseType(type: string, accept: readonly string[]): never {
+  const parsed = parseType(type);
+  // A type we know by name at a version we do not: a producer moved ahead of this consumer.
+  if (parsed && accept.some((t) => parseType(t)?.name === parsed.name)) {
+    throw new DecodeError(
+      'unknown-version',
+      `event type ${type} is version ${parsed.version}, which this consumer does not know (it reads ${accept.join(', ')})`,
+    );
   }
+  throw new DecodeError('unknown-type', `event type "${type}" is not accepted here (expected ${accept.join(' or ')})`);
+}
+
+function parseJson(value: Buffer): unknown {
   let text: string;
   try {
     text = utf8.decode(value);
   } catch {
     throw new DecodeError('invalid-utf8', 'value is not valid UTF-8');
   }
-  let data: unknown;
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw new DecodeError('not-json', `value is not JSON: ${(err as Error).message}`);
   }
-  checkFinite(data, '');
-  const validate = validatorOf(type)!;
-  if (!validate(data)) {
-    const e = validate.errors?.[0];
-    throw new DecodeError('schema-violation', `${type}: ${e?.instancePath || '/'} ${e?.message ?? 'is invalid'}`);
-  }
-  checkCrossFields(type as EventType, data);
-  return {
-    type: type as T,
-    data: data as EventDataMap[T],
-    attributes: {
-      id: headers.ce_id,
-      source: headers.ce_source,
-      type,
-      specversion: '1.0',
-      time: headers.ce_time ?? '',
-      ...(headers.ce_subject ? { subject: headers.ce_subject } : {}),
-      ...(headers.ce_dataschema ? { dataschema: headers.ce_dataschema } : {}),
-      datacontenttype: contentType,
-    },
-  };
 }
 
-function checkCrossFields(type: EventType, data: unknown): void {
-  if (type === 'dev.activity-tracking.sensor-readings.v1') {
-    const d = data as EventDataMap[typeof type];
-    if (d.labels && d.labels.length !== d.samples.length) {
-      throw new DecodeError('length-mismatch', `${d.labels.length} labels for ${d.samples.length} samples`);
+function ajvContext(e: ErrorObject | undefined): Record<string, unknown> {
+  return e ? { instancePath: e.instancePath, schemaPath: e.schemaPath, keyword: e.keyword, params: e.params } : {};
+}
+
+function schemaError(type: string, data: unknown, e: ErrorObject | undefined): DecodeError {
+  const cause = new SchemaViolationError(`${type}: ${describeAjvError(e)}`, { context: { type, ...ajvContext(e) } });
+  // With strictNumbers, `1e999` (parsed as Infinity) fails `type: number`: say so rather than "must be number".
+  if (e?.keyword === 'type') {
+    const v = valueAt(data, e.instancePath);
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      return new DecodeError('non-finite', `${type}: ${e.instancePath} is ${v}, not a finite number`, cause);
     }
+  }
+  return new DecodeError('schema-violation', cause.message, cause);
+}
+
+function valueAt(data: unknown, pointer: string): unknown {
+  let v = data;
+  for (const part of pointer.split('/').slice(1)) {
+    v = (v as Record<string, unknown>)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return v;
+}
+
+type Rule = [reason: 'length-mismatch' | 'inverted-range', message: string];
+
+/** The cross-field rules JSON Schema cannot state; run after the schema passed. */
+function crossCheck(type: EventType, data: unknown): Rule | undefined {
+  switch (type) {
+    case EVENT_TYPES.sensorReadings: {
+      const d = data as EventDataMap[typeof type];
+      if (d.labels && d.labels.length !== d.samples.length) {
+        return ['length-mismatch', `/labels has ${d.labels.length} labels for ${d.samples.length} samples`];
+      }
+      return undefined;
+    }
+    case EVENT_TYPES.featureVector: {
+      const { window: w, source: s } = data as EventDataMap[typeof type];
+      if (w.end < w.start) return ['inverted-range', `/window ends (${w.end}) before it starts (${w.start})`];
+      if (w.lastSample < w.firstSample) {
+        return ['inverted-range', `/window lastSample ${w.lastSample} is before firstSample ${w.firstSample}`];
+      }
+      if (s.lastOffset < s.firstOffset) {
+        return ['inverted-range', `/source lastOffset ${s.lastOffset} is before firstOffset ${s.firstOffset}`];
+      }
+      return undefined;
+    }
+    case EVENT_TYPES.drift: {
+      const w = (data as EventDataMap[typeof type]).window;
+      if (w.toOffset < w.fromOffset) {
+        return ['inverted-range', `/window toOffset ${w.toOffset} is before fromOffset ${w.fromOffset}`];
+      }
+      return undefined;
+    }
+    case EVENT_TYPES.model: {
+      const ranges = (data as EventDataMap[typeof type]).lineage?.ranges ?? [];
+      for (let i = 0; i < ranges.length; i++) {
+        if (ranges[i].toOffset < ranges[i].fromOffset) {
+          return ['inverted-range', `/lineage/ranges/${i} toOffset is before fromOffset`];
+        }
+      }
+      return undefined;
+    }
+    case EVENT_TYPES.prediction: {
+      const w = (data as EventDataMap[typeof type]).window;
+      if (w.end < w.start) return ['inverted-range', `/window ends (${w.end}) before it starts (${w.start})`];
+      return undefined;
+    }
+    default:
+      return undefined;
   }
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { TOPICS, type TopicName } from '../topics.ts';
 import type {
   DeadLetter,
   DeploymentEvent,
@@ -12,10 +13,10 @@ import type {
   SensorReadings,
 } from './types.gen.ts';
 
-const SCHEMA_DIR = path.resolve(import.meta.dirname, '../../schemas/v1');
+const SCHEMA_ROOT = path.resolve(import.meta.dirname, '../../schemas');
 const PREFIX = 'dev.activity-tracking.';
 
-/** CloudEvents `type` of every message, with its data type: one place maps types to schemas. */
+/** CloudEvents `type` of every message, with its data type. */
 export interface EventDataMap {
   'dev.activity-tracking.sensor-readings.v1': SensorReadings;
   'dev.activity-tracking.feature-vector.v1': FeatureVector;
@@ -37,27 +38,46 @@ export const EVENT_TYPES = {
   deadLetter: 'dev.activity-tracking.dead-letter.v1',
 } as const satisfies Record<string, EventType>;
 
-const SCHEMA_FILES: Record<EventType, string> = {
-  'dev.activity-tracking.sensor-readings.v1': 'sensor-readings.json',
-  'dev.activity-tracking.feature-vector.v1': 'feature-vector.json',
-  'dev.activity-tracking.drift.v1': 'drift-event.json',
-  'dev.activity-tracking.model.v1': 'model-event.json',
-  'dev.activity-tracking.deployment.v1': 'deployment-event.json',
-  'dev.activity-tracking.prediction.v1': 'prediction.json',
-  'dev.activity-tracking.dead-letter.v1': 'dead-letter.json',
+/**
+ * The one place that ties an event type to its schema file and its topic.
+ * A new version gets its own row (`….v2` → `schemas/v2/…`) beside the old one.
+ */
+export const EVENT_CATALOG: Readonly<Record<EventType, { schema: string; topic: TopicName }>> = {
+  'dev.activity-tracking.sensor-readings.v1': { schema: 'v1/sensor-readings.json', topic: TOPICS.sensorReadings },
+  'dev.activity-tracking.feature-vector.v1': { schema: 'v1/feature-vector.json', topic: TOPICS.features },
+  'dev.activity-tracking.drift.v1': { schema: 'v1/drift-event.json', topic: TOPICS.driftEvents },
+  'dev.activity-tracking.model.v1': { schema: 'v1/model-event.json', topic: TOPICS.modelEvents },
+  'dev.activity-tracking.deployment.v1': { schema: 'v1/deployment-event.json', topic: TOPICS.deploymentEvents },
+  'dev.activity-tracking.prediction.v1': { schema: 'v1/prediction.json', topic: TOPICS.predictions },
+  'dev.activity-tracking.dead-letter.v1': { schema: 'v1/dead-letter.json', topic: TOPICS.deadLetter },
 };
 
-// One Ajv instance, validators compiled once at module load (STYLE habit 4).
-const ajv = new Ajv2020({ allErrors: false, strict: true, strictTypes: false });
+export const ALL_EVENT_TYPES = Object.keys(EVENT_CATALOG) as readonly EventType[];
+
+/**
+ * One Ajv instance for every schema, validators compiled once at module load
+ * (STYLE habit 4). `strictNumbers` makes `type: number` refuse NaN and
+ * ±Infinity: JSON.parse turns `1e999` into Infinity, and an encoder handed
+ * NaN would otherwise write `null` without a word. `allowUnionTypes` permits
+ * the `["string", "null"]` unions; every other strict check stays on.
+ */
+export const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true, strictNumbers: true });
 (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
 
-export function schemaOf(type: EventType): { $id: string } & Record<string, unknown> {
-  return JSON.parse(readFileSync(path.join(SCHEMA_DIR, SCHEMA_FILES[type]), 'utf8'));
-}
+type Schema = { $id: string; title: string } & Record<string, unknown>;
 
-const validators = new Map<string, ValidateFunction>(
-  (Object.keys(SCHEMA_FILES) as EventType[]).map((type) => [type, ajv.compile(schemaOf(type))]),
+const schemas = new Map<EventType, Schema>(
+  ALL_EVENT_TYPES.map((type) => [
+    type,
+    JSON.parse(readFileSync(path.join(SCHEMA_ROOT, EVENT_CATALOG[type].schema), 'utf8')) as Schema,
+  ]),
 );
+const validators = new Map<string, ValidateFunction>(ALL_EVENT_TYPES.map((t) => [t, ajv.compile(schemaOf(t))]));
+
+/** The parsed JSON Schema of an event type's data. */
+export function schemaOf(type: EventType): Schema {
+  return schemas.get(type)!;
+}
 
 export function validatorOf(type: string): ValidateFunction | undefined {
   return validators.get(type);
@@ -70,10 +90,24 @@ export function isEventType(type: string): type is EventType {
 /** Splits `dev.activity-tracking.<name>.v<N>` into its name and version; undefined for foreign types. */
 export function parseType(type: string): { name: string; version: number } | undefined {
   if (!type.startsWith(PREFIX)) return undefined;
-  const match = /^(.+)\.v(\d+)$/.exec(type.slice(PREFIX.length));
+  const match = /^([a-z0-9-]+)\.v(\d+)$/.exec(type.slice(PREFIX.length));
   return match ? { name: match[1], version: Number(match[2]) } : undefined;
 }
 
+/** The `dataschema` attribute of an event type: its schema's `$id`. */
 export function dataSchemaUri(type: EventType): string {
   return schemaOf(type).$id;
+}
+
+/** `/samples/3/1 must be number (keyword type, schema #/properties/…)`: where, what, and which rule. */
+export function describeAjvError(e: ErrorObject | undefined): string {
+  if (!e) return '/ is invalid';
+  const where = e.instancePath || '/';
+  const p = e.params as Record<string, unknown>;
+  let detail = '';
+  if (e.keyword === 'additionalProperties') detail = `: "${String(p.additionalProperty)}"`;
+  else if (e.keyword === 'enum')
+    detail = `: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  else if (e.keyword === 'const') detail = `: ${JSON.stringify(p.allowedValue)}`;
+  return `${where} ${e.message ?? 'is invalid'}${detail} (${e.schemaPath})`;
 }
