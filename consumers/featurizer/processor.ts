@@ -1,7 +1,7 @@
 import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { deadLetter, RecordRejected, reasonOf } from '../../src/pipeline/dead-letter.ts';
+import { processEach, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -72,21 +72,13 @@ export class FeaturizerProcessor implements BatchProcessor {
   }
 
   process(batch: RecordBatch): OutgoingRecord[] {
-    const out: OutgoingRecord[] = [];
-    for (const record of batch.records) {
-      try {
-        this.#processRecord(record, out);
-      } catch (err) {
-        const reason = reasonOf(err);
-        this.#metrics?.deadLetters.inc({ component: COMPONENT, reason });
-        this.#logger?.warn(
-          { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
-          'record dead-lettered',
-        );
-        out.push(deadLetter(COMPONENT, record, err, this.#deadLetter));
-      }
-    }
-    return out;
+    const loop = {
+      component: COMPONENT,
+      deadLetterTopic: this.#deadLetter,
+      logger: this.#logger,
+      metrics: this.#metrics,
+    };
+    return processEach(loop, batch.records, (record, out) => this.#processRecord(record, out));
   }
 
   onRevoked(partitions: TopicPartition[]): void {

@@ -12,6 +12,9 @@ const N_BUCKETS = 2;
 const I_SLOTS = 3;
 
 const POW2 = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
+// x / 2^k and x * 2^-k are both the correctly rounded value of the same real
+// number, so multiplying by the inverse is bit-identical to river's division.
+const INV_POW2 = Float64Array.from({ length: 64 }, (_, i) => 2 ** -i);
 
 /**
  * Many ADWIN detectors (Bifet & Gavaldà 2007, ADWIN2 exponential histogram)
@@ -185,37 +188,47 @@ export class AdwinStore {
 
   #compress(d: number): void {
     const full = this.#full;
+    const ints = this.#i;
     const ib = d * I_SLOTS;
+    let rowsCap = this.#rowsCap;
+    let base = d * rowsCap;
+    let cells = this.#cells;
+    let counts = this.#counts;
+    const stride = this.#entries * 2;
     for (let idx = 0; ; idx++) {
-      const rowBase = d * this.#rowsCap;
-      if (this.#counts[rowBase + idx] !== full) return;
-      if (idx + 1 >= this.#i[ib + N_ROWS]) {
-        if (idx + 1 >= this.#rowsCap) this.#growRows();
-        this.#i[ib + N_ROWS] = idx + 2;
+      if (counts[base + idx] !== full) return;
+      if (idx + 1 >= ints[ib + N_ROWS]) {
+        if (idx + 1 >= rowsCap) {
+          this.#growRows();
+          rowsCap = this.#rowsCap;
+          base = d * rowsCap;
+          cells = this.#cells;
+          counts = this.#counts;
+        }
+        ints[ib + N_ROWS] = idx + 2;
       }
-      const cells = this.#cells;
-      const counts = this.#counts;
-      const base = d * this.#rowsCap;
-      const row = (base + idx) * this.#entries * 2;
+      const row = (base + idx) * stride;
       const n1 = POW2[idx];
       const t0 = cells[row];
       const t1 = cells[row + 2];
-      const mu1 = t0 / n1;
-      const mu2 = t1 / n1;
+      const inv = INV_POW2[idx];
+      const mu1 = t0 * inv;
+      const mu2 = t1 * inv;
       const total12 = t0 + t1;
       const temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
       const v12 = cells[row + 1] + cells[row + 3] + temp;
       const next = base + idx + 1;
       const nc = counts[next];
-      const cell = (next * this.#entries + nc) * 2;
+      const cell = row + stride + nc * 2;
       cells[cell] = total12;
       cells[cell + 1] = v12;
       counts[next] = nc + 1;
-      this.#i[ib + N_BUCKETS]++;
+      // river counts a merge as a new bucket and never subtracts the two it consumed (rust_src/adwin.rs).
+      ints[ib + N_BUCKETS]++;
       // Shift the row left by two entries; a hand loop beats copyWithin's call overhead on 8 doubles.
       for (let k = row, end = row + (full - 2) * 2; k < end; k++) cells[k] = cells[k + 4];
       counts[base + idx] = full - 2;
-      if (nc + 1 <= this.#maxBuckets) return;
+      if (nc + 1 < full) return;
     }
   }
 
@@ -229,7 +242,7 @@ export class AdwinStore {
     const n = POW2[last];
     const u = this.#cells[row];
     const v = this.#cells[row + 1];
-    const mu = u / n;
+    const mu = u * INV_POW2[last];
     f[fb + WIDTH] -= n;
     f[fb + TOTAL] -= u;
     const width = f[fb + WIDTH];
@@ -278,8 +291,8 @@ export class AdwinStore {
           u0 += t;
           u1 -= t;
           if (idx === 0 && k === count - 1) break outer;
-          const deltaMean = u0 / n0 - u1 / n1;
           if (n1 >= minWindowLength && n0 >= minWindowLength) {
+            const deltaMean = u0 / n0 - u1 / n1;
             const mRecip = 1 / (n0 - minWindowLength + 1) + 1 / (n1 - minWindowLength + 1);
             const epsilon = Math.sqrt(2 * mRecip * varianceInWindow * deltaPrime) + (2 / 3) * deltaPrime * mRecip;
             if (Math.abs(deltaMean) > epsilon) {

@@ -1,4 +1,6 @@
 import { ActivityTrackingError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { DecodeError, encodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
 import { TOPICS } from '../topics.ts';
@@ -63,4 +65,37 @@ export function deadLetter(
     },
   });
   return { topic, key: record.key, headers, value };
+}
+
+export interface RecordLoop {
+  component: string;
+  deadLetterTopic: string;
+  logger?: Logger | undefined;
+  metrics?: PipelineMetrics | undefined;
+}
+
+/**
+ * Runs `handle` on each record of a batch; a record it throws on becomes a
+ * dead letter (counted and logged) and the loop goes on with the next one.
+ */
+export function processEach(
+  loop: RecordLoop,
+  records: readonly ConsumedRecord[],
+  handle: (record: ConsumedRecord, out: OutgoingRecord[]) => void,
+): OutgoingRecord[] {
+  const out: OutgoingRecord[] = [];
+  for (const record of records) {
+    try {
+      handle(record, out);
+    } catch (err) {
+      const reason = reasonOf(err);
+      loop.metrics?.deadLetters.inc({ component: loop.component, reason });
+      loop.logger?.warn(
+        { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
+        'record dead-lettered',
+      );
+      out.push(deadLetter(loop.component, record, err, loop.deadLetterTopic));
+    }
+  }
+  return out;
 }

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { FeaturizerProcessor } from '../../consumers/featurizer/processor.ts';
+import { ReadingsProducer } from '../../producers/readings-producer.ts';
+import { loadRecordings } from '../../src/data/hapt.ts';
+import { decodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import { TOPICS } from '../../src/topics.ts';
+import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
+
+const recording = loadRecordings('test', 'sample')[0];
+
+function consumed(records: OutgoingRecord[]): ConsumedRecord[] {
+  return records.map((r, offset) => ({
+    topic: TOPICS.sensorReadings,
+    partition: 0,
+    offset,
+    key: r.key,
+    value: r.value,
+    headers: r.headers ?? {},
+    timestamp: 0,
+  }));
+}
+
+describe('featurizer consumer', () => {
+  it('dead-letters bad records with their reason and bytes, and featurizes the good ones around them', () => {
+    const producer = new ReadingsProducer({ publish: async () => {}, close: async () => {} });
+    const good: OutgoingRecord[] = [];
+    for (let s = 0; s < 1000; s += 50) {
+      const rows = Array.from({ length: 50 }, (_, i) =>
+        Array.from(recording.samples.subarray((s + i) * 6, (s + i) * 6 + 6)),
+      );
+      good.push(producer.record('phone-a', rows, { timestamp: 1_000_000 + s * 20 }));
+    }
+    const bad: [string, OutgoingRecord][] = [
+      ['not-json', { ...good[0], value: Buffer.from('{oops') }],
+      ['unknown-type', { ...good[0], headers: { ...good[0].headers, ce_type: 'com.example.v1' } }],
+      ['out-of-order', good[1]],
+      ['schema-violation', { ...good[0], value: Buffer.from(JSON.stringify({ device: 'x' })) }],
+    ];
+    // good[1] again after good[2]: a duplicate the featurizer must refuse without moving the device's state.
+    const sequence = [good[0], bad[0][1], good[1], bad[1][1], good[2], bad[2][1], bad[3][1], ...good.slice(3)];
+    const processor = new FeaturizerProcessor();
+    const out = processor.process({
+      topic: TOPICS.sensorReadings,
+      partition: 0,
+      records: consumed(sequence),
+      highWatermark: sequence.length,
+    });
+    const letters = out
+      .filter((r) => r.topic === TOPICS.deadLetter)
+      .map((r) => decodeEvent(r.headers ?? {}, r.value, { accept: [EVENT_TYPES.deadLetter] }).data);
+    expect(letters.map((l) => l.reason)).toEqual(bad.map(([reason]) => reason));
+    expect(letters[0].original.value).toBe(Buffer.from('{oops').toString('base64'));
+    const vectors = out.filter((r) => r.topic === TOPICS.features);
+    // 1,000 consecutive good samples make (1000 - 128) / 64 + 1 = 14 windows.
+    expect(vectors).toHaveLength(14);
+  });
+});
