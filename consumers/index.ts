@@ -28,26 +28,30 @@ function wiring(component: string, w: ConsumerWiring) {
 
 /** The featurizer as a consumer: sensor-readings in, features (and dead letters) out. */
 export function featurizerConsumer(w: ConsumerWiring, options: FeaturizerProcessorOptions = {}) {
+  const topics = w.topics ?? TOPICS;
   const processor = new FeaturizerProcessor({
+    topics,
     ...options,
     ...(w.logger ? { logger: w.logger } : {}),
     ...(w.metrics ? { metrics: w.metrics } : {}),
   });
   return {
     processor,
-    consumer: new StreamConsumer({ ...wiring('featurizer', w), topics: [TOPICS.sensorReadings], processor }),
+    consumer: new StreamConsumer({ ...wiring('featurizer', w), topics: [topics.sensorReadings], processor }),
   };
 }
 
 /** The drift detector as a consumer: features in, drift events (and dead letters) out. */
 export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorOptions = {}) {
+  const topics = w.topics ?? TOPICS;
   const processor = new DriftDetectorProcessor({
+    topics,
     ...options,
     ...(w.logger ? { logger: w.logger } : {}),
     ...(w.metrics ? { metrics: w.metrics } : {}),
   });
   return {
     processor,
-    consumer: new StreamConsumer({ ...wiring('drift-detector', w), topics: [TOPICS.features], processor }),
+    consumer: new StreamConsumer({ ...wiring('drift-detector', w), topics: [topics.features], processor }),
   };
 }

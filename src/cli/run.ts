@@ -7,7 +7,7 @@ import { PipelineMetrics } from '../metrics/metrics.ts';
 import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
 import type { DriftEvent } from '../schemas/types.gen.ts';
-import { TOPICS, topicSpecs } from '../topics.ts';
+import { TOPICS, type TopicNames, topicSpecs } from '../topics.ts';
 import type { Transport } from '../transport/types.ts';
 import { drained } from './drain.ts';
 
@@ -17,6 +17,8 @@ export interface RunOptions {
   loops: number;
   speed: number | 'max';
   partitions: number;
+  /** @defaultValue TOPICS */
+  topics?: TopicNames;
 }
 
 export interface RunSummary {
@@ -41,12 +43,13 @@ export async function runLoop(
   logger: Logger,
   print: (line: string) => void,
 ): Promise<RunSummary> {
-  await transport.ensureTopics(topicSpecs(options.partitions));
+  const topics = options.topics ?? TOPICS;
+  await transport.ensureTopics(topicSpecs(options.partitions, topics));
   const metrics = new PipelineMetrics();
   const suffix = `${Date.now()}`;
-  const featurizer = featurizerConsumer({ transport, logger, metrics, groupId: `featurizer-${suffix}` });
-  const detector = driftDetectorConsumer({ transport, logger, metrics, groupId: `drift-detector-${suffix}` });
-  const startOffsets = await transport.endOffsets(TOPICS.driftEvents);
+  const featurizer = featurizerConsumer({ transport, logger, metrics, groupId: `featurizer-${suffix}`, topics });
+  const detector = driftDetectorConsumer({ transport, logger, metrics, groupId: `drift-detector-${suffix}`, topics });
+  const startOffsets = await transport.endOffsets(topics.driftEvents);
   await featurizer.consumer.start();
   await detector.consumer.start();
 
@@ -72,6 +75,7 @@ export async function runLoop(
     speed: options.speed,
     startTime,
     drift: { fromLoop: Math.min(1, options.loops - 1), injection },
+    topic: topics.sensorReadings,
     onProgress: (sent, total) => {
       if (process.stdout.isTTY)
         process.stdout.write(`\r  replayed ${((100 * sent) / total).toFixed(0)} % of ${total} samples`);
@@ -80,18 +84,18 @@ export async function runLoop(
   if (process.stdout.isTTY) process.stdout.write('\n');
   await producer.close();
   await drained(transport, [
-    [`featurizer-${suffix}`, TOPICS.sensorReadings],
-    [`drift-detector-${suffix}`, TOPICS.features],
+    [`featurizer-${suffix}`, topics.sensorReadings],
+    [`drift-detector-${suffix}`, topics.features],
   ]);
   const seconds = stats.seconds;
   await featurizer.consumer.stop();
   await detector.consumer.stop();
 
   const events: DriftEvent[] = [];
-  const ends = await transport.endOffsets(TOPICS.driftEvents);
+  const ends = await transport.endOffsets(topics.driftEvents);
   for (let p = 0; p < ends.length; p++) {
     if (ends[p] <= (startOffsets[p] ?? 0)) continue;
-    for (const r of await transport.readRange(TOPICS.driftEvents, p, startOffsets[p] ?? 0, ends[p] - 1)) {
+    for (const r of await transport.readRange(topics.driftEvents, p, startOffsets[p] ?? 0, ends[p] - 1)) {
       events.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data);
     }
   }
@@ -99,10 +103,10 @@ export async function runLoop(
   const first: Record<string, number | null> = Object.fromEntries([...loopSeconds.keys()].map((d) => [d, null]));
   let falseAlarms = 0;
   const vectorTime = new Map<string, number>();
-  const featureEnds = await transport.endOffsets(TOPICS.features);
+  const featureEnds = await transport.endOffsets(topics.features);
   for (let p = 0; p < featureEnds.length; p++) {
     if (featureEnds[p] === 0) continue;
-    for (const r of await transport.readRange(TOPICS.features, p, 0, featureEnds[p] - 1)) {
+    for (const r of await transport.readRange(topics.features, p, 0, featureEnds[p] - 1)) {
       const v = JSON.parse(r.value.toString()) as { window: { start: number } };
       vectorTime.set(`${p}:${r.offset}`, (v.window.start - startTime) / 1000);
     }
@@ -113,7 +117,7 @@ export async function runLoop(
     if (t < driftStart) falseAlarms++;
     else if (first[e.device] === null || t - driftStart < first[e.device]!) first[e.device] = t - driftStart;
   }
-  const deadLetters = (await transport.endOffsets(TOPICS.deadLetter)).reduce((a, b) => a + b, 0);
+  const deadLetters = (await transport.endOffsets(topics.deadLetter)).reduce((a, b) => a + b, 0);
   return {
     devices: stats.devices,
     samples: stats.samples,

@@ -126,11 +126,14 @@ export class AdwinStore {
       throw new InvalidValueError(`ADWIN accepts finite numbers only, got ${x}`, { context: { detector: d } });
     }
     if (this.#drift[d] === 1) this.reset(d);
+    const f = this.#f;
     const fb = d * F_SLOTS;
-    this.lastWidthBefore = this.#f[fb + WIDTH] + 1;
-    this.lastTotalBefore = this.#f[fb + TOTAL] + x;
+    this.lastWidthBefore = f[fb + WIDTH] + 1;
+    this.lastTotalBefore = f[fb + TOTAL] + x;
     this.#insert(d, x);
-    const changed = this.#detect(d);
+    // river checks for a cut only every `clock` updates, and only past the grace period.
+    const tick = ++this.#i[d * I_SLOTS + TICK];
+    const changed = tick % this.#clock === 0 && f[fb + WIDTH] > this.#gracePeriod && this.#detect(d);
     this.#drift[d] = changed ? 1 : 0;
     if (changed) this.#detections[d]++;
     return changed;
@@ -256,16 +259,12 @@ export class AdwinStore {
   }
 
   #detect(d: number): boolean {
-    const clock = this.#clock;
-    const gracePeriod = this.#gracePeriod;
     const minWindowLength = this.#minWindowLength;
     const delta = this.#delta;
     const f = this.#f;
     const fb = d * F_SLOTS;
     const ib = d * I_SLOTS;
-    const tick = ++this.#i[ib + TICK];
     let changed = false;
-    if (tick % clock !== 0 || !(f[fb + WIDTH] > gracePeriod)) return false;
     const entries2 = this.#entries * 2;
     let reduce = true;
     while (reduce) {

@@ -1,3 +1,4 @@
+import { SnapshotInvalidError } from '../errors.ts';
 import { AdwinStore } from './adwin-store.ts';
 import type { AdwinOptions } from './options.ts';
 import { readSnapshot, writeSnapshot } from './snapshot.ts';
@@ -64,8 +65,11 @@ export class Adwin {
 
   static restore(bytes: Uint8Array): Adwin {
     const store = readSnapshot(bytes);
-    if (store.size !== 1)
-      throw new TypeError('snapshot holds a detector bank, not one detector; use DetectorBank.restore');
+    if (store.size !== 1) {
+      throw new SnapshotInvalidError(
+        `ADWIN snapshot holds ${store.size} detectors, not one; use DetectorBank.restore for a bank`,
+      );
+    }
     return new Adwin({}, store);
   }
 }

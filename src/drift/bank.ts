@@ -1,10 +1,13 @@
 import { InvalidValueError, SnapshotInvalidError } from '../errors.ts';
 import { AdwinStore } from './adwin-store.ts';
 import type { AdwinOptions } from './options.ts';
-import { readSnapshot, writeSnapshot } from './snapshot.ts';
+import { checksum, readSnapshot, writeSnapshot } from './snapshot.ts';
+
+/** A stream position: a Kafka offset as a number, or a bigint where offsets may pass 2^53. */
+export type Position = number | bigint;
 
 /** One feature's drift found by a bank update. */
-export interface DriftFinding {
+export interface DriftFinding<P extends Position = number> {
   feature: string;
   index: number;
   /** Window width including the new value, before the cut. */
@@ -15,11 +18,14 @@ export interface DriftFinding {
   meanBefore: number;
   /** Mean of the window kept (the post-drift sub-window). */
   meanAfter: number;
-  /** Position of the vector that completed the cut (its offset in the stream). */
-  position: number;
+  /** Position of the vector that completed the cut (its offset in the stream), as given to `update`. */
+  position: P;
 }
 
-const NONE: readonly DriftFinding[] = Object.freeze([]);
+const NONE: readonly never[] = Object.freeze([]);
+const BANK_MAGIC = 0x42574441; // "ADWB" read as little-endian u32
+const BANK_VERSION = 1;
+const BANK_HEADER = 4 + 1 + 8 + 4;
 
 /**
  * One ADWIN per feature for one stream key (a device, or a device and
@@ -69,7 +75,7 @@ export class DetectorBank {
    * (a shared empty array when none did: nothing is allocated on the common path).
    * A vector with a non-finite value is refused whole, before any detector moves.
    */
-  update(vector: ArrayLike<number>, position: number): readonly DriftFinding[] {
+  update<P extends Position = number>(vector: ArrayLike<number>, position: P): readonly DriftFinding<P>[] {
     const n = this.features.length;
     if (vector.length !== n) {
       throw new InvalidValueError(`feature vector has ${vector.length} values, the bank expects ${n}`);
@@ -83,7 +89,7 @@ export class DetectorBank {
     }
     this.#updates++;
     const store = this.#store;
-    let found: DriftFinding[] | undefined;
+    let found: DriftFinding<P>[] | undefined;
     for (let k = 0; k < n; k++) {
       if (!store.update(k, vector[k])) continue;
       const widthBefore = store.lastWidthBefore;
@@ -102,22 +108,48 @@ export class DetectorBank {
     return found ?? NONE;
   }
 
+  /**
+   * Binary snapshot: magic "ADWB" | u8 version | f64 vectors seen | u32 hash of
+   * the feature names | the detectors' ADWN snapshot | u32 checksum of all before it.
+   */
   snapshot(): Uint8Array {
     const body = writeSnapshot(
       this.#store,
       this.features.map((_, k) => k),
     );
-    const out = new Uint8Array(body.length + 8);
-    new DataView(out.buffer).setFloat64(0, this.#updates, true);
-    out.set(body, 8);
+    const out = new Uint8Array(BANK_HEADER + body.length + 4);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, BANK_MAGIC, true);
+    view.setUint8(4, BANK_VERSION);
+    view.setFloat64(5, this.#updates, true);
+    view.setUint32(13, namesHash(this.features), true);
+    out.set(body, BANK_HEADER);
+    view.setUint32(out.length - 4, checksum(out.subarray(0, out.length - 4)), true);
     return out;
   }
 
+  /** Restores a bank for the same feature names, in the same order, as the one that made the snapshot. */
   static restore(bytes: Uint8Array, features: readonly string[]): DetectorBank {
-    if (bytes.byteLength < 8) throw new SnapshotInvalidError('detector bank snapshot is too short');
-    const updates = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true);
-    const bank = new DetectorBank(features, {}, readSnapshot(bytes.subarray(8)));
-    bank.#updates = updates;
+    const fail = (why: string): never => {
+      throw new SnapshotInvalidError(`detector bank snapshot is invalid: ${why}`);
+    };
+    if (bytes.byteLength < BANK_HEADER + 4) fail(`too short (${bytes.byteLength} bytes)`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getUint32(0, true) !== BANK_MAGIC) fail('not a detector bank snapshot (bad magic)');
+    const version = view.getUint8(4);
+    if (version !== BANK_VERSION) fail(`unknown version ${version} (this build reads version ${BANK_VERSION})`);
+    const end = bytes.byteLength - 4;
+    if (checksum(bytes.subarray(0, end)) !== view.getUint32(end, true))
+      fail('checksum mismatch (truncated or corrupted)');
+    if (view.getUint32(13, true) !== namesHash(features)) {
+      fail(`it was made for other feature names than the ${features.length} given`);
+    }
+    const bank = new DetectorBank(features, {}, readSnapshot(bytes.subarray(BANK_HEADER, end)));
+    bank.#updates = view.getFloat64(5, true);
     return bank;
   }
+}
+
+function namesHash(features: readonly string[]): number {
+  return checksum(new TextEncoder().encode(features.join('\0')));
 }

@@ -53,7 +53,7 @@ export function writeSnapshot(store: AdwinStore, detectors: number[]): Uint8Arra
   return new Uint8Array(buf);
 }
 
-function checksum(bytes: Uint8Array): number {
+export function checksum(bytes: Uint8Array): number {
   // FNV-1a: cheap, and catches truncation and flipped bytes.
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);

@@ -73,6 +73,31 @@ describe('detector bank', () => {
     }
     expect(got).toEqual(want.filter((f) => f.position >= 1000));
     expect(() => DetectorBank.restore(a.snapshot(), ['a'])).toThrow(SnapshotInvalidError);
+    expect(() => DetectorBank.restore(a.snapshot(), ['a', 'b', 'd', 'c'])).toThrow(/other feature names/);
+  });
+
+  it('rejects corrupted, truncated and single-detector snapshots', () => {
+    const bank = new DetectorBank(FEATURES);
+    for (const v of vectors(300, 1000)) bank.update(v, 0);
+    const snap = bank.snapshot();
+    expect(() => DetectorBank.restore(snap.subarray(0, snap.length - 5), FEATURES)).toThrow(/checksum/);
+    const flipped = snap.slice();
+    flipped[7] ^= 1;
+    expect(() => DetectorBank.restore(flipped, FEATURES)).toThrow(SnapshotInvalidError);
+    expect(() => Adwin.restore(snap)).toThrow(SnapshotInvalidError);
+    expect(() => DetectorBank.restore(new Adwin().snapshot(), ['x'])).toThrow(/bad magic/);
+  });
+
+  it('hands back the position as given, bigint offsets included', () => {
+    const bank = new DetectorBank(FEATURES);
+    const data = vectors(3000, 1500, 3);
+    const found = [];
+    for (let i = 0; i < data.length; i++) found.push(...bank.update(data[i], 2n ** 60n + BigInt(i)));
+    expect(found.length).toBeGreaterThanOrEqual(1);
+    for (const f of found) {
+      expect(typeof f.position).toBe('bigint');
+      expect(f.position).toBeGreaterThanOrEqual(2n ** 60n + 1500n);
+    }
   });
 
   it('allocates nothing when no drift is found', () => {

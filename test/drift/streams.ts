@@ -30,7 +30,8 @@ export interface Segment {
 
 export type StreamSource =
   | { type: 'synthetic'; seed: number; scale: number; segments: Segment[] }
-  | { type: 'har'; file: string; user: number | null; column: string };
+  /** One channel of a HAPT file; a null (or absent) user or exp takes every one, in file order. */
+  | { type: 'har'; file: string; user: number | null; exp?: number | null; column: string };
 
 export interface AdwinFixture {
   name: string;
@@ -83,7 +84,7 @@ export function generate(source: Extract<StreamSource, { type: 'synthetic' }>): 
   return out;
 }
 
-const harCache = new Map<string, { users: Int32Array; columns: Map<string, Float64Array> }>();
+const harCache = new Map<string, { users: Int32Array; exps: Int32Array; columns: Map<string, Float64Array> }>();
 
 /** One channel of the HAPT recordings, parsed with Number() (correctly rounded, like Python's float()). */
 export function harChannel(source: Extract<StreamSource, { type: 'har' }>): Float64Array {
@@ -94,25 +95,32 @@ export function harChannel(source: Extract<StreamSource, { type: 'har' }>): Floa
     const header = lines[0].split(',');
     const rows = lines.slice(1).filter((l) => l.length > 0);
     const users = new Int32Array(rows.length);
+    const exps = new Int32Array(rows.length);
     const columns = new Map<string, Float64Array>();
     const wanted = ['acc_x', 'acc_y', 'acc_z', 'gyro_x', 'gyro_y', 'gyro_z'];
     for (const c of wanted) columns.set(c, new Float64Array(rows.length));
     const index = wanted.map((c) => header.indexOf(c));
     const userIndex = header.indexOf('user');
+    const expIndex = header.indexOf('exp');
     rows.forEach((line, r) => {
       const cells = line.split(',');
       users[r] = Number(cells[userIndex]);
+      exps[r] = Number(cells[expIndex]);
       wanted.forEach((c, k) => {
         columns.get(c)![r] = Number(cells[index[k]]);
       });
     });
-    parsed = { users, columns };
+    parsed = { users, exps, columns };
     harCache.set(source.file, parsed);
   }
   const column = parsed.columns.get(source.column)!;
-  if (source.user === null) return column;
+  const user = source.user ?? null;
+  const exp = source.exp ?? null;
+  if (user === null && exp === null) return column;
   const out: number[] = [];
-  for (let i = 0; i < column.length; i++) if (parsed.users[i] === source.user) out.push(column[i]);
+  for (let i = 0; i < column.length; i++) {
+    if ((user === null || parsed.users[i] === user) && (exp === null || parsed.exps[i] === exp)) out.push(column[i]);
+  }
   return Float64Array.from(out);
 }
 

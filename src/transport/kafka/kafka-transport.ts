@@ -59,6 +59,22 @@ function toRecord(topic: string, partition: number, message: KafkaMessage): Cons
   };
 }
 
+/**
+ * Retries an admin call while kafkajs marks its error retriable: right after a
+ * topic is created, its partitions' leaders take a moment to be known
+ * (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION).
+ */
+async function retryRetriable<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (i >= attempts || !(err as { retriable?: boolean }).retriable) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * i, 1000)));
+    }
+  }
+}
+
 /** The transport port on Apache Kafka (or any Kafka-protocol endpoint, such as Event Hubs'), through kafkajs. */
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka';
@@ -295,7 +311,7 @@ export class KafkaTransport implements Transport {
 
   async endOffsets(topic: string): Promise<number[]> {
     const admin = await this.#adminClient();
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await retryRetriable(() => admin.fetchTopicOffsets(topic));
     const out: number[] = [];
     for (const o of offsets) out[o.partition] = Number(o.high);
     return out;
@@ -303,7 +319,7 @@ export class KafkaTransport implements Transport {
 
   async committedOffsets(groupId: string, topic: string): Promise<number[]> {
     const admin = await this.#adminClient();
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const [entry] = await retryRetriable(() => admin.fetchOffsets({ groupId, topics: [topic] }));
     const out: number[] = [];
     for (const p of entry?.partitions ?? []) out[p.partition] = Number(p.offset);
     return out;

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { runLoop } from '../../src/cli/run.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { namespacedTopics } from '../../src/topics.ts';
+import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
+import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
+import type { Transport } from '../../src/transport/types.ts';
+import { requireKafka } from '../setup/services.ts';
+
+/**
+ * Replay → featurizer → drift detector → drift events, on real HAPT recordings (the bundled
+ * sample's test users, one session each, replayed twice with the phones worn rotated the second time).
+ */
+describe.each([
+  ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
+  [
+    'kafka',
+    async (): Promise<Transport> =>
+      new KafkaTransport({
+        brokers: requireKafka(),
+        clientId: 'pipeline-test',
+        ssl: false,
+        replicationFactor: -1,
+        connectionTimeoutMs: 10_000,
+      }),
+  ],
+])('drift pipeline on %s', (_name, makeTransport) => {
+  it('reports the injected rotation on every phone and nothing before it', { timeout: 240_000 }, async () => {
+    const transport = await makeTransport();
+    try {
+      const summary = await runLoop(
+        transport,
+        {
+          data: 'sample',
+          drift: 'rotation:z:45',
+          loops: 2,
+          speed: 'max',
+          partitions: 3,
+          topics: namespacedTopics(`t-${randomUUID()}`),
+        },
+        silentLogger,
+        () => {},
+      );
+      expect(summary.devices).toBe(3);
+      expect(summary.deadLetters).toBe(0);
+      expect(summary.falseAlarms).toBe(0);
+      for (const [device, seconds] of Object.entries(summary.firstDetectionSeconds)) {
+        expect(seconds, `${device} detected`).not.toBeNull();
+        expect(seconds!).toBeLessThan(120);
+      }
+      for (const e of summary.driftEvents) {
+        expect(e.confirmedBy).toBeGreaterThanOrEqual(3);
+        expect(e.window.fromOffset).toBeLessThanOrEqual(e.window.toOffset);
+      }
+    } finally {
+      await transport.close();
+    }
+  });
+});
