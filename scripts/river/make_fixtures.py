@@ -4,9 +4,10 @@ Run: bash scripts/river/setup.sh && .venv/river/bin/python scripts/river/make_fi
 
 Each fixture holds the stream's recipe (a seeded generator, or a channel of the
 HAPT recordings), the parameters, every index river reported a drift at, a
-sha256 of river's (width, total, variance) doubles at every step, and a
-sparse list of checkpoints (every step for short streams, every 1,000th step
-and the steps around each detection for long ones) to say where a mismatch is.
+sha256 of river's (width, total, variance) doubles at every step, and
+checkpoints (width, estimation, variance): every step for streams of up to
+20,000 values, every 1,000th step and the steps around each detection for
+longer ones, to say where a mismatch starts.
 """
 import csv
 import gzip
@@ -25,6 +26,10 @@ from streams import generate  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures", "adwin")
 HAR = os.path.abspath(os.path.join(ROOT, "..", "shared", "data", "har"))
+TRAIN = "hapt-raw-train.csv.gz"
+TEST = "hapt-raw-test.csv.gz"
+# Streams up to this length get a checkpoint at every step; longer ones every 1,000th step and around detections.
+DENSE_UP_TO = 20_000
 PARAM_KEYS = {"delta": "delta", "clock": "clock", "maxBuckets": "max_buckets",
               "minWindowLength": "min_window_length", "gracePeriod": "grace_period"}
 
@@ -75,14 +80,18 @@ def synthetic():
 
 def har_streams():
     out = []
-    for name, user, column, params in (
-        ("har-user1-acc_x", 1, "acc_x", {}),
-        ("har-user1-gyro_z", 1, "gyro_z", {}),
-        ("har-user3-acc_y", 3, "acc_y", {}),
-        ("har-user5-acc_z-clock1", 5, "acc_z", {"clock": 1}),
-        ("har-train-acc_x-all", None, "acc_x", {}),
+    # user/exp None means every user/recording of the file, in file order.
+    for name, file, user, exp, column, params in (
+        ("har-user1-acc_x", TRAIN, 1, None, "acc_x", {}),
+        ("har-user1-gyro_z", TRAIN, 1, None, "gyro_z", {}),
+        ("har-user3-acc_y", TRAIN, 3, None, "acc_y", {}),
+        ("har-user5-acc_z-clock1", TRAIN, 5, None, "acc_z", {"clock": 1}),
+        ("har-user1-exp2-acc_x", TRAIN, 1, 2, "acc_x", {}),
+        ("har-user6-exp12-gyro_x", TRAIN, 6, 12, "gyro_x", {"delta": 0.05}),
+        ("har-test-user2-exp3-acc_z", TEST, 2, 3, "acc_z", {}),
+        ("har-train-acc_x-all", TRAIN, None, None, "acc_x", {}),
     ):
-        out.append({"name": name, "source": {"type": "har", "file": "hapt-raw-train.csv.gz", "user": user, "column": column},
+        out.append({"name": name, "source": {"type": "har", "file": file, "user": user, "exp": exp, "column": column},
                     "params": params})
     return out
 
@@ -93,7 +102,9 @@ def load_har(source, cache={}):
         with gzip.open(os.path.join(HAR, key), "rt", newline="") as fh:
             cache[key] = list(csv.DictReader(fh))
     rows = cache[key]
-    return [float(r[source["column"]]) for r in rows if source["user"] is None or int(r["user"]) == source["user"]]
+    return [float(r[source["column"]]) for r in rows
+            if (source["user"] is None or int(r["user"]) == source["user"])
+            and (source["exp"] is None or int(r["exp"]) == source["exp"])]
 
 
 def run(values, params):
@@ -101,7 +112,7 @@ def run(values, params):
     steps = array("d")
     detections = []
     n = len(values)
-    dense = n <= 5000
+    dense = n <= DENSE_UP_TO
     checkpoints = []
     near = set()
     for i, x in enumerate(values):
@@ -135,8 +146,10 @@ def main():
         fixture = {"name": spec["name"], "river": river.__version__, "params": ts_params, "source": src,
                    "length": len(values), "detections": detections, "stepsSha256": digest,
                    "checkpoints": checkpoints}
-        with gzip.open(os.path.join(OUT, spec["name"] + ".json.gz"), "wt") as fh:
-            json.dump(fixture, fh, separators=(",", ":"))
+        # mtime=0: the same river output gives the same bytes, so a rerun leaves git clean.
+        with open(os.path.join(OUT, spec["name"] + ".json.gz"), "wb") as raw, \
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            gz.write(json.dumps(fixture, separators=(",", ":")).encode())
         print(f"{spec['name']}: {len(values)} values, {len(detections)} detections")
 
 

@@ -1,15 +1,18 @@
 import { InvalidValueError } from '../errors.ts';
 import { type AdwinOptions, type ResolvedAdwinOptions, resolveAdwinOptions } from './options.ts';
 
-// Scalar slots per detector.
+// Scalar slots of a detector, all in one Float64Array row (one typed array
+// instead of four keeps a standalone Adwin small: each typed array costs V8
+// some 150 bytes of headers).
 const TOTAL = 0;
 const VARIANCE = 1;
 const WIDTH = 2;
-const F_SLOTS = 3;
-const N_ROWS = 0;
-const TICK = 1;
-const N_BUCKETS = 2;
-const I_SLOTS = 3;
+const TICK = 3;
+const N_ROWS = 4;
+const N_BUCKETS = 5;
+const DRIFT = 6;
+const DETECTIONS = 7;
+const M = 8;
 
 const POW2 = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
 // x / 2^k and x * 2^-k are both the correctly rounded value of the same real
@@ -48,10 +51,7 @@ export class AdwinStore {
   #rowsCap: number;
   #cells: Float64Array;
   #counts: Uint8Array;
-  readonly #f: Float64Array;
-  readonly #i: Int32Array;
-  readonly #drift: Uint8Array;
-  readonly #detections: Float64Array;
+  readonly #m: Float64Array;
 
   constructor(size: number, options: AdwinOptions = {}, rowsCap = 1) {
     this.size = size;
@@ -66,23 +66,13 @@ export class AdwinStore {
     this.#rowsCap = rowsCap;
     this.#cells = new Float64Array(size * rowsCap * this.#entries * 2);
     this.#counts = new Uint8Array(size * rowsCap);
-    this.#f = new Float64Array(size * F_SLOTS);
-    this.#i = new Int32Array(size * I_SLOTS);
-    this.#drift = new Uint8Array(size);
-    this.#detections = new Float64Array(size);
-    for (let d = 0; d < size; d++) this.#i[d * I_SLOTS + N_ROWS] = 1;
+    this.#m = new Float64Array(size * M);
+    for (let d = 0; d < size; d++) this.#m[d * M + N_ROWS] = 1;
   }
 
   /** Bytes held in typed arrays (the detectors' whole state). */
   get byteLength(): number {
-    return (
-      this.#cells.byteLength +
-      this.#counts.byteLength +
-      this.#f.byteLength +
-      this.#i.byteLength +
-      this.#drift.byteLength +
-      this.#detections.byteLength
-    );
+    return this.#cells.byteLength + this.#counts.byteLength + this.#m.byteLength;
   }
 
   get rowsCapacity(): number {
@@ -90,30 +80,30 @@ export class AdwinStore {
   }
 
   width(d: number): number {
-    return this.#f[d * F_SLOTS + WIDTH];
+    return this.#m[d * M + WIDTH];
   }
 
   total(d: number): number {
-    return this.#f[d * F_SLOTS + TOTAL];
+    return this.#m[d * M + TOTAL];
   }
 
   /** The sum of squared deviations from the mean of the window (river's `ADWIN.variance`). */
   variance(d: number): number {
-    return this.#f[d * F_SLOTS + VARIANCE];
+    return this.#m[d * M + VARIANCE];
   }
 
   estimation(d: number): number {
-    const w = this.#f[d * F_SLOTS + WIDTH];
-    return w === 0 ? 0 : this.#f[d * F_SLOTS + TOTAL] / w;
+    const w = this.#m[d * M + WIDTH];
+    return w === 0 ? 0 : this.#m[d * M + TOTAL] / w;
   }
 
   driftDetected(d: number): boolean {
-    return this.#drift[d] === 1;
+    return this.#m[d * M + DRIFT] === 1;
   }
 
   /** Detections since the detector was made (river's own counter restarts at every reset). */
   nDetections(d: number): number {
-    return this.#detections[d];
+    return this.#m[d * M + DETECTIONS];
   }
 
   /**
@@ -125,17 +115,19 @@ export class AdwinStore {
     if (!Number.isFinite(x)) {
       throw new InvalidValueError(`ADWIN accepts finite numbers only, got ${x}`, { context: { detector: d } });
     }
-    if (this.#drift[d] === 1) this.reset(d);
-    const f = this.#f;
-    const fb = d * F_SLOTS;
-    this.lastWidthBefore = f[fb + WIDTH] + 1;
-    this.lastTotalBefore = f[fb + TOTAL] + x;
+    const m = this.#m;
+    const mb = d * M;
+    if (m[mb + DRIFT] === 1) this.reset(d);
+    this.lastWidthBefore = m[mb + WIDTH] + 1;
+    this.lastTotalBefore = m[mb + TOTAL] + x;
     this.#insert(d, x);
-    // river checks for a cut only every `clock` updates, and only past the grace period.
-    const tick = ++this.#i[d * I_SLOTS + TICK];
-    const changed = tick % this.#clock === 0 && f[fb + WIDTH] > this.#gracePeriod && this.#detect(d);
-    this.#drift[d] = changed ? 1 : 0;
-    if (changed) this.#detections[d]++;
+    // river checks for a cut only every `clock` updates, and only past the grace
+    // period. Its tick is an i32 that wraps; `| 0` wraps the same way.
+    const tick = (m[mb + TICK] + 1) | 0;
+    m[mb + TICK] = tick;
+    const changed = tick % this.#clock === 0 && m[mb + WIDTH] > this.#gracePeriod && this.#detect(d);
+    m[mb + DRIFT] = changed ? 1 : 0;
+    if (changed) m[mb + DETECTIONS]++;
     return changed;
   }
 
@@ -145,10 +137,12 @@ export class AdwinStore {
     const base = d * this.#rowsCap;
     this.#cells.fill(0, base * rowStride, (base + this.#rowsCap) * rowStride);
     this.#counts.fill(0, base, base + this.#rowsCap);
-    this.#f.fill(0, d * F_SLOTS, d * F_SLOTS + F_SLOTS);
-    this.#i.fill(0, d * I_SLOTS, d * I_SLOTS + I_SLOTS);
-    this.#i[d * I_SLOTS + N_ROWS] = 1;
-    this.#drift[d] = 0;
+    // Detections survive a reset: river's own counter restarts, ours counts for the detector's life.
+    const mb = d * M;
+    const detections = this.#m[mb + DETECTIONS];
+    this.#m.fill(0, mb, mb + M);
+    this.#m[mb + N_ROWS] = 1;
+    this.#m[mb + DETECTIONS] = detections;
   }
 
   #growRows(): void {
@@ -167,15 +161,15 @@ export class AdwinStore {
   }
 
   #insert(d: number, value: number): void {
-    const f = this.#f;
-    const fb = d * F_SLOTS;
+    const f = this.#m;
+    const fb = d * M;
     const rowBase = d * this.#rowsCap;
     const c0 = this.#counts[rowBase];
     const cell = (rowBase * this.#entries + c0) * 2;
     this.#cells[cell] = value;
     this.#cells[cell + 1] = 0;
     this.#counts[rowBase] = c0 + 1;
-    this.#i[d * I_SLOTS + N_BUCKETS]++;
+    f[fb + N_BUCKETS]++;
 
     const width = f[fb + WIDTH] + 1;
     f[fb + WIDTH] = width;
@@ -191,8 +185,8 @@ export class AdwinStore {
 
   #compress(d: number): void {
     const full = this.#full;
-    const ints = this.#i;
-    const ib = d * I_SLOTS;
+    const ints = this.#m;
+    const ib = d * M;
     let rowsCap = this.#rowsCap;
     let base = d * rowsCap;
     let cells = this.#cells;
@@ -236,10 +230,10 @@ export class AdwinStore {
   }
 
   #deleteElement(d: number): void {
-    const f = this.#f;
-    const fb = d * F_SLOTS;
-    const ib = d * I_SLOTS;
-    const last = this.#i[ib + N_ROWS] - 1;
+    const f = this.#m;
+    const fb = d * M;
+    const ib = fb;
+    const last = f[ib + N_ROWS] - 1;
     const rowIndex = d * this.#rowsCap + last;
     const row = rowIndex * this.#entries * 2;
     const n = POW2[last];
@@ -254,16 +248,16 @@ export class AdwinStore {
     const count = this.#counts[rowIndex];
     this.#cells.copyWithin(row, row + 2, row + count * 2);
     this.#counts[rowIndex] = count - 1;
-    this.#i[ib + N_BUCKETS]--;
-    if (count - 1 === 0) this.#i[ib + N_ROWS] = last;
+    f[ib + N_BUCKETS]--;
+    if (count - 1 === 0) f[ib + N_ROWS] = last;
   }
 
   #detect(d: number): boolean {
     const minWindowLength = this.#minWindowLength;
     const delta = this.#delta;
-    const f = this.#f;
-    const fb = d * F_SLOTS;
-    const ib = d * I_SLOTS;
+    const f = this.#m;
+    const fb = d * M;
+    const ib = fb;
     let changed = false;
     const entries2 = this.#entries * 2;
     let reduce = true;
@@ -279,7 +273,7 @@ export class AdwinStore {
       const varianceInWindow = variance / width;
       const base = d * this.#rowsCap;
       const cells = this.#cells;
-      outer: for (let idx = this.#i[ib + N_ROWS] - 1; idx >= 0; idx--) {
+      outer: for (let idx = f[ib + N_ROWS] - 1; idx >= 0; idx--) {
         const size = POW2[idx];
         const count = this.#counts[base + idx];
         const row = (base + idx) * entries2;
@@ -318,7 +312,8 @@ export class AdwinStore {
     rows: Float64Array[];
     counts: number[];
   } {
-    const nRows = this.#i[d * I_SLOTS + N_ROWS];
+    const mb = d * M;
+    const nRows = this.#m[mb + N_ROWS];
     const rows: Float64Array[] = [];
     const counts: number[] = [];
     for (let r = 0; r < nRows; r++) {
@@ -329,10 +324,10 @@ export class AdwinStore {
       rows.push(this.#cells.slice(row, row + count * 2));
     }
     return {
-      f: this.#f.slice(d * F_SLOTS, d * F_SLOTS + F_SLOTS),
-      i: this.#i.slice(d * I_SLOTS, d * I_SLOTS + I_SLOTS),
-      drift: this.#drift[d],
-      detections: this.#detections[d],
+      f: this.#m.slice(mb + TOTAL, mb + WIDTH + 1),
+      i: Int32Array.of(nRows, this.#m[mb + TICK], this.#m[mb + N_BUCKETS]),
+      drift: this.#m[mb + DRIFT],
+      detections: this.#m[mb + DETECTIONS],
       rows,
       counts,
     };
@@ -341,10 +336,13 @@ export class AdwinStore {
   importState(d: number, state: ReturnType<AdwinStore['exportState']>): void {
     this.reset(d);
     while (this.#rowsCap < state.counts.length) this.#growRows();
-    this.#f.set(state.f, d * F_SLOTS);
-    this.#i.set(state.i, d * I_SLOTS);
-    this.#drift[d] = state.drift;
-    this.#detections[d] = state.detections;
+    const mb = d * M;
+    this.#m.set(state.f, mb + TOTAL);
+    this.#m[mb + N_ROWS] = state.i[0];
+    this.#m[mb + TICK] = state.i[1];
+    this.#m[mb + N_BUCKETS] = state.i[2];
+    this.#m[mb + DRIFT] = state.drift;
+    this.#m[mb + DETECTIONS] = state.detections;
     for (let r = 0; r < state.counts.length; r++) {
       const rowIndex = d * this.#rowsCap + r;
       this.#counts[rowIndex] = state.counts[r];

@@ -7,7 +7,7 @@ import { AdwinStore } from './adwin-store.ts';
  *   | u32 detectors, then per detector:
  *   f64 total, variance, width | i32 nRows, tick, nBuckets | u8 drift | f64 detections
  *   | per row: u8 count, count × (f64 total, f64 variance)
- *   | u32 crc-like checksum (sum of bytes mod 2^32) of everything before it.
+ *   | u32 FNV-1a hash of everything before it (catches truncation and flipped bytes).
  */
 const MAGIC = 0x4e574441; // "ADWN" read as little-endian u32
 const VERSION = 1;
