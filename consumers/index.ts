@@ -1,6 +1,6 @@
 import type { Logger } from '../src/log/logger.ts';
 import type { PipelineMetrics } from '../src/metrics/metrics.ts';
-import { StreamConsumer } from '../src/pipeline/stream-consumer.ts';
+import { type BatchProcessor, StreamConsumer } from '../src/pipeline/stream-consumer.ts';
 import { TOPICS, type TopicNames } from '../src/topics.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { type DriftDetectorOptions, DriftDetectorProcessor } from './drift-detector/processor.ts';
@@ -26,32 +26,42 @@ function wiring(component: string, w: ConsumerWiring) {
   };
 }
 
-/** The featurizer as a consumer: sensor-readings in, features (and dead letters) out. */
-export function featurizerConsumer(w: ConsumerWiring, options: FeaturizerProcessorOptions = {}) {
+/** Wires a processor, given the topics and the shared options, to the transport as a stream consumer. */
+function consumerOf<P extends BatchProcessor, O>(
+  component: string,
+  w: ConsumerWiring,
+  input: (topics: TopicNames) => string,
+  make: (options: O & { topics: TopicNames; logger?: Logger; metrics?: PipelineMetrics }) => P,
+  options: O,
+) {
   const topics = w.topics ?? TOPICS;
-  const processor = new FeaturizerProcessor({
+  const processor = make({
     topics,
     ...options,
     ...(w.logger ? { logger: w.logger } : {}),
     ...(w.metrics ? { metrics: w.metrics } : {}),
   });
-  return {
-    processor,
-    consumer: new StreamConsumer({ ...wiring('featurizer', w), topics: [topics.sensorReadings], processor }),
-  };
+  return { processor, consumer: new StreamConsumer({ ...wiring(component, w), topics: [input(topics)], processor }) };
+}
+
+/** The featurizer as a consumer: sensor-readings in, features (and dead letters) out. */
+export function featurizerConsumer(w: ConsumerWiring, options: FeaturizerProcessorOptions = {}) {
+  return consumerOf(
+    'featurizer',
+    w,
+    (t) => t.sensorReadings,
+    (o) => new FeaturizerProcessor(o),
+    options,
+  );
 }
 
 /** The drift detector as a consumer: features in, drift events (and dead letters) out. */
 export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorOptions = {}) {
-  const topics = w.topics ?? TOPICS;
-  const processor = new DriftDetectorProcessor({
-    topics,
-    ...options,
-    ...(w.logger ? { logger: w.logger } : {}),
-    ...(w.metrics ? { metrics: w.metrics } : {}),
-  });
-  return {
-    processor,
-    consumer: new StreamConsumer({ ...wiring('drift-detector', w), topics: [topics.features], processor }),
-  };
+  return consumerOf(
+    'drift-detector',
+    w,
+    (t) => t.features,
+    (o) => new DriftDetectorProcessor(o),
+    options,
+  );
 }

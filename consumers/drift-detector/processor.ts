@@ -9,7 +9,7 @@ import {
 } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { processEach, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -61,6 +61,7 @@ export class DriftDetectorProcessor implements BatchProcessor {
   readonly #memory: number;
   readonly #output: string;
   readonly #deadLetter: string;
+  readonly #loop: RecordLoop;
   readonly #logger: Logger | undefined;
   readonly #metrics: PipelineMetrics | undefined;
   readonly #scratch = new Float64Array(FEATURE_NAMES.length);
@@ -74,6 +75,12 @@ export class DriftDetectorProcessor implements BatchProcessor {
     this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
     this.#logger = options.logger?.child({ component: COMPONENT });
     this.#metrics = options.metrics;
+    this.#loop = {
+      component: COMPONENT,
+      deadLetterTopic: this.#deadLetter,
+      logger: this.#logger,
+      metrics: this.#metrics,
+    };
   }
 
   get banks(): number {
@@ -81,18 +88,11 @@ export class DriftDetectorProcessor implements BatchProcessor {
   }
 
   process(batch: RecordBatch): OutgoingRecord[] {
-    const loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#deadLetter,
-      logger: this.#logger,
-      metrics: this.#metrics,
-    };
-    return processEach(loop, batch.records, (record, out) => this.#processRecord(record, out));
+    return processEach(this.#loop, batch.records, (record, out) => this.#processRecord(record, out));
   }
 
   onRevoked(partitions: TopicPartition[]): void {
-    const lost = new Set(partitions.map((p) => p.partition));
-    for (const [key, state] of this.#streams) if (lost.has(state.partition)) this.#streams.delete(key);
+    dropRevoked(this.#streams, partitions);
   }
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {

@@ -1,7 +1,7 @@
 import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { processEach, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -54,6 +54,7 @@ export class FeaturizerProcessor implements BatchProcessor {
   readonly #maxBytes: number;
   readonly #output: string;
   readonly #deadLetter: string;
+  readonly #loop: RecordLoop;
   readonly #logger: Logger | undefined;
   readonly #metrics: PipelineMetrics | undefined;
 
@@ -64,6 +65,12 @@ export class FeaturizerProcessor implements BatchProcessor {
     this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
     this.#logger = options.logger?.child({ component: COMPONENT });
     this.#metrics = options.metrics;
+    this.#loop = {
+      component: COMPONENT,
+      deadLetterTopic: this.#deadLetter,
+      logger: this.#logger,
+      metrics: this.#metrics,
+    };
   }
 
   /** Devices with state in this instance. */
@@ -72,18 +79,11 @@ export class FeaturizerProcessor implements BatchProcessor {
   }
 
   process(batch: RecordBatch): OutgoingRecord[] {
-    const loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#deadLetter,
-      logger: this.#logger,
-      metrics: this.#metrics,
-    };
-    return processEach(loop, batch.records, (record, out) => this.#processRecord(record, out));
+    return processEach(this.#loop, batch.records, (record, out) => this.#processRecord(record, out));
   }
 
   onRevoked(partitions: TopicPartition[]): void {
-    const lost = new Set(partitions.map((p) => p.partition));
-    for (const [device, state] of this.#devices) if (lost.has(state.partition)) this.#devices.delete(device);
+    dropRevoked(this.#devices, partitions);
   }
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {

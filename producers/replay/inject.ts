@@ -68,7 +68,7 @@ function rotationMatrix(axis: 'x' | 'y' | 'z', degrees: number): number[] {
 }
 
 /** Mulberry32: a small seeded PRNG, so injected noise is the same in every run. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

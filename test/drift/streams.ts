@@ -2,18 +2,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { mulberry32 } from '../../producers/replay/inject.ts';
 
-/** Same generator as scripts/river/streams.py: only exact IEEE operations, so both produce the same doubles. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32 is the same generator as scripts/river/streams.py: only exact IEEE operations, so both produce the same doubles.
+export { mulberry32 };
 
 export interface Segment {
   kind: 'normal' | 'uniform' | 'bernoulli' | 'constant' | 'ramp';
