@@ -1,10 +1,22 @@
 import { spectrum, WINDOW } from './dsp.ts';
-import { BANDS, CORRELATED, FEATURE_NAMES, PAIRS, SPECTRUM_SOURCE, TIME_CHANNELS } from './plan.ts';
+import { ANGLES, BANDS, CH, CORRELATED, FEATURE_NAMES, PAIRS, SPECTRA, TIME_CHANNELS } from './plan.ts';
 
 const CHANNELS = TIME_CHANNELS.length;
 const HZ_PER_BIN = 50 / WINDOW;
+const BINS = WINDOW / 2 + 1;
+/**
+ * Floor added before a log so that a constant signal gives a finite value.
+ * 1e-6 (g or rad/s) is three orders below the phone's sensor resolution
+ * (about 1e-3 g), so it never masks a real spread; energies are squares, hence its square.
+ */
+const SPREAD_FLOOR = 1e-6;
+const ENERGY_FLOOR = SPREAD_FLOOR * SPREAD_FLOOR;
+const LOG_BINS = Math.log(BINS - 1);
+
+// Scratch buffers, shared by every featurizer of the process: computeFeatures is synchronous and
+// never re-entered, and sharing keeps a featurizer's own memory to its ring.
 const sorted = new Float64Array(WINDOW);
-const mags = new Float64Array(WINDOW / 2 + 1);
+const mags = new Float64Array(BINS);
 const means = new Float64Array(CHANNELS);
 const stds = new Float64Array(CHANNELS);
 
@@ -20,6 +32,7 @@ function angle(ax: number, ay: number, az: number, bx: number, by: number, bz: n
  * Computes the feature vector of one window. `channels` holds the 20 time
  * channels of the window, channel-major (`channels[c * 128 + i]`), in
  * `TIME_CHANNELS` order. Writes `FEATURE_NAMES.length` values into `out`.
+ * Every sum runs in sample order, so the same window gives the same bits.
  */
 export function computeFeatures(channels: Float64Array, out: Float64Array): void {
   let o = 0;
@@ -36,46 +49,41 @@ export function computeFeatures(channels: Float64Array, out: Float64Array): void
     }
     const mean = sum / WINDOW;
     let sq = 0;
-    let abs = 0;
     for (let i = 0; i < WINDOW; i++) {
       const d = channels[base + i] - mean;
       sq += d * d;
-      abs += Math.abs(d);
     }
     const std = Math.sqrt(sq / WINDOW);
-    for (let i = 0; i < WINDOW; i++) sorted[i] = channels[base + i];
+    sorted.set(channels.subarray(base, base + WINDOW));
     sorted.sort();
     means[c] = mean;
     stds[c] = std;
     out[o++] = mean;
-    out[o++] = std;
-    out[o++] = abs / WINDOW;
+    out[o++] = Math.log(std + SPREAD_FLOOR);
     out[o++] = min;
     out[o++] = max;
-    out[o++] = sorted[(3 * WINDOW) / 4] - sorted[WINDOW / 4];
+    out[o++] = Math.log(sorted[(3 * WINDOW) / 4] - sorted[WINDOW / 4] + SPREAD_FLOOR);
   }
-  for (let s = 0; s < CORRELATED.length; s++) {
-    const signal = [0, 1, 3][s];
+  for (const [, first] of CORRELATED) {
     for (const [i, j] of PAIRS) {
-      const ci = signal * 3 + i;
-      const cj = signal * 3 + j;
+      const ci = first + i;
+      const cj = first + j;
+      const mi = means[ci];
+      const mj = means[cj];
       let cov = 0;
-      for (let k = 0; k < WINDOW; k++) {
-        cov += (channels[ci * WINDOW + k] - means[ci]) * (channels[cj * WINDOW + k] - means[cj]);
-      }
+      for (let k = 0; k < WINDOW; k++) cov += (channels[ci * WINDOW + k] - mi) * (channels[cj * WINDOW + k] - mj);
       const denom = stds[ci] * stds[cj] * WINDOW;
       out[o++] = denom > 1e-12 ? cov / denom : 0;
     }
   }
-  for (let s = 0; s < SPECTRUM_SOURCE.length; s++) {
-    const c = SPECTRUM_SOURCE[s];
+  for (const [, c] of SPECTRA) {
     spectrum(channels.subarray(c * WINDOW, (c + 1) * WINDOW), mags);
     // Bin 0 (the mean) is left out: it is a time-domain feature already.
     let energy = 0;
     let weighted = 0;
     let total = 0;
     let peak = 1;
-    for (let k = 1; k < mags.length; k++) {
+    for (let k = 1; k < BINS; k++) {
       const m = mags[k];
       energy += m * m;
       total += m;
@@ -84,30 +92,31 @@ export function computeFeatures(channels: Float64Array, out: Float64Array): void
     }
     let entropy = 0;
     if (total > 0) {
-      for (let k = 1; k < mags.length; k++) {
+      for (let k = 1; k < BINS; k++) {
         const p = mags[k] / total;
         if (p > 0) entropy -= p * Math.log(p);
       }
-      entropy /= Math.log(mags.length - 1);
+      entropy /= LOG_BINS;
     }
-    out[o++] = energy;
+    out[o++] = Math.log(energy + ENERGY_FLOOR);
     out[o++] = total > 0 ? (weighted / total) * HZ_PER_BIN : 0;
     out[o++] = peak * HZ_PER_BIN;
     out[o++] = entropy;
     for (const [lo, hi] of BANDS) {
       let band = 0;
       for (let k = lo; k <= hi; k++) band += mags[k] * mags[k];
-      out[o++] = band;
+      out[o++] = Math.log(band + ENERGY_FLOOR);
     }
   }
-  // Angles between mean vectors (gravity = channels 3..5, body acc 0..2, gyro 9..11).
-  const gx = means[3];
-  const gy = means[4];
-  const gz = means[5];
-  out[o++] = angle(means[0], means[1], means[2], gx, gy, gz);
-  out[o++] = angle(means[9], means[10], means[11], gx, gy, gz);
+  const gx = means[CH.gravity];
+  const gy = means[CH.gravity + 1];
+  const gz = means[CH.gravity + 2];
+  out[o++] = angle(means[CH.body], means[CH.body + 1], means[CH.body + 2], gx, gy, gz);
+  out[o++] = angle(means[CH.gyro], means[CH.gyro + 1], means[CH.gyro + 2], gx, gy, gz);
   out[o++] = angle(1, 0, 0, gx, gy, gz);
   out[o++] = angle(0, 1, 0, gx, gy, gz);
   out[o++] = angle(0, 0, 1, gx, gy, gz);
-  if (o !== FEATURE_NAMES.length) throw new Error(`feature plan mismatch: wrote ${o}, named ${FEATURE_NAMES.length}`);
+  if (o !== FEATURE_NAMES.length || ANGLES.length !== 5) {
+    throw new Error(`feature plan mismatch: wrote ${o}, named ${FEATURE_NAMES.length}`);
+  }
 }

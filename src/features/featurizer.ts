@@ -1,63 +1,76 @@
-import { ACTIVITIES } from '../data/hapt.ts';
+import { ACTIVITIES, type Activity, CHANNEL_NAMES } from '../data/activities.ts';
 import { InvalidOptionError, InvalidValueError, SnapshotInvalidError } from '../errors.ts';
 import { computeFeatures } from './compute.ts';
 import { LowPass, WINDOW } from './dsp.ts';
-import { FEATURE_NAMES, TIME_CHANNELS } from './plan.ts';
+import { CH, FEATURE_NAMES, TIME_CHANNELS } from './plan.ts';
+import { decodeState, encodeState, type FeaturizerState } from './snapshot.ts';
 
+/** Samples between the starts of consecutive windows (50 % overlap, as UCI HAR). */
 export const STEP = WINDOW / 2;
+/** Values per input sample: acc x, y, z (g), gyro x, y, z (rad/s). */
+export const INPUT_CHANNELS = 6;
+/** Channels kept in the ring: 5 axis signals × 3 axes. Magnitudes are derived from them per window. */
+const AXIS_CHANNELS = 15;
 const CHANNELS = TIME_CHANNELS.length;
+/** Filter state per acc axis (z1, z2), then the previous body acc (3) and gyro (3) for the jerks. */
+const FILTER_STATE = 12;
 const NO_LABEL = -1;
 const OTHER_LABEL = -2;
+const LABEL_CODES = new Map<string, number>(ACTIVITIES.map((a, i) => [a, i]));
 
 /** One completed window of a device's stream. */
 export interface FeatureWindow {
+  /** `FEATURE_NAMES.length` values in `FEATURE_NAMES` order. */
   features: Float64Array;
   /** Stream index of the window's first and last sample (0-based, counting every sample pushed). */
   firstSample: number;
   lastSample: number;
+  /** Timestamps of the first and last sample, when both were pushed with timestamps; else null. */
+  startTime: number | null;
+  endTime: number | null;
   /** The activity when all 128 samples carry the same basic-activity label, else null. */
-  label: string | null;
+  label: Activity | null;
 }
 
 export interface FeaturizerOptions {
   /** @defaultValue 50 */
   sampleRateHz?: number;
-  /** Cut-off of the low-pass that separates gravity from body acceleration (UCI HAR uses 0.3 Hz). @defaultValue 0.3 */
+  /** Cut-off of the low-pass that separates gravity from body acceleration (UCI HAR's 0.3 Hz). @defaultValue 0.3 */
   gravityCutoffHz?: number;
 }
 
-const labelCode = (label: string | null | undefined): number => {
-  if (label == null) return NO_LABEL;
-  const i = (ACTIVITIES as readonly string[]).indexOf(label);
-  return i >= 0 ? i : OTHER_LABEL;
-};
-
 /**
- * Turns one device's raw 50 Hz readings (acc x/y/z in g, gyro x/y/z in rad/s)
- * into feature vectors over 128-sample windows with a 64-sample step.
+ * Turns one device's raw readings (acc x/y/z in g, gyro x/y/z in rad/s) into
+ * feature vectors over 128-sample windows with a 64-sample step.
  *
- * Incremental: state is the gravity filter, the previous sample (for jerk) and
- * a 128-sample ring of derived channels; every sample is processed once, so
- * any batching of the same readings gives bit-identical windows.
+ * Incremental: the state is the gravity filter, the previous sample (for the
+ * jerks) and a 128-sample ring of derived axis signals; every sample is
+ * processed once, in order, so any batching of the same readings gives
+ * bit-identical windows, and snapshot/restore continues bit-identically.
  */
 export class Featurizer {
   readonly #lowPass: LowPass;
   readonly #sampleRate: number;
-  readonly #ring = new Float64Array(CHANNELS * WINDOW);
-  readonly #labels = new Int8Array(WINDOW);
-  /** z1, z2 of the gravity filter per acc axis, then previous body acc (3) and gyro (3). */
-  readonly #state = new Float64Array(12);
-  #count = 0;
+  readonly #cutoff: number;
+  readonly #filter = new Float64Array(FILTER_STATE);
+  readonly #ring = new Float64Array(AXIS_CHANNELS * WINDOW);
+  readonly #times = new Float64Array(WINDOW).fill(Number.NaN);
+  readonly #labels = new Int8Array(WINDOW).fill(NO_LABEL);
   readonly #window = new Float64Array(CHANNELS * WINDOW);
+  #count = 0;
 
   constructor(options: FeaturizerOptions = {}) {
     this.#sampleRate = options.sampleRateHz ?? 50;
-    const cutoff = options.gravityCutoffHz ?? 0.3;
-    if (!(this.#sampleRate > 0)) throw new InvalidOptionError(`sampleRateHz must be positive, got ${this.#sampleRate}`);
-    if (!(cutoff > 0 && cutoff < this.#sampleRate / 2)) {
-      throw new InvalidOptionError(`gravityCutoffHz must be in (0, ${this.#sampleRate / 2}), got ${cutoff}`);
+    this.#cutoff = options.gravityCutoffHz ?? 0.3;
+    if (!(Number.isFinite(this.#sampleRate) && this.#sampleRate > 0)) {
+      throw new InvalidOptionError(`sampleRateHz must be a positive number, got ${this.#sampleRate}`);
     }
-    this.#lowPass = new LowPass(cutoff, this.#sampleRate);
+    if (!(this.#cutoff > 0 && this.#cutoff < this.#sampleRate / 2)) {
+      throw new InvalidOptionError(
+        `gravityCutoffHz must be in (0, ${this.#sampleRate / 2}) (below Nyquist for sampleRateHz ${this.#sampleRate}), got ${this.#cutoff}`,
+      );
+    }
+    this.#lowPass = new LowPass(this.#cutoff, this.#sampleRate);
   }
 
   /** Samples pushed so far. */
@@ -66,48 +79,63 @@ export class Featurizer {
   }
 
   /**
-   * Pushes consecutive samples (flat rows of 6: acc x, y, z, gyro x, y, z)
-   * with optional per-sample labels; returns the windows they completed.
-   * A batch holding a non-finite value is refused whole, before any state changes.
+   * Pushes consecutive samples (flat rows of 6: acc x, y, z, gyro x, y, z),
+   * with optional per-sample labels and timestamps; returns the windows they
+   * completed, oldest first. A batch with a non-finite value or a wrong shape
+   * is refused whole (InvalidValueError), before any state changes.
    */
-  push(samples: ArrayLike<number>, labels?: readonly (string | null)[] | null): FeatureWindow[] {
-    if (samples.length % 6 !== 0) {
+  push(
+    samples: ArrayLike<number>,
+    labels?: readonly (string | null)[] | null,
+    timestamps?: ArrayLike<number> | null,
+  ): FeatureWindow[] {
+    if (samples.length % INPUT_CHANNELS !== 0) {
       throw new InvalidValueError(`samples must be rows of 6 values, got ${samples.length} values`);
     }
-    const n = samples.length / 6;
-    if (labels && labels.length !== n) {
-      throw new InvalidValueError(`${labels.length} labels for ${n} samples`);
+    const n = samples.length / INPUT_CHANNELS;
+    if (labels && labels.length !== n) throw new InvalidValueError(`${labels.length} labels for ${n} samples`);
+    if (timestamps && timestamps.length !== n) {
+      throw new InvalidValueError(`${timestamps.length} timestamps for ${n} samples`);
     }
     for (let i = 0; i < samples.length; i++) {
       if (!Number.isFinite(samples[i])) {
+        const s = Math.floor(i / INPUT_CHANNELS);
         throw new InvalidValueError(
-          `sample ${Math.floor(i / 6)} channel ${i % 6} is ${samples[i]}; only finite values are accepted`,
+          `sample ${this.#count + s} (batch row ${s}) ${CHANNEL_NAMES[i % INPUT_CHANNELS]} is ${samples[i]}; only finite readings are accepted`,
+          { context: { sample: this.#count + s, channel: CHANNEL_NAMES[i % INPUT_CHANNELS] } },
         );
+      }
+    }
+    if (timestamps) {
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(timestamps[i])) {
+          throw new InvalidValueError(`timestamp of batch row ${i} is ${timestamps[i]}; timestamps must be finite`);
+        }
       }
     }
     let out: FeatureWindow[] | undefined;
     for (let s = 0; s < n; s++) {
-      this.#step(samples, s * 6, labels ? labelCode(labels[s]) : NO_LABEL);
+      const label = labels
+        ? (LABEL_CODES.get(labels[s] as string) ?? (labels[s] == null ? NO_LABEL : OTHER_LABEL))
+        : NO_LABEL;
+      this.#step(samples, s * INPUT_CHANNELS, label, timestamps ? timestamps[s] : Number.NaN);
       if (this.#count >= WINDOW && (this.#count - WINDOW) % STEP === 0) (out ??= []).push(this.#emit());
     }
     return out ?? [];
   }
 
-  #step(samples: ArrayLike<number>, at: number, label: number): void {
-    const st = this.#state;
+  #step(samples: ArrayLike<number>, at: number, label: number, time: number): void {
+    const st = this.#filter;
     const lp = this.#lowPass;
     const pos = this.#count % WINDOW;
     const ring = this.#ring;
     const fs = this.#sampleRate;
     const first = this.#count === 0;
-    let bodyMag = 0;
-    let gravMag = 0;
-    let jerkMag = 0;
-    let gyroMag = 0;
-    let gyroJerkMag = 0;
     for (let a = 0; a < 3; a++) {
       const acc = samples[at + a];
       const gyro = samples[at + 3 + a];
+      // Starting the filter in steady state on the first sample avoids a
+      // multi-second transient in which gravity would read as body motion.
       if (first) lp.steadyState(acc, st, a * 2);
       const gravity = lp.step(acc, st, a * 2);
       const body = acc - gravity;
@@ -115,23 +143,14 @@ export class Featurizer {
       const gyroJerk = first ? 0 : (gyro - st[9 + a]) * fs;
       st[6 + a] = body;
       st[9 + a] = gyro;
-      ring[a * WINDOW + pos] = body;
-      ring[(3 + a) * WINDOW + pos] = gravity;
-      ring[(6 + a) * WINDOW + pos] = jerk;
-      ring[(9 + a) * WINDOW + pos] = gyro;
-      ring[(12 + a) * WINDOW + pos] = gyroJerk;
-      bodyMag += body * body;
-      gravMag += gravity * gravity;
-      jerkMag += jerk * jerk;
-      gyroMag += gyro * gyro;
-      gyroJerkMag += gyroJerk * gyroJerk;
+      ring[(CH.body + a) * WINDOW + pos] = body;
+      ring[(CH.gravity + a) * WINDOW + pos] = gravity;
+      ring[(CH.jerk + a) * WINDOW + pos] = jerk;
+      ring[(CH.gyro + a) * WINDOW + pos] = gyro;
+      ring[(CH.gyroJerk + a) * WINDOW + pos] = gyroJerk;
     }
-    ring[15 * WINDOW + pos] = Math.sqrt(bodyMag);
-    ring[16 * WINDOW + pos] = Math.sqrt(gravMag);
-    ring[17 * WINDOW + pos] = Math.sqrt(jerkMag);
-    ring[18 * WINDOW + pos] = Math.sqrt(gyroMag);
-    ring[19 * WINDOW + pos] = Math.sqrt(gyroJerkMag);
     this.#labels[pos] = label;
+    this.#times[pos] = time;
     this.#count++;
   }
 
@@ -140,55 +159,73 @@ export class Featurizer {
     const ring = this.#ring;
     const win = this.#window;
     const tail = WINDOW - start;
-    for (let c = 0; c < CHANNELS; c++) {
+    for (let c = 0; c < AXIS_CHANNELS; c++) {
       const base = c * WINDOW;
       win.set(ring.subarray(base + start, base + WINDOW), base);
       win.set(ring.subarray(base, base + start), base + tail);
     }
+    // Magnitudes follow the axis signals: body acc, gravity, body jerk, gyro, gyro jerk.
+    for (let m = 0; m < 5; m++) {
+      const x = m * 3 * WINDOW;
+      const dst = (AXIS_CHANNELS + m) * WINDOW;
+      for (let i = 0; i < WINDOW; i++) {
+        const vx = win[x + i];
+        const vy = win[x + WINDOW + i];
+        const vz = win[x + 2 * WINDOW + i];
+        win[dst + i] = Math.sqrt(vx * vx + vy * vy + vz * vz);
+      }
+    }
     const features = new Float64Array(FEATURE_NAMES.length);
     computeFeatures(win, features);
-    const first = this.#labels[0];
-    let label: string | null = first >= 0 ? ACTIVITIES[first] : null;
-    for (let i = 1; i < WINDOW && label !== null; i++) if (this.#labels[i] !== first) label = null;
-    return { features, firstSample: this.#count - WINDOW, lastSample: this.#count - 1, label };
+    const code = this.#labels[0];
+    let uniform = code >= 0;
+    for (let i = 1; i < WINDOW && uniform; i++) uniform = this.#labels[i] === code;
+    const t0 = this.#times[start];
+    const t1 = this.#times[(start + WINDOW - 1) % WINDOW];
+    const timed = !Number.isNaN(t0) && !Number.isNaN(t1);
+    return {
+      features,
+      firstSample: this.#count - WINDOW,
+      lastSample: this.#count - 1,
+      startTime: timed ? t0 : null,
+      endTime: timed ? t1 : null,
+      label: uniform ? ACTIVITIES[code] : null,
+    };
   }
 
-  /** Compact state: count, filter and jerk state, the rings. `Featurizer.restore` continues bit-identically. */
+  #state(): FeaturizerState {
+    return {
+      sampleRateHz: this.#sampleRate,
+      gravityCutoffHz: this.#cutoff,
+      samples: this.#count,
+      filter: this.#filter,
+      ring: this.#ring,
+      times: this.#times,
+      labels: this.#labels,
+    };
+  }
+
+  /** The state (options, filter, partial window ring, labels, timestamps) as bytes; `restore` continues bit-identically. */
   snapshot(): Uint8Array {
-    const bytes = new Uint8Array(4 + 1 + 8 + 8 + 12 * 8 + CHANNELS * WINDOW * 8 + WINDOW);
-    const view = new DataView(bytes.buffer);
-    view.setUint32(0, 0x5a544146, true); // "FATZ"
-    view.setUint8(4, 1);
-    view.setFloat64(5, this.#sampleRate, true);
-    view.setFloat64(13, this.#count, true);
-    let o = 21;
-    for (const v of this.#state) {
-      view.setFloat64(o, v, true);
-      o += 8;
-    }
-    for (const v of this.#ring) {
-      view.setFloat64(o, v, true);
-      o += 8;
-    }
-    bytes.set(new Uint8Array(this.#labels.buffer), o);
-    return bytes;
+    return encodeState(this.#state());
   }
 
-  static restore(bytes: Uint8Array, options: FeaturizerOptions = {}): Featurizer {
-    const expected = 4 + 1 + 8 + 8 + 12 * 8 + CHANNELS * WINDOW * 8 + WINDOW;
-    if (bytes.byteLength !== expected) {
-      throw new SnapshotInvalidError(`featurizer snapshot has ${bytes.byteLength} bytes, expected ${expected}`);
+  /** A featurizer continuing from `snapshot()` bytes; SnapshotInvalidError when they are corrupt or of another version. */
+  static restore(bytes: Uint8Array): Featurizer {
+    const probe = new Featurizer();
+    const state = probe.#state();
+    decodeState(bytes, state, [OTHER_LABEL, ACTIVITIES.length - 1]);
+    let f: Featurizer;
+    try {
+      f = new Featurizer({ sampleRateHz: state.sampleRateHz, gravityCutoffHz: state.gravityCutoffHz });
+    } catch (err) {
+      throw new SnapshotInvalidError('featurizer snapshot holds invalid options', { cause: err });
     }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (view.getUint32(0, true) !== 0x5a544146) throw new SnapshotInvalidError('not a featurizer snapshot (bad magic)');
-    if (view.getUint8(4) !== 1)
-      throw new SnapshotInvalidError(`unknown featurizer snapshot version ${view.getUint8(4)}`);
-    const f = new Featurizer({ ...options, sampleRateHz: view.getFloat64(5, true) });
-    f.#count = view.getFloat64(13, true);
-    let o = 21;
-    for (let i = 0; i < 12; i++, o += 8) f.#state[i] = view.getFloat64(o, true);
-    for (let i = 0; i < f.#ring.length; i++, o += 8) f.#ring[i] = view.getFloat64(o, true);
-    f.#labels.set(new Int8Array(bytes.buffer.slice(bytes.byteOffset + o, bytes.byteOffset + o + WINDOW)));
+    f.#count = state.samples;
+    f.#filter.set(state.filter);
+    f.#ring.set(state.ring);
+    f.#times.set(state.times);
+    f.#labels.set(state.labels);
     return f;
   }
 }

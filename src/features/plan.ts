@@ -1,11 +1,12 @@
 /**
  * The feature set: which signals, which statistics, in which order. Names
- * follow UCI HAR's conventions (t = time domain, f = frequency domain).
+ * follow UCI HAR's conventions (t = time domain, f = frequency domain);
+ * `log` marks a statistic stored as its natural logarithm (docs/features.md).
  * `FEATURE_NAMES` is built from the same lists the computation walks, so the
- * order of names and values cannot drift apart (test/features/featurizer.test.ts).
+ * order of names and values cannot drift apart (compute.ts checks the count).
  */
 
-/** Time-domain signals of a window: body/gravity split of acc, jerks, gyro, magnitudes. */
+/** Time-domain signals with three axes: body/gravity split of acc, jerks, gyro. */
 export const AXIS_SIGNALS = ['tBodyAcc', 'tGravityAcc', 'tBodyAccJerk', 'tBodyGyro', 'tBodyGyroJerk'] as const;
 export const MAG_SIGNALS = [
   'tBodyAccMag',
@@ -16,35 +17,46 @@ export const MAG_SIGNALS = [
 ] as const;
 export const AXES = ['X', 'Y', 'Z'] as const;
 
-/** Per time-domain channel. */
-export const TIME_STATS = ['mean', 'std', 'mad', 'min', 'max', 'iqr'] as const;
-/** Axis pairs whose correlation is a feature. */
-export const CORRELATED = ['tBodyAcc', 'tGravityAcc', 'tBodyGyro'] as const;
+/** The 20 time channels of a window: 5 axis signals × 3 axes, then 5 magnitudes. */
+export const TIME_CHANNELS: readonly string[] = Object.freeze([
+  ...AXIS_SIGNALS.flatMap((s) => AXES.map((a) => `${s}-${a}`)),
+  ...MAG_SIGNALS,
+]);
+/** Channel index of the first axis of each axis signal (X; Y and Z follow). */
+export const CH = { body: 0, gravity: 3, jerk: 6, gyro: 9, gyroJerk: 12, bodyMag: 15, gravityMag: 16 } as const;
+
+/** Per time channel. std and iqr are spreads over orders of magnitude (still vs walking): logs. */
+export const TIME_STATS = ['mean', 'logStd', 'min', 'max', 'logIqr'] as const;
+
+/** Signals whose axis pairs' correlation is a feature (first channel of each). */
+export const CORRELATED = [
+  ['tBodyAcc', CH.body],
+  ['tGravityAcc', CH.gravity],
+  ['tBodyGyro', CH.gyro],
+] as const;
 export const PAIRS = [
   [0, 1],
   [0, 2],
   [1, 2],
 ] as const;
 
-/** Spectra: the FFT of these channels (index into the 20 time channels). */
+/** Spectra: name and the time channel each is the 128-point FFT of. */
 export const SPECTRA = [
-  'fBodyAcc-X',
-  'fBodyAcc-Y',
-  'fBodyAcc-Z',
-  'fBodyAccJerk-X',
-  'fBodyAccJerk-Y',
-  'fBodyAccJerk-Z',
-  'fBodyGyro-X',
-  'fBodyGyro-Y',
-  'fBodyGyro-Z',
-  'fBodyAccMag',
-  'fBodyAccJerkMag',
-  'fBodyGyroMag',
-  'fBodyGyroJerkMag',
+  ['fBodyAcc-X', 0],
+  ['fBodyAcc-Y', 1],
+  ['fBodyAcc-Z', 2],
+  ['fBodyAccJerk-X', 6],
+  ['fBodyAccJerk-Y', 7],
+  ['fBodyAccJerk-Z', 8],
+  ['fBodyGyro-X', 9],
+  ['fBodyGyro-Y', 10],
+  ['fBodyGyro-Z', 11],
+  ['fBodyAccMag', 15],
+  ['fBodyAccJerkMag', 17],
+  ['fBodyGyroMag', 18],
+  ['fBodyGyroJerkMag', 19],
 ] as const;
-/** Time channel each spectrum is taken of (channels: 5 axis signals × 3 axes, then 5 magnitudes). */
-export const SPECTRUM_SOURCE = [0, 1, 2, 6, 7, 8, 9, 10, 11, 15, 17, 18, 19] as const;
-/** FFT bins of the band energies: 0.4-3.1 Hz, 3.5-6.3 Hz, 6.6-12.5 Hz, 12.9-25 Hz at 50 Hz. */
+/** FFT bins of the band energies at 50 Hz: 0.4-3.1, 3.5-6.3, 6.6-12.5, 12.9-25 Hz (bin k is k × 50/128 Hz). */
 export const BANDS = [
   [1, 8],
   [9, 16],
@@ -52,16 +64,17 @@ export const BANDS = [
   [33, 64],
 ] as const;
 export const SPECTRAL_STATS = [
-  'energy',
+  'logEnergy',
   'meanFreq',
   'dominantFreq',
   'entropy',
-  'band1',
-  'band2',
-  'band3',
-  'band4',
+  'logBand1',
+  'logBand2',
+  'logBand3',
+  'logBand4',
 ] as const;
 
+/** Angles (radians) between the window's mean gravity vector and other directions: the phone's posture. */
 export const ANGLES = [
   'angle(tBodyAccMean,gravityMean)',
   'angle(tBodyGyroMean,gravityMean)',
@@ -70,17 +83,12 @@ export const ANGLES = [
   'angle(Z,gravityMean)',
 ] as const;
 
-export const TIME_CHANNELS: readonly string[] = [
-  ...AXIS_SIGNALS.flatMap((s) => AXES.map((a) => `${s}-${a}`)),
-  ...MAG_SIGNALS,
-];
-
 export const FEATURE_NAMES: readonly string[] = Object.freeze([
   ...TIME_CHANNELS.flatMap((c) => TIME_STATS.map((s) => `${c}-${s}`)),
-  ...CORRELATED.flatMap((s) => PAIRS.map(([i, j]) => `${s}-correlation-${AXES[i]}${AXES[j]}`)),
-  ...SPECTRA.flatMap((f) => SPECTRAL_STATS.map((s) => `${f}-${s}`)),
+  ...CORRELATED.flatMap(([s]) => PAIRS.map(([i, j]) => `${s}-correlation-${AXES[i]}${AXES[j]}`)),
+  ...SPECTRA.flatMap(([f]) => SPECTRAL_STATS.map((s) => `${f}-${s}`)),
   ...ANGLES,
 ]);
 
 /** Identifies this feature set in feature-vector events; bump it when names or computation change. */
-export const FEATURE_SET = `har-v1-${FEATURE_NAMES.length}`;
+export const FEATURE_SET = `har-v2-${FEATURE_NAMES.length}`;

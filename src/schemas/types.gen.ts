@@ -130,7 +130,7 @@ export interface Position {
 export interface FeatureVector {
   device: string;
   /**
-   * Names the ordered feature list (the featurizer's FEATURE_SET, e.g. har-v1-238); values follow that order.
+   * Names the ordered feature list (the featurizer's FEATURE_SET, e.g. har-v2-218); values follow that order.
    */
   featureSet: string;
   /**

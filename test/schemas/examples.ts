@@ -35,7 +35,7 @@ export const EXAMPLES: { [K in EventType]: EventDataMap[K] } = {
   'dev.activity-tracking.sensor-readings.v1': realReadings(),
   'dev.activity-tracking.feature-vector.v1': {
     device: 'user-01',
-    featureSet: 'har-v1-238',
+    featureSet: 'har-v2-218',
     values: [0.0123, -0.98, 1.5e-3, 42],
     window: { start: 1_700_000_149_900, end: 1_700_000_152_440, firstSample: 7495, lastSample: 7622 },
     source: { topic: 'sensor-readings', partition: 3, firstOffset: 149, lastOffset: 152 },

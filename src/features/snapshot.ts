@@ -1,0 +1,95 @@
+import { SnapshotInvalidError } from '../errors.ts';
+
+/**
+ * Byte layout of a featurizer snapshot (little-endian):
+ * magic u32 | version u8 | 3 zero bytes | sampleRateHz f64 | gravityCutoffHz f64 | samples f64 |
+ * filter state f64 × STATE | axis ring f64 × RING | timestamps f64 × WINDOW | labels i8 × WINDOW | crc32 u32.
+ * The CRC makes a flipped bit in the ring (which no range check could see) a SnapshotInvalidError
+ * instead of silently different features.
+ */
+export const SNAPSHOT_MAGIC = 0x5a544146; // "FATZ"
+export const SNAPSHOT_VERSION = 2;
+const HEADER = 32;
+
+export interface FeaturizerState {
+  sampleRateHz: number;
+  gravityCutoffHz: number;
+  samples: number;
+  filter: Float64Array;
+  ring: Float64Array;
+  times: Float64Array;
+  labels: Int8Array;
+}
+
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** CRC-32 (IEEE, as zlib and PNG); node:zlib's crc32 needs Node 22. */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function size(s: Pick<FeaturizerState, 'filter' | 'ring' | 'times' | 'labels'>): number {
+  return HEADER + 8 * (s.filter.length + s.ring.length + s.times.length) + s.labels.length + 4;
+}
+
+export function encodeState(s: FeaturizerState): Uint8Array {
+  const bytes = new Uint8Array(size(s));
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, SNAPSHOT_MAGIC, true);
+  view.setUint8(4, SNAPSHOT_VERSION);
+  view.setFloat64(8, s.sampleRateHz, true);
+  view.setFloat64(16, s.gravityCutoffHz, true);
+  view.setFloat64(24, s.samples, true);
+  let o = HEADER;
+  for (const arr of [s.filter, s.ring, s.times]) {
+    for (let i = 0; i < arr.length; i++, o += 8) view.setFloat64(o, arr[i], true);
+  }
+  for (let i = 0; i < s.labels.length; i++) view.setInt8(o++, s.labels[i]);
+  view.setUint32(o, crc32(bytes.subarray(0, o)), true);
+  return bytes;
+}
+
+/**
+ * Reads a snapshot into `into` (whose arrays give the expected shape).
+ * `labelRange` bounds the label codes; anything off is a SnapshotInvalidError.
+ */
+export function decodeState(bytes: Uint8Array, into: FeaturizerState, labelRange: [number, number]): void {
+  const expected = size(into);
+  if (bytes.byteLength !== expected) {
+    throw new SnapshotInvalidError(`featurizer snapshot has ${bytes.byteLength} bytes, expected ${expected}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== SNAPSHOT_MAGIC)
+    throw new SnapshotInvalidError('not a featurizer snapshot (bad magic)');
+  const version = view.getUint8(4);
+  if (version !== SNAPSHOT_VERSION) {
+    throw new SnapshotInvalidError(`featurizer snapshot version ${version}, this code reads ${SNAPSHOT_VERSION}`);
+  }
+  const body = expected - 4;
+  if (view.getUint32(body, true) !== crc32(bytes.subarray(0, body))) {
+    throw new SnapshotInvalidError('featurizer snapshot checksum mismatch (corrupt or truncated)');
+  }
+  into.sampleRateHz = view.getFloat64(8, true);
+  into.gravityCutoffHz = view.getFloat64(16, true);
+  into.samples = view.getFloat64(24, true);
+  if (!Number.isSafeInteger(into.samples) || into.samples < 0) {
+    throw new SnapshotInvalidError(`featurizer snapshot sample count ${into.samples} is not a count`);
+  }
+  let o = HEADER;
+  for (const arr of [into.filter, into.ring, into.times]) {
+    for (let i = 0; i < arr.length; i++, o += 8) arr[i] = view.getFloat64(o, true);
+  }
+  for (let i = 0; i < into.labels.length; i++) {
+    const code = view.getInt8(o++);
+    if (code < labelRange[0] || code > labelRange[1]) {
+      throw new SnapshotInvalidError(`featurizer snapshot label code ${code} out of range`);
+    }
+    into.labels[i] = code;
+  }
+}
