@@ -1,0 +1,66 @@
+import { InvalidOptionError } from '../../src/errors.ts';
+
+export interface RetrainerOptions {
+  /** Registered model name. @defaultValue 'activity-classifier' */
+  model?: string;
+  /** Tracking experiment of the retraining runs. @defaultValue 'activity-retraining' */
+  experiment?: string;
+  /** A burst is closed once no drift event came for this long. @defaultValue 5000 */
+  quietMs?: number;
+  /** ... or once this long passed since its first event, whatever keeps coming. @defaultValue 30000 */
+  maxWaitMs?: number;
+  /** How often an open burst looks for more drift events in the log. @defaultValue 250 */
+  pollMs?: number;
+  /** Fewer labelled post-drift vectors than this: no retraining (logged as a failed run). @defaultValue 60 */
+  minPostDrift?: number;
+  /** Labelled vectors from before the drift added as a reference sample, at most. @defaultValue 3000 */
+  referenceSize?: number;
+  /** Share of the data held out for validation (and the gate). @defaultValue 0.25 */
+  validationFraction?: number;
+  /** Seed of the train/validation split. @defaultValue 1 */
+  seed?: number;
+  /** The gate's metric (higher is better). @defaultValue 'macroF1' */
+  metric?: 'accuracy' | 'macroF1';
+  /** A challenger is promoted when it beats production by at least this much. @defaultValue 0.005 */
+  margin?: number;
+}
+
+export type ResolvedRetrainerOptions = Required<RetrainerOptions>;
+
+export const RETRAINER_DEFAULTS: ResolvedRetrainerOptions = {
+  model: 'activity-classifier',
+  experiment: 'activity-retraining',
+  quietMs: 5000,
+  maxWaitMs: 30000,
+  pollMs: 250,
+  minPostDrift: 60,
+  referenceSize: 3000,
+  validationFraction: 0.25,
+  seed: 1,
+  metric: 'macroF1',
+  margin: 0.005,
+};
+
+/** Fills the defaults and refuses combinations that cannot work, saying how to fix them. */
+export function resolveRetrainerOptions(options: RetrainerOptions = {}): ResolvedRetrainerOptions {
+  const o = { ...RETRAINER_DEFAULTS, ...stripUndefined(options) };
+  for (const key of ['quietMs', 'maxWaitMs', 'pollMs', 'minPostDrift', 'referenceSize'] as const) {
+    if (!Number.isFinite(o[key]) || o[key] < 0)
+      throw new InvalidOptionError(`retrainer ${key} must be >= 0, got ${o[key]}`);
+  }
+  if (o.maxWaitMs < o.quietMs)
+    throw new InvalidOptionError(`retrainer maxWaitMs (${o.maxWaitMs}) must be >= quietMs (${o.quietMs})`);
+  if (o.pollMs === 0 || (o.pollMs > o.quietMs && o.quietMs > 0))
+    throw new InvalidOptionError(`retrainer pollMs (${o.pollMs}) must be > 0 and <= quietMs (${o.quietMs})`);
+  if (!(o.validationFraction > 0 && o.validationFraction < 1))
+    throw new InvalidOptionError(`retrainer validationFraction must be in (0, 1), got ${o.validationFraction}`);
+  if (!Number.isFinite(o.margin) || o.margin < 0)
+    throw new InvalidOptionError(`retrainer margin must be >= 0, got ${o.margin}`);
+  if (!/^[A-Za-z0-9][\w.-]{0,127}$/.test(o.model))
+    throw new InvalidOptionError(`retrainer model name "${o.model}" must be 1-128 letters, digits, '.', '_' or '-'`);
+  return o;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,262 @@
+import { type Logger, silentLogger } from '../../src/log/logger.ts';
+import { serializeModel } from '../../src/model/artifact.ts';
+import type { Classifier, Dataset } from '../../src/model/types.ts';
+import { encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { ModelEvent } from '../../src/schemas/types.gen.ts';
+import type { TopicNames } from '../../src/topics.ts';
+import { CHAMPION, type ModelVersion, type TrackingBackend } from '../../src/tracking/types.ts';
+import type { OutgoingRecord, Transport } from '../../src/transport/types.ts';
+import { buildTrainingData, type Lineage, type OffsetRange } from './dataset.ts';
+import { championGate, type GateDecision } from './gate.ts';
+import type { ResolvedRetrainerOptions } from './options.ts';
+
+export const COMPONENT = 'retrainer';
+
+/** One trained and evaluated candidate. */
+export interface CandidateOutcome {
+  name: string;
+  kind: string;
+  classifier: Classifier;
+  params: Record<string, string | number | boolean>;
+  trainSeconds: number;
+  /** accuracy, macroF1 and per-class precision_<CLASS> / recall_<CLASS> on the validation data. */
+  metrics: Record<string, number>;
+  confusion: { classes: string[]; matrix: number[][] };
+}
+
+/** Trains every candidate on `train` and evaluates it on `validation`. */
+export type Trainer = (train: Dataset, validation: Dataset) => Promise<CandidateOutcome[]>;
+/** The gate's metric of a classifier on a dataset (higher is better). */
+export type Scorer = (classifier: Classifier, data: Dataset, metric: 'accuracy' | 'macroF1') => number;
+
+export interface RetrainRequest {
+  /** Deterministic id of the trigger (the burst's first drift event, or `bootstrap:<range>`): one version per key. */
+  key: string;
+  /** Ids of the drift events that caused it. */
+  trigger: string[];
+  postDrift: { ranges: OffsetRange[]; devices: Set<string> | null };
+  /** Drift-event offsets this retraining covers, per partition (a redelivered event inside is not a new trigger). */
+  covers: Record<string, number>;
+}
+
+export interface RetrainOutcome {
+  status: 'trained' | 'already-done' | 'not-enough-data';
+  version: ModelVersion | null;
+  promoted: boolean;
+  /** Model events to publish (deterministic ids: a repeat publishes the same events). */
+  events: OutgoingRecord[];
+  runId: string | null;
+  candidates: { name: string; metrics: Record<string, number>; trainSeconds: number }[];
+}
+
+export const TAGS = {
+  key: 'activity-tracking.trigger-key',
+  covers: 'activity-tracking.covers',
+  decision: 'activity-tracking.decision',
+  datasetDigest: 'activity-tracking.dataset-digest',
+} as const;
+
+export interface RetrainDeps {
+  transport: Transport;
+  backend: TrackingBackend;
+  topics: TopicNames;
+  trainer: Trainer;
+  scorer: Scorer;
+  options: ResolvedRetrainerOptions;
+  logger?: Logger;
+}
+
+/**
+ * One retraining: data → candidates → tracked runs → a registered version →
+ * the champion/challenger gate → model events. Idempotent by `request.key`:
+ * when a version with that key exists, nothing is trained again and the same
+ * events (same ids) are returned, so a crash between registering and
+ * committing the input ends in one version and events deduplicable downstream.
+ */
+export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promise<RetrainOutcome> {
+  const { backend, options } = deps;
+  const logger = (deps.logger ?? silentLogger).child({ component: COMPONENT, key: request.key });
+  await backend.registry.ensureModel(options.model);
+  const existing = await backend.registry.listVersions(options.model, { tags: { [TAGS.key]: request.key } });
+  if (existing.length > 0) {
+    const version = existing[0];
+    logger.info({ version: version.version }, 'trigger already retrained: re-emitting its events only');
+    const decision = JSON.parse(version.tags[TAGS.decision] ?? 'null') as StoredDecision | null;
+    return {
+      status: 'already-done',
+      version,
+      promoted: decision?.promote ?? false,
+      events: decision ? modelEvents(deps, decision.trigger ?? [], version, decision.gate, decision.lineage) : [],
+      runId: version.runId,
+      candidates: [],
+    };
+  }
+
+  const data = await buildTrainingData(deps.transport, deps.topics.features, request.postDrift, options);
+  const experimentId = await backend.tracker.experiment(options.experiment);
+  const run = await backend.tracker.startRun(experimentId, {
+    name: `retrain ${request.key}`,
+    tags: { [TAGS.key]: request.key, 'activity-tracking.component': COMPONENT },
+  });
+  const runId = run.runId;
+  try {
+    await backend.tracker.logParams(runId, {
+      trigger_key: request.key,
+      trigger_events: request.trigger.length,
+      post_drift_records: data.counts.postDrift,
+      reference_records: data.counts.reference,
+      train_records: data.train.rows.length,
+      validation_records: data.validation.rows.length,
+      validation_fraction: options.validationFraction,
+      seed: options.seed,
+      reference_size: options.referenceSize,
+      gate_metric: options.metric,
+      gate_margin: options.margin,
+      dataset_digest: data.lineage.digest,
+      feature_set: data.train.featureSet,
+    });
+    await backend.tracker.logArtifact(runId, 'lineage.json', Buffer.from(JSON.stringify(data.lineage, null, 2)));
+    await backend.tracker.logArtifact(runId, 'trigger.json', Buffer.from(JSON.stringify(request.trigger)));
+    const classes = new Set(data.train.labels);
+    if (data.counts.postDrift < options.minPostDrift || classes.size < 2 || data.validation.rows.length === 0) {
+      const reason = `not enough labelled data: ${data.counts.postDrift} post-drift vectors (need ${options.minPostDrift}), ${classes.size} classes, ${data.validation.rows.length} for validation`;
+      logger.warn({ counts: data.counts }, reason);
+      await backend.tracker.setTags(runId, { 'activity-tracking.outcome': reason });
+      await backend.tracker.endRun(runId, 'FAILED');
+      return { status: 'not-enough-data', version: null, promoted: false, events: [], runId, candidates: [] };
+    }
+
+    const outcomes = await deps.trainer(data.train, data.validation);
+    for (const c of outcomes) await logCandidate(backend, experimentId, runId, c);
+    const best = outcomes.reduce((a, b) => (b.metrics[options.metric] > a.metrics[options.metric] ? b : a));
+    const { bytes, digest } = serializeModel(best.classifier, data.train.featureNames);
+    const artifact = await backend.tracker.logArtifact(runId, 'model/model.json', bytes);
+    await backend.tracker.logParams(runId, { champion_candidate: best.name, champion_kind: best.kind });
+    const gate = await championGate(
+      backend.registry,
+      options.model,
+      data.validation,
+      best.metrics[options.metric],
+      (classifier, d) => deps.scorer(classifier, d, options.metric),
+      options,
+    );
+    const version = await backend.registry.createVersion(options.model, {
+      runId,
+      artifactPath: artifact.path,
+      artifactDigest: digest,
+      tags: {
+        [TAGS.key]: request.key,
+        [TAGS.covers]: JSON.stringify(request.covers),
+        [TAGS.datasetDigest]: data.lineage.digest,
+        [TAGS.decision]: JSON.stringify({
+          promote: gate.promote,
+          gate,
+          lineage: data.lineage,
+          trigger: eventTrigger(request.trigger),
+        } satisfies StoredDecision),
+      },
+    });
+    if (gate.promote) await backend.registry.setAlias(options.model, CHAMPION, version.version);
+    await backend.tracker.logMetrics(runId, [
+      { key: `gate_candidate_${options.metric}`, value: gate.candidate },
+      ...(gate.production === null ? [] : [{ key: `gate_production_${options.metric}`, value: gate.production }]),
+    ]);
+    await backend.tracker.setTags(runId, {
+      'activity-tracking.decision': gate.promote ? 'promoted' : 'rejected',
+      'activity-tracking.reason': gate.reason,
+      'activity-tracking.version': String(version.version),
+    });
+    await backend.tracker.endRun(runId, 'FINISHED');
+    logger.info({ version: version.version, candidate: best.name, gate }, gate.promote ? 'promoted' : 'not promoted');
+    return {
+      status: 'trained',
+      version,
+      promoted: gate.promote,
+      events: modelEvents(deps, eventTrigger(request.trigger), version, gate, data.lineage),
+      runId,
+      candidates: outcomes.map((c) => ({ name: c.name, metrics: c.metrics, trainSeconds: c.trainSeconds })),
+    };
+  } catch (err) {
+    // A run never disappears silently: it ends FAILED with the error, and the trigger is redelivered.
+    await backend.tracker
+      .setTags(runId, { 'activity-tracking.error': String(err instanceof Error ? err.message : err).slice(0, 4000) })
+      .then(() => backend.tracker.endRun(runId, 'FAILED'))
+      .catch((e: unknown) => logger.error({ err: e }, 'could not mark the run failed'));
+    throw err;
+  }
+}
+
+interface StoredDecision {
+  promote: boolean;
+  gate: GateDecision;
+  lineage: Lineage;
+  trigger: string[];
+}
+
+/** Model events name at most this many triggering drift events; the run's trigger.json lists them all. */
+const EVENT_TRIGGER_IDS = 20;
+const eventTrigger = (ids: string[]) => ids.slice(0, EVENT_TRIGGER_IDS);
+
+async function logCandidate(backend: TrackingBackend, experimentId: string, parent: string, c: CandidateOutcome) {
+  const run = await backend.tracker.startRun(experimentId, {
+    name: c.name,
+    tags: { 'mlflow.parentRunId': parent, 'activity-tracking.kind': c.kind },
+  });
+  await backend.tracker.logParams(run.runId, { kind: c.kind, ...c.params });
+  await backend.tracker.logMetrics(run.runId, [
+    ...Object.entries(c.metrics).map(([key, value]) => ({ key, value })),
+    { key: 'train_seconds', value: c.trainSeconds },
+  ]);
+  await backend.tracker.logArtifact(run.runId, 'confusion.json', Buffer.from(JSON.stringify(c.confusion)));
+  await backend.tracker.endRun(run.runId, 'FINISHED');
+}
+
+function modelEvents(
+  deps: RetrainDeps,
+  trigger: string[],
+  version: ModelVersion,
+  gate: GateDecision,
+  lineage: Lineage,
+): OutgoingRecord[] {
+  const data = (event: ModelEvent['event']): ModelEvent => ({
+    event,
+    model: version.name,
+    version: version.version,
+    runId: version.runId,
+    scores: {
+      metric: gate.metric,
+      candidate: gate.candidate,
+      production: gate.production,
+      margin: gate.margin,
+    },
+    lineage,
+    artifactDigest: version.artifactDigest,
+    reason: gate.reason,
+    trigger,
+  });
+  const kinds: ModelEvent['event'][] = ['registered', gate.promote ? 'promoted' : 'rejected'];
+  return kinds.map((event) => {
+    const { headers, value } = encodeEvent({
+      type: EVENT_TYPES.model,
+      source: `activity-tracking/${COMPONENT}`,
+      subject: version.name,
+      id: `${version.name}:${version.version}:${event}`,
+      data: data(event),
+    });
+    return { topic: deps.topics.modelEvents, key: version.name, value, headers };
+  });
+}
+
+/** The first model: every labelled vector now in the features topic, keyed by the topic's end offsets. */
+export async function bootstrap(deps: RetrainDeps): Promise<RetrainOutcome> {
+  const topic = deps.topics.features;
+  const ends = await deps.transport.endOffsets(topic);
+  const ranges = ends.flatMap((end, partition) => (end > 0 ? [{ partition, fromOffset: 0, toOffset: end - 1 }] : []));
+  return retrain(deps, {
+    key: `bootstrap:${topic}:${ends.join(',')}`,
+    trigger: [],
+    postDrift: { ranges, devices: null },
+    covers: {},
+  });
+}
