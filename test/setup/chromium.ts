@@ -1,0 +1,21 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/chromium.sh');
+
+/**
+ * The path of a headless Chromium, installing Debian's package when absent
+ * (scripts/services/chromium.sh). A suite that needs it fails, never skips,
+ * when it cannot be had.
+ */
+export async function requireChromium(): Promise<string> {
+  try {
+    const { stdout } = await run('bash', [SCRIPT, 'install'], { timeout: 600_000 });
+    return stdout.trim().split('\n').pop()!;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`this suite needs headless Chromium and none could be had: ${e.stderr?.trim() || e.message}`);
+  }
+}
