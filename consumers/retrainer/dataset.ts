@@ -4,6 +4,7 @@ import type { Dataset } from '../../src/model/types.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { DriftEvent, FeatureVector, ModelEvent } from '../../src/schemas/types.gen.ts';
+import { readPartition } from '../../src/transport/read.ts';
 import type { ConsumedRecord, Transport } from '../../src/transport/types.ts';
 
 /** An inclusive offset range of one partition. */
@@ -34,9 +35,6 @@ export interface DatasetPolicy {
   seed: number;
 }
 
-/** Reads at most this many records per call, so a long range does not sit in memory twice. */
-const READ_CHUNK = 5000;
-
 /**
  * The post-drift ranges of a burst: per partition, from the earliest first
  * offset of the events' post-drift windows to the newest record when the burst
@@ -61,15 +59,12 @@ async function* readVectors(
   range: OffsetRange,
   stats: { skipped: number },
 ): AsyncGenerator<[ConsumedRecord, FeatureVector]> {
-  for (let from = range.fromOffset; from <= range.toOffset; from += READ_CHUNK) {
-    const to = Math.min(range.toOffset, from + READ_CHUNK - 1);
-    for (const record of await transport.readRange(topic, range.partition, from, to)) {
-      try {
-        yield [record, decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] }).data];
-      } catch {
-        // A vector the featurizer would not write (foreign producer): it has no place in training data.
-        stats.skipped++;
-      }
+  for await (const record of readPartition(transport, topic, range.partition, range.fromOffset, range.toOffset)) {
+    try {
+      yield [record, decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] }).data];
+    } catch {
+      // A vector the featurizer would not write (foreign producer): it has no place in training data.
+      stats.skipped++;
     }
   }
 }

@@ -133,6 +133,11 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
     const { bytes, digest } = serializeModel(best.classifier, data.train.featureNames);
     const artifact = await backend.tracker.logArtifact(runId, 'model/model.json', bytes);
     await backend.tracker.logParams(runId, { champion_candidate: best.name, champion_kind: best.kind });
+    await backend.tracker.logMetrics(
+      runId,
+      Object.entries(best.metrics).map(([key, value]) => ({ key, value })),
+    );
+    await backend.tracker.logArtifact(runId, 'confusion.json', Buffer.from(JSON.stringify(best.confusion)));
     const gate = await championGate(
       backend.registry,
       options.model,
