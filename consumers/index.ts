@@ -14,6 +14,11 @@ export interface ConsumerWiring {
   groupId?: string;
   /** @defaultValue TOPICS */
   topics?: TopicNames;
+  /**
+   * Input records per partition between state checkpoints (stateful consumers; docs/exactly-once.md);
+   * false turns checkpoints off. @defaultValue 1000
+   */
+  checkpointInterval?: number | false;
 }
 
 function wiring(component: string, w: ConsumerWiring) {
@@ -33,6 +38,7 @@ function consumerOf<P extends BatchProcessor, O>(
   input: (topics: TopicNames) => string,
   make: (options: O & { topics: TopicNames; logger?: Logger; metrics?: PipelineMetrics }) => P,
   options: O,
+  stateTopic?: (topics: TopicNames) => string,
 ) {
   const topics = w.topics ?? TOPICS;
   const processor = make({
@@ -41,7 +47,12 @@ function consumerOf<P extends BatchProcessor, O>(
     ...(w.logger ? { logger: w.logger } : {}),
     ...(w.metrics ? { metrics: w.metrics } : {}),
   });
-  return { processor, consumer: new StreamConsumer({ ...wiring(component, w), topics: [input(topics)], processor }) };
+  const interval = w.checkpointInterval ?? 1000;
+  const checkpoint = stateTopic && interval !== false ? { checkpoint: { topic: stateTopic(topics), interval } } : {};
+  return {
+    processor,
+    consumer: new StreamConsumer({ ...wiring(component, w), topics: [input(topics)], processor, ...checkpoint }),
+  };
 }
 
 /** The featurizer as a consumer: sensor-readings in, features (and dead letters) out. */
@@ -63,5 +74,6 @@ export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorO
     (t) => t.features,
     (o) => new DriftDetectorProcessor(o),
     options,
+    (t) => t.detectorState,
   );
 }

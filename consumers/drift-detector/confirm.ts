@@ -7,7 +7,7 @@ export interface ConfirmationOptions {
   windowVectors?: number;
 }
 
-interface Pending {
+export interface Pending {
   finding: DriftFinding;
   at: number;
   reported: boolean;
@@ -62,5 +62,17 @@ export class Confirmation {
       report.push({ finding: p.finding, at: p.at, confirmedBy: distinct });
     }
     return { report, expired };
+  }
+
+  /** The alarms awaiting their quorum, for a checkpoint. */
+  pending(): readonly Pending[] {
+    return this.#pending;
+  }
+
+  /** A confirmation continuing from `pending()` of another. */
+  static restore(options: ConfirmationOptions | undefined, pending: Pending[]): Confirmation {
+    const c = new Confirmation(options);
+    c.#pending = pending.map((p) => ({ ...p, finding: { ...p.finding } }));
+    return c;
   }
 }

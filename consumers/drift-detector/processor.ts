@@ -9,6 +9,7 @@ import {
 } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -16,6 +17,7 @@ import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 import { Confirmation, type ConfirmationOptions } from './confirm.ts';
+import { decodeStream, encodeStream } from './state.ts';
 
 export const COMPONENT = 'drift-detector';
 
@@ -46,7 +48,12 @@ interface StreamState {
   /** Ring of the offsets of the last `offsetMemory` vectors fed to the bank. */
   offsets: Float64Array;
   scale: FeatureScale;
+  activity: string;
   partition: number;
+  /** The last input offset in this state; records at or below it are skipped (after a restore). */
+  appliedUpTo: number;
+  /** Changed since the last checkpoint. */
+  dirty: boolean;
 }
 
 /**
@@ -55,7 +62,7 @@ interface StreamState {
  * bank of its own activity (its label, else the production model's
  * prediction); a window with neither is not fed to any bank. docs/drift.md.
  */
-export class DriftDetectorProcessor implements BatchProcessor {
+export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   readonly #streams = new Map<string, StreamState>();
   readonly #options: DriftDetectorOptions;
   readonly #memory: number;
@@ -95,6 +102,30 @@ export class DriftDetectorProcessor implements BatchProcessor {
     dropRevoked(this.#streams, partitions);
   }
 
+  takeCheckpoint(partition: number): StreamSnapshot[] {
+    const out: StreamSnapshot[] = [];
+    for (const [key, state] of this.#streams) {
+      if (state.partition !== partition || !state.dirty) continue;
+      out.push({ key, bytes: encodeStream(state), offset: state.appliedUpTo });
+      state.dirty = false;
+    }
+    return out;
+  }
+
+  restore(partition: number, snapshots: StreamSnapshot[]): void {
+    dropRevoked(this.#streams, [{ partition }]);
+    for (const snap of snapshots) {
+      const s = decodeStream(snap.bytes, this.#memory, this.#options.confirmation);
+      this.#streams.set(snap.key, {
+        ...s,
+        partition,
+        scale: referenceScale(s.activity),
+        appliedUpTo: snap.offset,
+        dirty: false,
+      });
+    }
+  }
+
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
     const { data } = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] });
     if (data.featureSet !== FEATURE_SET) {
@@ -123,10 +154,17 @@ export class DriftDetectorProcessor implements BatchProcessor {
         confirmation: new Confirmation(this.#options.confirmation),
         offsets: new Float64Array(this.#memory),
         scale: referenceScale(activity),
+        activity,
         partition: record.partition,
+        appliedUpTo: -1,
+        dirty: false,
       };
       this.#streams.set(key, state);
     }
+    // Already in the state restored from a checkpoint, and its outputs were published then.
+    if (record.offset <= state.appliedUpTo) return;
+    state.appliedUpTo = record.offset;
+    state.dirty = true;
     const index = state.bank.updates;
     state.offsets[index % this.#memory] = record.offset;
     // ADWIN's cut bound has a term in the values' absolute scale: features are put in units of

@@ -14,6 +14,7 @@ export class PipelineMetrics {
   readonly batchSeconds: Histogram<'component'>;
   readonly modelVersion: Gauge<'component' | 'model'>;
   readonly predictionSeconds: Histogram<'component'>;
+  readonly checkpoints: Counter<'component'>;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -34,6 +35,12 @@ export class PipelineMetrics {
       name: 'activity_dead_letters_total',
       help: 'Records sent to the dead-letter topic',
       labelNames: ['component', 'reason'],
+      registers,
+    });
+    this.checkpoints = new Counter({
+      name: 'activity_checkpoints_total',
+      help: 'State checkpoints written (snapshots and marker acknowledged)',
+      labelNames: ['component'],
       registers,
     });
     this.driftEvents = new Counter({

@@ -1,7 +1,10 @@
 import { performance } from 'node:perf_hooks';
+import { InvalidOptionError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
+import { readPartition } from '../transport/read.ts';
 import type {
+  ConsumedRecord,
   OutgoingRecord,
   Producer,
   RecordBatch,
@@ -9,6 +12,7 @@ import type {
   TopicPartition,
   Transport,
 } from '../transport/types.ts';
+import { type Checkpointable, type CheckpointOptions, checkpointRecords, readCheckpoint } from './checkpoint.ts';
 
 /**
  * What a consume-process-produce consumer does with one batch: turns input
@@ -33,6 +37,8 @@ export interface StreamConsumerOptions {
   metrics?: PipelineMetrics;
   /** @defaultValue 500 */
   maxBatchSize?: number;
+  /** Checkpoint the processor's state (it must implement Checkpointable). docs/exactly-once.md */
+  checkpoint?: CheckpointOptions;
 }
 
 /**
@@ -46,10 +52,23 @@ export class StreamConsumer {
   readonly #logger: Logger;
   #producer: Producer | undefined;
   #subscription: Subscription | undefined;
+  readonly #checkpointer: Checkpointer | undefined;
 
   constructor(options: StreamConsumerOptions) {
     this.#options = options;
     this.#logger = (options.logger ?? silentLogger).child({ component: options.component });
+    if (options.checkpoint) {
+      const p = options.processor as Partial<Checkpointable>;
+      if (typeof p.takeCheckpoint !== 'function' || typeof p.restore !== 'function')
+        throw new InvalidOptionError(
+          `${options.component}: checkpoint needs a processor that implements Checkpointable`,
+        );
+      this.#checkpointer = new Checkpointer(
+        { ...options, checkpoint: options.checkpoint },
+        p as BatchProcessor & Checkpointable,
+        this.#logger,
+      );
+    }
   }
 
   async start(): Promise<void> {
@@ -62,16 +81,19 @@ export class StreamConsumer {
       maxBatchSize: this.#options.maxBatchSize ?? 500,
       onAssigned: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions assigned');
+        await this.#checkpointer?.restore(partitions);
         await processor.onAssigned?.(partitions);
       },
       onRevoked: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions revoked');
+        await this.#checkpointer?.flush(producer, partitions);
         await processor.onRevoked?.(partitions);
       },
       handler: async (batch) => {
         const started = performance.now();
         const outputs = await processor.process(batch);
         if (outputs.length > 0) await producer.publish(outputs);
+        await this.#checkpointer?.afterBatch(producer, batch);
         if (metrics) {
           metrics.recordsIn.inc({ component, topic: batch.topic }, batch.records.length);
           for (const out of outputs) metrics.recordsOut.inc({ component, topic: out.topic });
@@ -98,5 +120,96 @@ export class StreamConsumer {
     this.#subscription = undefined;
     this.#producer = undefined;
     this.#logger.info('consumer stopped');
+  }
+}
+
+/** Writes and restores a processor's checkpoints for a StreamConsumer (the protocol is in checkpoint.ts). */
+class Checkpointer {
+  readonly #interval: number;
+  readonly #since = new Map<string, number>();
+  readonly #last = new Map<string, number>();
+
+  constructor(
+    readonly options: StreamConsumerOptions & { checkpoint: CheckpointOptions },
+    readonly processor: BatchProcessor & Checkpointable,
+    readonly logger: Logger,
+  ) {
+    this.#interval = options.checkpoint.interval ?? 1000;
+    if (!Number.isInteger(this.#interval) || this.#interval < 1)
+      throw new InvalidOptionError(`checkpoint interval must be a positive integer, got ${this.#interval}`);
+  }
+
+  async afterBatch(producer: Producer, batch: RecordBatch): Promise<void> {
+    const id = `${batch.topic}/${batch.partition}`;
+    const since = (this.#since.get(id) ?? 0) + batch.records.length;
+    this.#last.set(id, batch.records[batch.records.length - 1].offset);
+    if (since < this.#interval) {
+      this.#since.set(id, since);
+      return;
+    }
+    await this.#write(producer, batch.topic, batch.partition);
+  }
+
+  /** A last checkpoint of partitions given up, so that their next owner replays nothing. */
+  async flush(producer: Producer, partitions: TopicPartition[]): Promise<void> {
+    for (const tp of partitions)
+      if (this.#last.has(`${tp.topic}/${tp.partition}`)) await this.#write(producer, tp.topic, tp.partition);
+  }
+
+  async #write(producer: Producer, topic: string, partition: number): Promise<void> {
+    const id = `${topic}/${partition}`;
+    const watermark = this.#last.get(id)!;
+    const snapshots = this.processor.takeCheckpoint(partition);
+    const records = checkpointRecords(this.options.checkpoint.topic, partition, snapshots, watermark);
+    // Snapshots first, the marker only once they are all acknowledged.
+    if (records.snapshots.length > 0) await producer.publish(records.snapshots);
+    await producer.publish([records.marker]);
+    this.#since.set(id, 0);
+    this.options.metrics?.checkpoints.inc({ component: this.options.component });
+    this.logger.debug({ partition, streams: snapshots.length, watermark }, 'checkpoint written');
+  }
+
+  async restore(partitions: TopicPartition[]): Promise<void> {
+    const { transport, groupId, checkpoint } = this.options;
+    for (const tp of partitions) {
+      const started = performance.now();
+      const cp = await readCheckpoint(transport, checkpoint.topic, tp.partition);
+      this.processor.restore(tp.partition, cp.snapshots);
+      const committed = (await transport.committedOffsets(groupId, tp.topic))[tp.partition] ?? -1;
+      // Records after the last complete checkpoint that the group already committed: their outputs are
+      // out, so they only rebuild state.
+      let replayed = 0;
+      if (committed > cp.watermark + 1) {
+        let chunk: ConsumedRecord[] = [];
+        const feed = () => {
+          if (chunk.length === 0) return;
+          this.processor.process({
+            topic: tp.topic,
+            partition: tp.partition,
+            records: chunk,
+            highWatermark: committed,
+          });
+          replayed += chunk.length;
+          chunk = [];
+        };
+        for await (const r of readPartition(transport, tp.topic, tp.partition, cp.watermark + 1, committed - 1)) {
+          chunk.push(r);
+          if (chunk.length >= 500) feed();
+        }
+        feed();
+      }
+      this.#since.set(`${tp.topic}/${tp.partition}`, replayed);
+      this.logger.info(
+        {
+          partition: tp.partition,
+          streams: cp.snapshots.length,
+          watermark: cp.watermark,
+          committed,
+          replayed,
+          ms: Math.round(performance.now() - started),
+        },
+        'state restored from checkpoint',
+      );
+    }
   }
 }
