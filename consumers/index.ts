@@ -63,6 +63,7 @@ export function featurizerConsumer(w: ConsumerWiring, options: FeaturizerProcess
     (t) => t.sensorReadings,
     (o) => new FeaturizerProcessor(o),
     options,
+    (t) => t.featurizerState,
   );
 }
 

@@ -1,6 +1,7 @@
 import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -8,6 +9,8 @@ import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { SensorReadings } from '../../src/schemas/types.gen.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
+
+import { type DeviceState, decodeDevice, encodeDevice } from './state.ts';
 
 export const COMPONENT = 'featurizer';
 
@@ -22,22 +25,11 @@ export interface FeaturizerProcessorOptions {
   metrics?: PipelineMetrics;
 }
 
-/** One message's span of a device's stream, to map a window back to its time and source offsets. */
-interface Span {
-  sequence: number;
-  count: number;
-  timestamp: number;
-  offset: number;
-}
-
-interface DeviceState {
-  featurizer: Featurizer;
-  /** Stream sequence of the featurizer's sample 0. */
-  base: number;
-  /** Next sequence expected. */
-  next: number;
-  spans: Span[];
-  partition: number;
+/** A device's state, and whether it changed since the last checkpoint. */
+interface TrackedDevice extends DeviceState {
+  dirty: boolean;
+  /** The last input offset in this state; records at or below it are skipped (after a restore). */
+  appliedUpTo: number;
 }
 
 /**
@@ -48,8 +40,8 @@ interface DeviceState {
  * A gap in a device's sequence (lost readings) starts the device's windows
  * afresh rather than splicing two stretches of signal into one window.
  */
-export class FeaturizerProcessor implements BatchProcessor {
-  readonly #devices = new Map<string, DeviceState>();
+export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
+  readonly #devices = new Map<string, TrackedDevice>();
   readonly #rate: number;
   readonly #maxBytes: number;
   readonly #output: string;
@@ -86,6 +78,23 @@ export class FeaturizerProcessor implements BatchProcessor {
     dropRevoked(this.#devices, partitions);
   }
 
+  takeCheckpoint(partition: number): StreamSnapshot[] {
+    const out: StreamSnapshot[] = [];
+    for (const [key, state] of this.#devices) {
+      if (state.partition !== partition || !state.dirty) continue;
+      out.push({ key, bytes: encodeDevice(state), offset: state.appliedUpTo });
+      state.dirty = false;
+    }
+    return out;
+  }
+
+  restore(partition: number, snapshots: StreamSnapshot[]): void {
+    dropRevoked(this.#devices, [{ partition }]);
+    for (const snap of snapshots) {
+      this.#devices.set(snap.key, { ...decodeDevice(snap.bytes), partition, dirty: false, appliedUpTo: snap.offset });
+    }
+  }
+
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
     const { data } = decodeEvent(record.headers, record.value, {
       accept: [EVENT_TYPES.sensorReadings],
@@ -98,6 +107,8 @@ export class FeaturizerProcessor implements BatchProcessor {
       );
     }
     let state = this.#devices.get(data.device);
+    // Already in the state restored from a checkpoint, and its outputs were published then.
+    if (state && record.offset <= state.appliedUpTo) return;
     if (state && data.sequence < state.next) {
       throw new RecordRejected(
         'out-of-order',
@@ -115,9 +126,19 @@ export class FeaturizerProcessor implements BatchProcessor {
     const featurizer = state?.featurizer ?? new Featurizer({ sampleRateHz: this.#rate });
     const windows = featurizer.push(samples, data.labels ?? null);
     if (!state) {
-      state = { featurizer, base: data.sequence, next: data.sequence, spans: [], partition: record.partition };
+      state = {
+        featurizer,
+        base: data.sequence,
+        next: data.sequence,
+        spans: [],
+        partition: record.partition,
+        dirty: false,
+        appliedUpTo: -1,
+      };
       this.#devices.set(data.device, state);
     }
+    state.dirty = true;
+    state.appliedUpTo = record.offset;
     state.spans.push({
       sequence: data.sequence,
       count: data.samples.length,
