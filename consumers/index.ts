@@ -19,6 +19,8 @@ export interface ConsumerWiring {
    * false turns checkpoints off. @defaultValue 1000
    */
   checkpointInterval?: number | false;
+  /** Transactions: outputs, checkpoints and offsets commit together (docs/exactly-once.md). @defaultValue false */
+  exactlyOnce?: boolean;
 }
 
 function wiring(component: string, w: ConsumerWiring) {
@@ -51,7 +53,13 @@ function consumerOf<P extends BatchProcessor, O>(
   const checkpoint = stateTopic && interval !== false ? { checkpoint: { topic: stateTopic(topics), interval } } : {};
   return {
     processor,
-    consumer: new StreamConsumer({ ...wiring(component, w), topics: [input(topics)], processor, ...checkpoint }),
+    consumer: new StreamConsumer({
+      ...wiring(component, w),
+      topics: [input(topics)],
+      processor,
+      ...checkpoint,
+      exactlyOnce: w.exactlyOnce ?? false,
+    }),
   };
 }
 

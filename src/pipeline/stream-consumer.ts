@@ -39,6 +39,8 @@ export interface StreamConsumerOptions {
   maxBatchSize?: number;
   /** Checkpoint the processor's state (it must implement Checkpointable). docs/exactly-once.md */
   checkpoint?: CheckpointOptions;
+  /** Outputs, checkpoints and input offsets of a batch commit together (transactions). @defaultValue false */
+  exactlyOnce?: boolean;
 }
 
 /**
@@ -79,6 +81,7 @@ export class StreamConsumer {
       groupId: this.#options.groupId,
       topics: this.#options.topics,
       maxBatchSize: this.#options.maxBatchSize ?? 500,
+      exactlyOnce: this.#options.exactlyOnce ?? false,
       onAssigned: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions assigned');
         await this.#checkpointer?.restore(partitions);
@@ -89,11 +92,12 @@ export class StreamConsumer {
         await this.#checkpointer?.flush(producer, partitions);
         await processor.onRevoked?.(partitions);
       },
-      handler: async (batch) => {
+      handler: async (batch, context) => {
         const started = performance.now();
         const outputs = await processor.process(batch);
-        if (outputs.length > 0) await producer.publish(outputs);
-        await this.#checkpointer?.afterBatch(producer, batch);
+        const out = context.publish ? { publish: context.publish } : producer;
+        if (outputs.length > 0) await out.publish(outputs);
+        await this.#checkpointer?.afterBatch(out, batch);
         if (metrics) {
           metrics.recordsIn.inc({ component, topic: batch.topic }, batch.records.length);
           for (const out of outputs) metrics.recordsOut.inc({ component, topic: out.topic });
@@ -139,7 +143,7 @@ class Checkpointer {
       throw new InvalidOptionError(`checkpoint interval must be a positive integer, got ${this.#interval}`);
   }
 
-  async afterBatch(producer: Producer, batch: RecordBatch): Promise<void> {
+  async afterBatch(producer: Pick<Producer, 'publish'>, batch: RecordBatch): Promise<void> {
     const id = `${batch.topic}/${batch.partition}`;
     const since = (this.#since.get(id) ?? 0) + batch.records.length;
     this.#last.set(id, batch.records[batch.records.length - 1].offset);
@@ -156,7 +160,7 @@ class Checkpointer {
       if (this.#last.has(`${tp.topic}/${tp.partition}`)) await this.#write(producer, tp.topic, tp.partition);
   }
 
-  async #write(producer: Producer, topic: string, partition: number): Promise<void> {
+  async #write(producer: Pick<Producer, 'publish'>, topic: string, partition: number): Promise<void> {
     const id = `${topic}/${partition}`;
     const watermark = this.#last.get(id)!;
     const snapshots = this.processor.takeCheckpoint(partition);

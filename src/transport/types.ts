@@ -65,6 +65,12 @@ export interface BatchContext {
   readonly stopping: boolean;
   /** Sends a heartbeat to the group where the log needs one (Kafka); no-op elsewhere. */
   heartbeat(): Promise<void>;
+  /**
+   * With `exactlyOnce`: publishes within the batch's transaction, which
+   * commits these records and the batch's offsets together (or neither).
+   * Undefined in at-least-once subscriptions.
+   */
+  publish?: (records: OutgoingRecord[]) => Promise<void>;
 }
 
 export type BatchHandler = (batch: RecordBatch, context: BatchContext) => Promise<void>;
@@ -81,6 +87,12 @@ export interface SubscribeOptions {
   onRevoked?: (partitions: TopicPartition[]) => Promise<void> | void;
   /** At most this many records per handler call. @defaultValue 500 */
   maxBatchSize?: number;
+  /**
+   * Outputs published through `context.publish` and the batch's offsets are
+   * committed atomically (Kafka transactions; docs/exactly-once.md). A
+   * transport that cannot do it refuses the subscription. @defaultValue false
+   */
+  exactlyOnce?: boolean;
 }
 
 export interface Subscription {

@@ -37,61 +37,69 @@ describe.each([
       }),
   ],
 ])('drift detector restart on %s', (_name, makeTransport) => {
-  it('a new instance continues from the state checkpoint: same drift events, none twice', {
-    timeout: 300_000,
-  }, async () => {
-    const transport = await makeTransport();
-    try {
-      const topics = namespacedTopics(`r-${randomUUID()}`);
-      // The uninterrupted reference: the loop's own detector.
-      await runLoop(
-        transport,
-        { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
-        silentLogger,
-        () => {},
-      );
-      const reference = await ids(transport, topics.driftEvents);
-      expect(reference.length).toBeGreaterThan(0);
+  it.each([
+    ['at-least-once', false],
+    ['exactly-once', true],
+  ])(
+    '%s: a new instance continues from the state checkpoint: same drift events, none twice',
+    { timeout: 300_000 },
+    async (_mode, exactlyOnce) => {
+      const transport = await makeTransport();
+      try {
+        const topics = namespacedTopics(`r-${randomUUID()}`);
+        // The uninterrupted reference: the loop's own detector.
+        await runLoop(
+          transport,
+          { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
+          silentLogger,
+          () => {},
+        );
+        const reference = await ids(transport, topics.driftEvents);
+        expect(reference.length).toBeGreaterThan(0);
 
-      const prefix = `r2-${randomUUID()}`;
-      const mine: TopicNames = {
-        ...topics,
-        driftEvents: `${prefix}.drift-events`,
-        detectorState: `${prefix}.detector-state`,
-        deadLetter: `${prefix}.dead-letter`,
-      };
-      await transport.ensureTopics([
-        { topic: mine.driftEvents, partitions: 1 },
-        { topic: mine.deadLetter, partitions: 1 },
-        { topic: mine.detectorState, partitions: 3, compacted: true },
-      ]);
-      const groupId = `detector-${randomUUID()}`;
-      const total = (await transport.endOffsets(topics.features)).reduce((a, b) => a + b, 0);
-      const first = driftDetectorConsumer({ transport, topics: mine, groupId, checkpointInterval: 40 });
-      await first.consumer.start();
-      for (;;) {
-        const committed = (await transport.committedOffsets(groupId, topics.features)).reduce(
+        const prefix = `r2-${randomUUID()}`;
+        const mine: TopicNames = {
+          ...topics,
+          driftEvents: `${prefix}.drift-events`,
+          detectorState: `${prefix}.detector-state`,
+          deadLetter: `${prefix}.dead-letter`,
+        };
+        await transport.ensureTopics([
+          { topic: mine.driftEvents, partitions: 1 },
+          { topic: mine.deadLetter, partitions: 1 },
+          { topic: mine.detectorState, partitions: 3, compacted: true },
+        ]);
+        const groupId = `detector-${randomUUID()}`;
+        const total = (await transport.endOffsets(topics.features)).reduce((a, b) => a + b, 0);
+        const first = driftDetectorConsumer({ transport, topics: mine, groupId, checkpointInterval: 40, exactlyOnce });
+        await first.consumer.start();
+        for (;;) {
+          const committed = (await transport.committedOffsets(groupId, topics.features)).reduce(
+            (a, b) => a + Math.max(0, b),
+            0,
+          );
+          if (committed >= total / 2) break;
+          await sleep(20);
+        }
+        await first.consumer.stop();
+        const done = (await transport.committedOffsets(groupId, topics.features)).reduce(
           (a, b) => a + Math.max(0, b),
           0,
         );
-        if (committed >= total / 2) break;
-        await sleep(20);
+        expect(done).toBeLessThan(total);
+
+        const second = driftDetectorConsumer({ transport, topics: mine, groupId, checkpointInterval: 40, exactlyOnce });
+        await second.consumer.start();
+        await drained(transport, [[groupId, topics.features]], 120_000);
+        await second.consumer.stop();
+
+        const got = await ids(transport, mine.driftEvents);
+        expect(new Set(got).size).toBe(got.length);
+        expect([...got].sort()).toEqual([...reference].sort());
+        expect((await transport.endOffsets(mine.detectorState)).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      } finally {
+        await transport.close();
       }
-      await first.consumer.stop();
-      const done = (await transport.committedOffsets(groupId, topics.features)).reduce((a, b) => a + Math.max(0, b), 0);
-      expect(done).toBeLessThan(total);
-
-      const second = driftDetectorConsumer({ transport, topics: mine, groupId, checkpointInterval: 40 });
-      await second.consumer.start();
-      await drained(transport, [[groupId, topics.features]], 120_000);
-      await second.consumer.stop();
-
-      const got = await ids(transport, mine.driftEvents);
-      expect(new Set(got).size).toBe(got.length);
-      expect([...got].sort()).toEqual([...reference].sort());
-      expect((await transport.endOffsets(mine.detectorState)).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    } finally {
-      await transport.close();
-    }
-  });
+    },
+  );
 });

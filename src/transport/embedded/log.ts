@@ -174,11 +174,21 @@ export class EmbeddedLog implements Transport {
     const fromBeginning = options.fromBeginning ?? true;
     const positions = new Map<string, number>();
     let backoff = this.#retryBackoffMs;
+    // Exactly-once in one process: the batch's outputs are held back and appended together with the
+    // offset commit, after the handler resolved; a handler that throws leaves neither.
+    let pending: OutgoingRecord[] = [];
     const context: BatchContext = {
       get stopping() {
         return member.stopping;
       },
       heartbeat: async () => {},
+      ...(options.exactlyOnce
+        ? {
+            publish: async (records: OutgoingRecord[]) => {
+              pending.push(...records);
+            },
+          }
+        : {}),
     };
     try {
       while (!member.stopping && !this.#closed) {
@@ -196,6 +206,7 @@ export class EmbeddedLog implements Transport {
             records: log.slice(position, position + maxBatch),
             highWatermark: log.length,
           };
+          pending = [];
           try {
             await options.handler(batch, context);
           } catch (err) {
@@ -212,6 +223,7 @@ export class EmbeddedLog implements Transport {
           backoff = this.#retryBackoffMs;
           const next = position + batch.records.length;
           positions.set(id, next);
+          if (pending.length > 0) this.#append(pending);
           group.commit(tp, next);
           worked = true;
         }

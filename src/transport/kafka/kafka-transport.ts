@@ -7,6 +7,7 @@ import {
   type Producer as KafkaProducer,
   logLevel,
   Partitioners,
+  type TopicMessages,
 } from 'kafkajs';
 import { TimeoutError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
@@ -57,6 +58,24 @@ function toRecord(topic: string, partition: number, message: KafkaMessage): Cons
     headers: toHeaders(message.headers),
     timestamp: Number(message.timestamp),
   };
+}
+
+function topicMessages(records: OutgoingRecord[]): TopicMessages[] {
+  const byTopic = new Map<string, OutgoingRecord[]>();
+  for (const record of records) {
+    const list = byTopic.get(record.topic);
+    if (list) list.push(record);
+    else byTopic.set(record.topic, [record]);
+  }
+  return [...byTopic].map(([topic, list]) => ({
+    topic,
+    messages: list.map((r) => ({
+      key: r.key,
+      value: r.value,
+      ...(r.headers ? { headers: r.headers } : {}),
+      ...(r.partition !== undefined ? { partition: r.partition } : {}),
+    })),
+  }));
 }
 
 /**
@@ -144,25 +163,8 @@ export class KafkaTransport implements Transport {
     return {
       publish: async (records: OutgoingRecord[]) => {
         if (records.length === 0) return;
-        const byTopic = new Map<string, OutgoingRecord[]>();
-        for (const record of records) {
-          const list = byTopic.get(record.topic);
-          if (list) list.push(record);
-          else byTopic.set(record.topic, [record]);
-        }
         try {
-          await producer.sendBatch({
-            acks: -1,
-            topicMessages: [...byTopic].map(([topic, list]) => ({
-              topic,
-              messages: list.map((r) => ({
-                key: r.key,
-                value: r.value,
-                ...(r.headers ? { headers: r.headers } : {}),
-                ...(r.partition !== undefined ? { partition: r.partition } : {}),
-              })),
-            })),
-          });
+          await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
         } catch (err) {
           throw new TransportError(`publishing ${records.length} records failed: ${(err as Error).message}`, {
             cause: err,
@@ -177,9 +179,12 @@ export class KafkaTransport implements Transport {
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const sessionTimeout = this.#options.sessionTimeoutMs ?? 30_000;
     const consumer = this.#kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
       retry: {
         // A failed batch restarts the consumer from the committed offsets: at-least-once redelivery.
         restartOnFailure: async (err) => {
@@ -189,6 +194,7 @@ export class KafkaTransport implements Transport {
       },
     });
     const maxBatch = options.maxBatchSize ?? 500;
+    const transactional = options.exactlyOnce ? new TransactionalProducers(this.#kafka, options.groupId) : undefined;
     let owned: TopicPartition[] = [];
     let ready: Promise<void> = Promise.resolve();
     let stopping = false;
@@ -205,7 +211,21 @@ export class KafkaTransport implements Transport {
       // Batches wait for these hooks: state is restored before the first record of a new partition.
       ready = ready.then(async () => {
         if (revoked.length > 0 && options.onRevoked) await options.onRevoked(revoked);
+        if (transactional) for (const tp of revoked) await transactional.release(tp);
         if (assigned.length > 0 && options.onAssigned) await options.onAssigned(assigned);
+      });
+    });
+    // A fetch that held only transaction markers or aborted records never reaches the handler; its
+    // offsets are committed here, or a group reading a transactional topic would never catch up with
+    // the end offset (the commit marker after the last record has an offset of its own).
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize !== 0 || stopping) return;
+      const offset = String(Number(payload.lastOffset) + 1);
+      consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }]).catch((err: unknown) => {
+        this.#logger.debug(
+          { err, group: options.groupId },
+          'commit past transaction markers failed; retried on the next fetch',
+        );
       });
     });
     await consumer.connect();
@@ -226,13 +246,21 @@ export class KafkaTransport implements Transport {
           if (!isRunning() || isStale()) return;
           const slice = all.slice(start, start + maxBatch);
           const records = slice.map((m) => toRecord(batch.topic, batch.partition, m));
-          await options.handler(
-            { topic: batch.topic, partition: batch.partition, records, highWatermark: Number(batch.highWatermark) },
-            context,
-          );
+          const input = {
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            highWatermark: Number(batch.highWatermark),
+          };
           const last = records[records.length - 1].offset;
+          const next = [{ topic: batch.topic, partition: batch.partition, offset: String(last + 1) }];
+          if (transactional) {
+            await transactional.run(batch, next, (publish) => options.handler(input, { ...context, publish }));
+          } else {
+            await options.handler(input, context);
+            await consumer.commitOffsets(next);
+          }
           resolveOffset(String(last));
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(last + 1) }]);
           await heartbeat();
         }
       },
@@ -241,6 +269,7 @@ export class KafkaTransport implements Transport {
       stopping = true;
       await consumer.disconnect();
       if (owned.length > 0 && options.onRevoked) await options.onRevoked(owned);
+      await transactional?.close();
       owned = [];
     };
     this.#closers.add(close);
@@ -274,6 +303,11 @@ export class KafkaTransport implements Transport {
         const others = (payload.memberAssignment[topic] ?? []).filter((p) => p !== partition);
         if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
       });
+      // Transaction markers have offsets but are never delivered: the read is done when the consumer's
+      // position passes `last`, whether the record there is data or a marker.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.partition === partition && Number(payload.lastOffset) >= last) finish();
+      });
       await consumer.run({
         autoCommit: false,
         eachBatch: async ({ batch }) => {
@@ -284,7 +318,7 @@ export class KafkaTransport implements Transport {
             if (offset > last) break;
             out.push(toRecord(topic, partition, message));
           }
-          if (out.length > 0 && out[out.length - 1].offset >= last) finish();
+          if (Number(batch.lastOffset()) >= last) finish();
         },
       });
       consumer.seek({ topic, partition, offset: String(from) });
@@ -330,5 +364,78 @@ export class KafkaTransport implements Transport {
     this.#closers.clear();
     this.#admin = undefined;
     await Promise.allSettled(closers.map((close) => close()));
+  }
+}
+
+/**
+ * kafkajs implements the transactional model before KIP-447: offsets are sent
+ * with the group id, and a zombie is fenced only by a producer with the same
+ * transactional id. So each input partition gets its own transactional id,
+ * `<group>.<topic>.<partition>`: the instance that takes the partition over
+ * fences the one that had it (docs/exactly-once.md).
+ */
+class TransactionalProducers {
+  readonly #producers = new Map<string, Promise<KafkaProducer>>();
+
+  constructor(
+    readonly kafka: Kafka,
+    readonly groupId: string,
+  ) {}
+
+  #producer(tp: TopicPartition): Promise<KafkaProducer> {
+    const id = `${this.groupId}.${tp.topic}.${tp.partition}`;
+    let producer = this.#producers.get(id);
+    if (!producer) {
+      producer = (async () => {
+        const p = this.kafka.producer({
+          transactionalId: id,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+        });
+        await p.connect();
+        return p;
+      })();
+      this.#producers.set(id, producer);
+      producer.catch(() => this.#producers.delete(id));
+    }
+    return producer;
+  }
+
+  /** Runs the handler in a transaction that commits its records and the offsets `next`, or aborts. */
+  async run(
+    tp: TopicPartition,
+    next: { topic: string; partition: number; offset: string }[],
+    handler: (publish: (records: OutgoingRecord[]) => Promise<void>) => Promise<void>,
+  ): Promise<void> {
+    const producer = await this.#producer(tp);
+    const txn = await producer.transaction();
+    try {
+      await handler(async (records) => {
+        if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+      });
+      await txn.sendOffsets({
+        consumerGroupId: this.groupId,
+        topics: [{ topic: tp.topic, partitions: next.map((n) => ({ partition: n.partition, offset: n.offset })) }],
+      });
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => {});
+      throw err;
+    }
+  }
+
+  async release(tp: TopicPartition): Promise<void> {
+    const id = `${this.groupId}.${tp.topic}.${tp.partition}`;
+    const producer = this.#producers.get(id);
+    this.#producers.delete(id);
+    await (await producer?.catch(() => undefined))?.disconnect();
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#producers.values()];
+    this.#producers.clear();
+    for (const p of all) await (await p.catch(() => undefined))?.disconnect();
   }
 }

@@ -14,6 +14,11 @@ export interface KafkaOptions {
   replicationFactor: number;
   /** Connection timeout in ms. @defaultValue 10000 */
   connectionTimeoutMs: number;
+  /**
+   * Consumer-group session timeout: how long a member that died (SIGKILL) keeps its partitions before
+   * the group moves them. Within the broker's group.min/max.session.timeout.ms. @defaultValue 30000
+   */
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -30,6 +35,7 @@ export const KAFKA_ENV = {
   saslPassword: 'KAFKA_SASL_PASSWORD',
   replicationFactor: 'KAFKA_REPLICATION_FACTOR',
   connectionTimeoutMs: 'KAFKA_CONNECTION_TIMEOUT_MS',
+  sessionTimeoutMs: 'KAFKA_SESSION_TIMEOUT_MS',
 } as const;
 
 const MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
@@ -98,6 +104,11 @@ export function kafkaOptionsFromEnv(
       KAFKA_ENV.connectionTimeoutMs,
       env[KAFKA_ENV.connectionTimeoutMs],
       defaults.connectionTimeoutMs ?? 10_000,
+    ),
+    sessionTimeoutMs: parseInteger(
+      KAFKA_ENV.sessionTimeoutMs,
+      env[KAFKA_ENV.sessionTimeoutMs],
+      defaults.sessionTimeoutMs ?? 30_000,
     ),
   };
   if (mechanism) {
