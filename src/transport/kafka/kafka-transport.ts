@@ -60,6 +60,8 @@ function toRecord(topic: string, partition: number, message: KafkaMessage): Cons
   };
 }
 
+const PUBLISH_RETRY = { retries: 15, initialRetryTime: 300, maxRetryTime: 5000 };
+
 function topicMessages(records: OutgoingRecord[]): TopicMessages[] {
   const byTopic = new Map<string, OutgoingRecord[]>();
   for (const record of records) {
@@ -156,6 +158,8 @@ export class KafkaTransport implements Transport {
     const producer: KafkaProducer = this.#kafka.producer({
       createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
+      // Rides out a broker restart or a leader move (about a minute of retries) before a publish fails.
+      retry: PUBLISH_RETRY,
     });
     await producer.connect();
     const close = () => producer.disconnect();
@@ -390,6 +394,7 @@ class TransactionalProducers {
         const p = this.kafka.producer({
           transactionalId: id,
           idempotent: true,
+          retry: PUBLISH_RETRY,
           maxInFlightRequests: 1,
           allowAutoTopicCreation: false,
           createPartitioner: Partitioners.DefaultPartitioner,
