@@ -1,0 +1,104 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InvalidOptionError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import type { PipelineMetrics } from '../metrics/metrics.ts';
+
+export interface Health {
+  ok: boolean;
+  /** Shown as JSON; no secrets. */
+  details?: Record<string, unknown>;
+}
+
+export interface OpsServerOptions {
+  metrics: PipelineMetrics;
+  health: () => Health | Promise<Health>;
+  /** @defaultValue 0 (any free port) */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Required when `host` is not a loopback address; sent as `Authorization: Bearer <key>` or `x-api-key`. */
+  apiKey?: string;
+  logger?: Logger;
+}
+
+export interface OpsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/** Compares an API key in constant time. */
+export function keyMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The key a request carries, from `Authorization: Bearer` or `x-api-key`. */
+export function requestKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
+  const key = headers['x-api-key'];
+  return typeof key === 'string' ? key : undefined;
+}
+
+/**
+ * The operations endpoint of a long-running consumer: `GET /metrics`
+ * (Prometheus text from prom-client) and `GET /healthz` (200 or 503 with
+ * JSON details). Loopback by default; bound beyond it only with an API key.
+ */
+export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host) && !options.apiKey)
+    throw new InvalidOptionError(
+      `the operations server binds ${host}, beyond loopback: set an API key (--api-key or ACTIVITY_API_KEY)`,
+    );
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      if (options.apiKey && !keyMatches(requestKey(req.headers), options.apiKey)) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"missing or wrong API key"}');
+        return;
+      }
+      if (req.method !== 'GET') {
+        res.writeHead(405, { allow: 'GET' }).end();
+        return;
+      }
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
+        res.end(await options.metrics.registry.metrics());
+      } else if (req.url === '/healthz') {
+        const h = await options.health();
+        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: h.ok, ...h.details }));
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      }
+    })().catch((err: unknown) => {
+      options.logger?.error({ err }, 'operations endpoint failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  // Requests carry no body here: small limits keep a slow or hostile client from holding the socket.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  server.maxHeadersCount = 50;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  options.logger?.info({ url }, 'operations endpoint listening');
+  return {
+    url,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '../../src/errors.ts';
+import { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import { startOpsServer } from '../../src/ops/server.ts';
+
+describe('operations endpoint', () => {
+  it('serves Prometheus metrics and health', async () => {
+    const metrics = new PipelineMetrics();
+    metrics.recordsIn.inc({ component: 'drift-detector', topic: 'features' }, 7);
+    let ok = true;
+    const server = await startOpsServer({ metrics, health: () => ({ ok, details: { lag: 3 } }) });
+    try {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).toMatch(/activity_records_in_total\{component="drift-detector",topic="features"\} 7/);
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ ok: true, lag: 3 });
+      ok = false;
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
+      expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+      expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(405);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses to bind beyond loopback without an API key, and checks the key when it has one', async () => {
+    await expect(
+      startOpsServer({ metrics: new PipelineMetrics(), health: () => ({ ok: true }), host: '0.0.0.0' }),
+    ).rejects.toThrow(InvalidOptionError);
+    const server = await startOpsServer({
+      metrics: new PipelineMetrics(),
+      health: () => ({ ok: true }),
+      apiKey: 's3cret',
+    });
+    try {
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(401);
+      expect((await fetch(`${server.url}/healthz`, { headers: { 'x-api-key': 'wrong!' } })).status).toBe(401);
+      expect((await fetch(`${server.url}/healthz`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});
