@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Recording } from '../../src/data/hapt.ts';
-import type { Producer } from '../../src/transport/types.ts';
+import { retryRetriable } from '../../src/retry.ts';
+import type { OutgoingRecord, Producer } from '../../src/transport/types.ts';
 import { ReadingsProducer } from '../readings-producer.ts';
 import { applyInjection, type Injection } from './inject.ts';
 
@@ -112,7 +113,7 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
       const due = (timestamp - startTime) / speed - (performance.now() - wallStart);
       if (due > 1) {
         if (batch.length > 0) {
-          await producer.publish(batch);
+          await publish(producer, batch);
           batch = [];
         }
         await sleep(due);
@@ -122,13 +123,21 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
     sent += to - from;
     messages++;
     if (batch.length >= batchSize) {
-      await producer.publish(batch);
+      await publish(producer, batch);
       batch = [];
       options.onProgress?.(sent, total);
     }
   }
-  if (batch.length > 0) await producer.publish(batch);
+  if (batch.length > 0) await publish(producer, batch);
   options.onProgress?.(sent, total);
   const seconds = (performance.now() - wallStart) / 1000;
   return { devices: streams.length, samples: sent, messages, seconds, samplesPerSecond: sent / seconds };
+}
+
+/**
+ * A replay rides out a broker outage: a publish that failed for a transient reason (the broker
+ * unreachable, a leader moving) is sent again, for up to about two minutes.
+ */
+function publish(producer: Producer, batch: OutgoingRecord[]): Promise<void> {
+  return retryRetriable(() => producer.publish(batch), { attempts: 60, initialMs: 500, maxMs: 2000 });
 }

@@ -127,6 +127,8 @@ export class StreamConsumer {
   }
 }
 
+const CHECKPOINT_REQUEST_BYTES = 512 * 1024;
+
 /** Writes and restores a processor's checkpoints for a StreamConsumer (the protocol is in checkpoint.ts). */
 class Checkpointer {
   readonly #interval: number;
@@ -165,8 +167,21 @@ class Checkpointer {
     const watermark = this.#last.get(id)!;
     const snapshots = this.processor.takeCheckpoint(partition);
     const records = checkpointRecords(this.options.checkpoint.topic, partition, snapshots, watermark);
-    // Snapshots first, the marker only once they are all acknowledged.
-    if (records.snapshots.length > 0) await producer.publish(records.snapshots);
+    // Snapshots first, in requests well under Kafka's default 1 MB message.max.bytes (a produce request
+    // carries one record batch per partition, and the limit applies to the batch); the marker only once
+    // they are all acknowledged.
+    let chunk: OutgoingRecord[] = [];
+    let bytes = 0;
+    for (const r of records.snapshots) {
+      if (chunk.length > 0 && bytes + r.value.length > CHECKPOINT_REQUEST_BYTES) {
+        await producer.publish(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(r);
+      bytes += r.value.length;
+    }
+    if (chunk.length > 0) await producer.publish(chunk);
     await producer.publish([records.marker]);
     this.#since.set(id, 0);
     this.options.metrics?.checkpoints.inc({ component: this.options.component });

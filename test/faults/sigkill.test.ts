@@ -7,7 +7,7 @@ import { mulberry32 } from '../../producers/replay/inject.ts';
 import { drained } from '../../src/cli/drain.ts';
 import { runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
-import { namespacedTopics, type TopicNames } from '../../src/topics.ts';
+import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
@@ -55,17 +55,18 @@ async function setup(transport: Transport, loops: number) {
     detectorState: `${prefix}.detector-state`,
     deadLetter: `${prefix}.dead-letter`,
   };
+  await transport.ensureTopics([
+    ...topicSpecs(3, topics),
+    { topic: mine.driftEvents, partitions: 1 },
+    { topic: mine.deadLetter, partitions: 1 },
+    { topic: mine.detectorState, partitions: 3, compacted: true },
+  ]);
   const loop = runLoop(
     transport,
     { data: 'sample', drift: 'rotation:z:45', loops, speed: 'max', partitions: 3, topics },
     silentLogger,
     () => {},
   );
-  await transport.ensureTopics([
-    { topic: mine.driftEvents, partitions: 1 },
-    { topic: mine.deadLetter, partitions: 1 },
-    { topic: mine.detectorState, partitions: 3, compacted: true },
-  ]);
   return { topics, mine, loop, groupId: `killed-detector-${randomUUID()}` };
 }
 

@@ -11,6 +11,7 @@ import {
 } from 'kafkajs';
 import { TimeoutError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
+import { isRetriable, retryRetriable } from '../../retry.ts';
 import type {
   BatchContext,
   ConsumedRecord,
@@ -80,22 +81,6 @@ function topicMessages(records: OutgoingRecord[]): TopicMessages[] {
   }));
 }
 
-/**
- * Retries an admin call while kafkajs marks its error retriable: right after a
- * topic is created, its partitions' leaders take a moment to be known
- * (NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION).
- */
-async function retryRetriable<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (i >= attempts || !(err as { retriable?: boolean }).retriable) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * i, 1000)));
-    }
-  }
-}
-
 /** The transport port on Apache Kafka (or any Kafka-protocol endpoint, such as Event Hubs'), through kafkajs. */
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka';
@@ -115,6 +100,8 @@ export class KafkaTransport implements Transport {
       ssl: options.ssl,
       ...(options.sasl ? { sasl: options.sasl as never } : {}),
       connectionTimeout: options.connectionTimeoutMs,
+      // Metadata and connection retries of every client (about 35 s): long enough for a broker restart.
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
       logLevel: logLevel.WARN,
       logCreator:
         () =>
@@ -137,21 +124,55 @@ export class KafkaTransport implements Transport {
 
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
     const admin = await this.#adminClient();
-    const existing = new Set(await admin.listTopics());
-    const missing = specs.filter((spec) => !existing.has(spec.topic));
-    if (missing.length === 0) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((spec) => ({
-        topic: spec.topic,
-        numPartitions: spec.partitions ?? 3,
-        replicationFactor: this.#options.replicationFactor,
-        configEntries: [
-          ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
-          ...(spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : []),
-        ],
-      })),
+    // Another client may create the same topics at the same time, and right after creation the
+    // metadata of a new topic can lag (UNKNOWN_TOPIC_OR_PARTITION): both are retried, and a topic
+    // that exists by then is left as it is.
+    await retryRetriable(async () => {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((spec) => !existing.has(spec.topic));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((spec) => ({
+            topic: spec.topic,
+            numPartitions: spec.partitions ?? 3,
+            replicationFactor: this.#options.replicationFactor,
+            configEntries: [
+              ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+              ...(spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : []),
+            ],
+          })),
+        });
+      } catch (err) {
+        const e = err as { type?: string; retriable?: boolean };
+        if (e.type === 'TOPIC_ALREADY_EXISTS')
+          throw Object.assign(new Error('topic created meanwhile'), { retriable: true });
+        throw err;
+      }
     });
+  }
+
+  readonly #knownTopics = new Set<string>();
+
+  /**
+   * A publish to a topic that does not exist fails at once with a clear error, instead of after the
+   * minute of retries that ride out a broker restart (kafkajs retries unknown topics as transient).
+   */
+  async #requireTopics(records: OutgoingRecord[]): Promise<void> {
+    const unknown = new Set<string>();
+    for (const r of records) if (!this.#knownTopics.has(r.topic)) unknown.add(r.topic);
+    if (unknown.size === 0) return;
+    const admin = await this.#adminClient();
+    const existing = new Set(await retryRetriable(() => admin.listTopics()));
+    for (const topic of unknown) {
+      if (!existing.has(topic))
+        throw new TransportError(
+          `topic "${topic}" does not exist; create the topics first (activity-tracking topics create)`,
+          { retriable: false, context: { topic } },
+        );
+      this.#knownTopics.add(topic);
+    }
   }
 
   async producer(): Promise<Producer> {
@@ -167,11 +188,14 @@ export class KafkaTransport implements Transport {
     return {
       publish: async (records: OutgoingRecord[]) => {
         if (records.length === 0) return;
+        await this.#requireTopics(records);
         try {
           await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
         } catch (err) {
+          // Retriable when the broker was unreachable or a leader moved: the caller may publish again.
           throw new TransportError(`publishing ${records.length} records failed: ${(err as Error).message}`, {
             cause: err,
+            retriable: isRetriable(err),
           });
         }
       },
