@@ -152,6 +152,7 @@ function checkModelText(text: string, kernel: SvmKernel, classes: number, dimens
   const header = new Map<string, string[]>();
   for (const line of lines.slice(0, sv)) {
     const [key, ...values] = line.trim().split(' ');
+    if (header.has(key)) throw new ArtifactInvalidError(`svm: model text repeats "${key}"`);
     header.set(key, values);
   }
   const expect = (key: string, ok: (v: string[]) => boolean) => {
