@@ -11,6 +11,13 @@ export interface SvmOptions {
   cost?: number;
   /** RBF width, exp(−γ‖x−y‖²) on standardized features; ignored for `linear`. @defaultValue 0.001 */
   gamma?: number;
+  /**
+   * Train libsvm's probability model (Platt scaling fitted by an internal
+   * five-fold cross-validation: about six times the training time). Without
+   * it `predictProba` is one-hot on the predicted class.
+   * @defaultValue false
+   */
+  probability?: boolean;
 }
 
 export type SvmKernel = 'linear' | 'rbf';
@@ -18,6 +25,7 @@ export type SvmKernel = 'linear' | 'rbf';
 interface LibSvm {
   train(rows: number[][], labels: number[]): void;
   predict(rows: number[][]): number[];
+  predictProbability(rows: number[][]): { prediction: number; estimates: { label: number; probability: number }[] }[];
   serializeModel(): string;
   free(): void;
 }
@@ -40,8 +48,8 @@ const heap = new FinalizationRegistry<LibSvm>((svm) => svm.free());
 /**
  * Support-vector classifier through libsvm-js (libsvm's C-SVC, one-vs-one) on
  * standardized features. libsvm gives probabilities only after an internal
- * five-fold cross-validation (five times the training time, and seeded by C's
- * rand), so `predictProba` is one-hot on libsvm's predicted class.
+ * five-fold cross-validation (`probability: true`); otherwise `predictProba`
+ * is one-hot on libsvm's predicted class.
  *
  * The artifact stores libsvm's own model text. The classifier that `train`
  * returns is already the one read back from that text, so a loaded artifact
@@ -49,7 +57,7 @@ const heap = new FinalizationRegistry<LibSvm>((svm) => svm.free());
  */
 export class SvmClassifier implements Classifier {
   readonly kind = 'svm';
-  readonly params: Readonly<Record<string, string | number>>;
+  readonly params: Readonly<Record<string, string | number | boolean>>;
   readonly #svm: LibSvm;
   readonly #text: string;
 
@@ -58,9 +66,10 @@ export class SvmClassifier implements Classifier {
     readonly classes: readonly string[],
     readonly standardizer: Standardizer,
     text: string,
-    params: { kernel: SvmKernel; cost: number; gamma: number },
+    params: { kernel: SvmKernel; cost: number; gamma: number; probability: boolean },
   ) {
-    this.params = params.kernel === 'linear' ? { kernel: 'linear', cost: params.cost } : params;
+    const { gamma, ...linear } = params;
+    this.params = params.kernel === 'linear' ? linear : params;
     this.#text = text;
     this.#svm = SVM.load(text);
     heap.register(this, this.#svm);
@@ -70,6 +79,7 @@ export class SvmClassifier implements Classifier {
     const kernel = options.kernel ?? 'linear';
     const cost = options.cost ?? 0.01;
     const gamma = options.gamma ?? 0.001;
+    const probability = options.probability ?? false;
     if (kernel !== 'linear' && kernel !== 'rbf')
       throw new InvalidOptionError(`kernel must be linear or rbf, got ${kernel}`);
     if (!(cost > 0 && Number.isFinite(cost)))
@@ -85,6 +95,7 @@ export class SvmClassifier implements Classifier {
       kernel: kernel === 'linear' ? SVM.KERNEL_TYPES.LINEAR : SVM.KERNEL_TYPES.RBF,
       cost,
       gamma,
+      probabilityEstimates: probability,
       quiet: true,
     });
     try {
@@ -93,7 +104,7 @@ export class SvmClassifier implements Classifier {
         data.labels.map((l) => index.get(l)!),
       );
       const text = svm.serializeModel();
-      return new SvmClassifier(data.featureSet, classes, standardizer, text, { kernel, cost, gamma });
+      return new SvmClassifier(data.featureSet, classes, standardizer, text, { kernel, cost, gamma, probability });
     } finally {
       svm.free();
     }
@@ -102,7 +113,14 @@ export class SvmClassifier implements Classifier {
   predictProba(rows: readonly (readonly number[] | Float64Array)[]): number[][] {
     if (rows.length === 0) return [];
     const n = this.classes.length;
-    return this.#svm.predict(this.standardizer.applyAll(rows)).map((c) => {
+    const x = this.standardizer.applyAll(rows);
+    if (this.params.probability === true)
+      return this.#svm.predictProbability(x).map(({ estimates }) => {
+        const p = new Array<number>(n).fill(0);
+        for (const e of estimates) p[e.label] = e.probability;
+        return p;
+      });
+    return this.#svm.predict(x).map((c) => {
       const p = new Array<number>(n).fill(0);
       p[c] = 1;
       return p;
@@ -120,6 +138,8 @@ export class SvmClassifier implements Classifier {
   static fromState(doc: ModelDocument): SvmClassifier {
     const s = (doc.state ?? {}) as Record<string, unknown>;
     const { kernel, cost } = doc.params;
+    const probability = doc.params.probability ?? false;
+    if (typeof probability !== 'boolean') throw new ArtifactInvalidError('svm: bad probability');
     const gamma = doc.params.gamma ?? 0.001;
     if (kernel !== 'linear' && kernel !== 'rbf') throw new ArtifactInvalidError('svm: bad kernel');
     if (typeof cost !== 'number' || !(cost > 0)) throw new ArtifactInvalidError('svm: bad cost');
@@ -127,11 +147,12 @@ export class SvmClassifier implements Classifier {
     const mean = decodeFloats(s.mean);
     const scale = decodeFloats(s.scale, mean.length);
     if (typeof s.libsvm !== 'string') throw new ArtifactInvalidError('svm: libsvm model text missing');
-    checkModelText(s.libsvm, kernel, doc.classes.length, mean.length);
+    checkModelText(s.libsvm, kernel, doc.classes.length, mean.length, probability);
     return new SvmClassifier(doc.featureSet, doc.classes, new Standardizer(mean, scale), s.libsvm, {
       kernel,
       cost,
       gamma,
+      probability,
     });
   }
 }
@@ -144,7 +165,13 @@ const NUMBER = '-?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][-+]?\\d+)?';
  * C-SVC, the kernel and class count the artifact claims, and exactly
  * `total_sv` support-vector lines of numbers with feature indices in range.
  */
-function checkModelText(text: string, kernel: SvmKernel, classes: number, dimensions: number): void {
+function checkModelText(
+  text: string,
+  kernel: SvmKernel,
+  classes: number,
+  dimensions: number,
+  probability: boolean,
+): void {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const sv = lines.indexOf('SV');
@@ -160,6 +187,7 @@ function checkModelText(text: string, kernel: SvmKernel, classes: number, dimens
     if (!v || !ok(v)) throw new ArtifactInvalidError(`svm: model text has a bad or missing "${key}" line`);
   };
   const allowed = new Set(['svm_type', 'kernel_type', 'gamma', 'nr_class', 'total_sv', 'rho', 'label', 'nr_sv']);
+  if (probability) allowed.add('probA').add('probB');
   for (const key of header.keys())
     if (!allowed.has(key)) throw new ArtifactInvalidError(`svm: unexpected "${key}" line`);
   const isNum = (v: string) => new RegExp(`^${NUMBER}$`).test(v);
@@ -170,6 +198,8 @@ function checkModelText(text: string, kernel: SvmKernel, classes: number, dimens
   expect('nr_class', (v) => v.length === 1 && Number(v[0]) === classes);
   expect('rho', (v) => v.length === (classes * (classes - 1)) / 2 && v.every(isNum));
   expect('label', (v) => v.length === classes && v.every(isIndex) && new Set(v).size === classes);
+  const pairs = (classes * (classes - 1)) / 2;
+  if (probability) for (const key of ['probA', 'probB']) expect(key, (v) => v.length === pairs && v.every(isNum));
   const total = Number(header.get('total_sv')?.[0]);
   expect(
     'nr_sv',

@@ -33,6 +33,7 @@ const SPECS: CandidateSpec[] = [
   { name: 'logreg', kind: 'logistic-regression', options: { steps: 200, rate: 1 } },
   { name: 'svm-linear', kind: 'svm', options: { kernel: 'linear', cost: 1 } },
   { name: 'svm-rbf', kind: 'svm', options: { kernel: 'rbf', cost: 10, gamma: 0.5 } },
+  { name: 'svm-proba', kind: 'svm', options: { kernel: 'rbf', cost: 10, gamma: 0.5, probability: true } },
   { name: 'forest', kind: 'random-forest', options: { trees: 7, maxFeatures: 0.7, maxDepth: 5, seed: 3 } },
 ];
 
@@ -92,5 +93,15 @@ describe('svm artifact checks', () => {
     const doc = JSON.parse(serializeModel(model, data.featureNames).bytes.toString());
     doc.state.libsvm = doc.state.libsvm.replace(/ 3:/, ' 4:');
     expect(() => loadModel(Buffer.from(JSON.stringify(doc)))).toThrow(/bad feature on support vector/);
+  });
+});
+
+describe('svm probabilities', () => {
+  it('are one-hot by default and libsvm Platt estimates with probability: true', () => {
+    const data = blobs(150);
+    const hard = trainCandidate(data, SPECS[2]).predictProba(data.rows.slice(0, 20));
+    for (const p of hard) expect([...p].sort()).toEqual([0, 0, 1]);
+    const soft = trainCandidate(data, SPECS[3]).predictProba(data.rows.slice(0, 20));
+    expect(soft.some((p) => p.every((v) => v > 0 && v < 1))).toBe(true);
   });
 });
