@@ -30,7 +30,7 @@ interface LibSvm {
   free(): void;
 }
 interface LibSvmStatic {
-  new (options: Record<string, unknown>): LibSvm;
+  new (options: Record<string, unknown>): LibSvm & { model: number; _deserialized: boolean };
   load(text: string): LibSvm;
   SVM_TYPES: Record<string, number>;
   KERNEL_TYPES: Record<string, number>;
@@ -39,7 +39,44 @@ interface LibSvmStatic {
 // libsvm-js's main entry is libsvm 3.x compiled to WebAssembly; it resolves
 // once the module is instantiated, so this module waits for it at load time
 // and every later call is synchronous.
-const SVM = (await createRequire(import.meta.url)('libsvm-js')) as LibSvmStatic;
+const require = createRequire(import.meta.url);
+const SVM = (await require('libsvm-js')) as LibSvmStatic;
+
+/** The Emscripten module behind libsvm-js (the same instance: `require` caches it). */
+const wasm = require('libsvm-js/out/wasm/libsvm') as {
+  cwrap(name: string, ret: string, args: string[]): (...args: number[]) => number;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
+  HEAPU8: Uint8Array;
+};
+const deserializeModel = wasm.cwrap('deserialize_model', 'number', ['number']);
+
+/**
+ * `SVM.load(text)` hands the model text to C through Emscripten's `ccall`
+ * string conversion, which copies it onto the 5 MB WebAssembly stack (4 bytes
+ * reserved per character). A model of a few MB overflows the stack into the
+ * heap and silently corrupted other loaded models (measured: an RBF model
+ * predicted differently after a second copy was loaded). So the text goes
+ * through a heap buffer instead, and the instance is assembled the way
+ * `SVM.load` does it.
+ */
+function loadText(text: string): LibSvm {
+  const bytes = Buffer.from(text, 'latin1');
+  const pointer = wasm._malloc(bytes.length + 1);
+  if (!pointer) throw new ArtifactInvalidError('svm: no WebAssembly memory for the model text');
+  try {
+    wasm.HEAPU8.set(bytes, pointer);
+    wasm.HEAPU8[pointer + bytes.length] = 0;
+    const model = deserializeModel(pointer);
+    if (!model) throw new ArtifactInvalidError('svm: libsvm could not read the model text');
+    const svm = new SVM({});
+    svm.model = model;
+    svm._deserialized = true;
+    return svm;
+  } finally {
+    wasm._free(pointer);
+  }
+}
 
 // The WebAssembly heap is not garbage-collected: free a model's memory once
 // its JavaScript owner is gone.
@@ -71,7 +108,7 @@ export class SvmClassifier implements Classifier {
     const { gamma, ...linear } = params;
     this.params = params.kernel === 'linear' ? linear : params;
     this.#text = text;
-    this.#svm = SVM.load(text);
+    this.#svm = loadText(text);
     heap.register(this, this.#svm);
   }
 
@@ -147,6 +184,7 @@ export class SvmClassifier implements Classifier {
     const mean = decodeFloats(s.mean);
     const scale = decodeFloats(s.scale, mean.length);
     if (typeof s.libsvm !== 'string') throw new ArtifactInvalidError('svm: libsvm model text missing');
+    if (!/^[\n\x20-\x7e]*$/.test(s.libsvm)) throw new ArtifactInvalidError('svm: model text is not plain ASCII');
     checkModelText(s.libsvm, kernel, doc.classes.length, mean.length, probability);
     return new SvmClassifier(doc.featureSet, doc.classes, new Standardizer(mean, scale), s.libsvm, {
       kernel,

@@ -105,3 +105,29 @@ describe('svm probabilities', () => {
     expect(soft.some((p) => p.every((v) => v > 0 && v < 1))).toBe(true);
   });
 });
+
+describe('svm artifacts of several MB', () => {
+  it('load side by side without disturbing each other (libsvm-js stack overflow, see svm.ts)', () => {
+    // 1500 rows × 200 noisy features: most rows become support vectors, a model text of several MB.
+    let s = 11;
+    const rand = () => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648;
+    };
+    const rows = Array.from({ length: 1500 }, (_, i) =>
+      Float64Array.from({ length: 200 }, (_, j) => rand() + (j === 0 ? i % 3 : 0) * 0.3),
+    );
+    const labels = rows.map((_, i) => 'ABC'[i % 3]);
+    const names = Array.from({ length: 200 }, (_, j) => `f${j}`);
+    const data2: Dataset = { featureSet: 'noise', featureNames: names, rows, labels };
+    const probe = rows.slice(0, 300);
+    const a = trainCandidate(data2, { name: 'a', kind: 'svm', options: { kernel: 'rbf', cost: 10, gamma: 0.01 } });
+    const b = trainCandidate(data2, { name: 'b', kind: 'svm', options: { kernel: 'linear', cost: 1 } });
+    const before = [a.predictProba(probe), b.predictProba(probe)];
+    const artifacts = [a, b].map((m) => serializeModel(m, names));
+    expect(artifacts[0].bytes.length).toBeGreaterThan(2e6);
+    const loaded = artifacts.map(({ bytes, digest }) => loadModel(bytes, digest).classifier);
+    expect([a.predictProba(probe), b.predictProba(probe)]).toEqual(before);
+    expect(loaded.map((m) => m.predictProba(probe))).toEqual(before);
+  });
+});
