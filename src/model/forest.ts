@@ -119,6 +119,9 @@ export class ForestClassifier implements Classifier {
     for (const key of ['trees', 'maxFeatures', 'maxDepth', 'seed'])
       if (typeof p[key] !== 'number') throw new ArtifactInvalidError(`random-forest: bad ${key}`);
     const params = p as unknown as Required<ForestOptions>;
+    // The depth bounds the loader's recursion: a tampered artifact must not blow the stack.
+    if (!Number.isInteger(params.maxDepth) || params.maxDepth < 1 || params.maxDepth > MAX_DEPTH_LIMIT)
+      throw new ArtifactInvalidError(`random-forest: maxDepth must be an integer in 1..${MAX_DEPTH_LIMIT}`);
     const d = s.dimensions;
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d !== doc.featureNames.length)
       throw new ArtifactInvalidError('random-forest: dimensions do not match the feature names');
