@@ -62,7 +62,7 @@ console.log(
 );
 console.log(`train ${datasetDigest(train)}`);
 console.log(
-  `${'candidate'.padEnd(12)} ${'params'.padEnd(36)} ${'accuracy'.padStart(8)} ${'macro-F1'.padStart(8)} ${'train s'.padStart(8)} ${'predict rows/s'.padStart(14)} ${'artifact'.padStart(9)}`,
+  `${'candidate'.padEnd(12)} ${'params'.padEnd(52)} ${'accuracy'.padStart(8)} ${'macro-F1'.padStart(8)} ${'train s'.padStart(8)} ${'predict rows/s'.padStart(14)} ${'artifact'.padStart(9)}`,
 );
 const artifactBytes: Record<string, number> = {};
 const results = trainCandidates(train, test, specs, {
@@ -79,7 +79,7 @@ const results = trainCandidates(train, test, specs, {
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     console.log(
-      `${r.name.padEnd(12)} ${params.padEnd(36)} ${(100 * r.metrics.accuracy).toFixed(2).padStart(7)}% ${(100 * r.metrics.macroF1).toFixed(2).padStart(7)}% ${(r.trainMs / 1000).toFixed(2).padStart(8)} ${Math.round(
+      `${r.name.padEnd(12)} ${params.padEnd(52)} ${(100 * r.metrics.accuracy).toFixed(2).padStart(7)}% ${(100 * r.metrics.macroF1).toFixed(2).padStart(7)}% ${(r.trainMs / 1000).toFixed(2).padStart(8)} ${Math.round(
         test.rows.length / (r.predictMs / 1000),
       )
         .toString()
