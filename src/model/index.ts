@@ -16,5 +16,6 @@ export {
   type TrainCandidatesOptions,
   trainCandidate,
   trainCandidates,
+  trainCandidatesAsync,
 } from './train.ts';
 export * from './types.ts';

@@ -7,6 +7,7 @@ import {
   pickBest,
   splitDataset,
   trainCandidates,
+  trainCandidatesAsync,
 } from '../../src/model/index.ts';
 import type { Dataset } from '../../src/model/types.ts';
 
@@ -126,5 +127,23 @@ describe('trainCandidates and pickBest', () => {
     expect(pickBest(options).name).toBe('b');
     expect(pickBest(options, 'accuracy').name).toBe('c');
     expect(() => trainCandidates(train, validation, [])).toThrow(InvalidOptionError);
+  });
+});
+
+describe('trainCandidatesAsync', () => {
+  it('gives the same scores as the synchronous call and lets timers run between candidates', async () => {
+    const { train, validation } = splitDataset(dataset(240), { validationFraction: 0.25, seed: 3 });
+    const specs = [
+      { name: 'knn-k3', kind: 'knn', options: { k: 3 } },
+      { name: 'logreg', kind: 'logistic-regression', options: { steps: 50, rate: 1 } },
+    ] as const;
+    const order: string[] = [];
+    const pending = trainCandidatesAsync(train, validation, specs, { onResult: (r) => order.push(r.name) });
+    setImmediate(() => order.push('tick'));
+    const results = await pending;
+    expect(order).toEqual(['knn-k3', 'tick', 'logreg']);
+    const sync = trainCandidates(train, validation, specs);
+    expect(results.map((r) => r.metrics)).toEqual(sync.map((r) => r.metrics));
+    await expect(trainCandidatesAsync(train, validation, [])).rejects.toThrow(InvalidOptionError);
   });
 });
