@@ -40,7 +40,30 @@ interface LibSvmStatic {
 // once the module is instantiated, so this module waits for it at load time
 // and every later call is synchronous.
 const require = createRequire(import.meta.url);
-const SVM = (await require('libsvm-js')) as LibSvmStatic;
+const SVM = await loadLibsvm();
+
+/**
+ * Loads libsvm-js (libsvm 3 compiled by Emscripten) without its side effects
+ * on the process. Its Node start-up registers an `unhandledRejection` handler
+ * that calls `process.exit(1)` and prints nothing: every unhandled rejection
+ * anywhere would end the process silently. That handler is removed again.
+ * And it tries `fetch` on a file path first, fails, and prints "wasm streaming
+ * compile failed" on every start; with `fetch` hidden for the (synchronous)
+ * require it reads the .wasm file directly.
+ */
+function loadLibsvm(): Promise<LibSvmStatic> {
+  const before = new Set(process.listeners('unhandledRejection'));
+  const fetchDescriptor = Object.getOwnPropertyDescriptor(globalThis, 'fetch');
+  Object.defineProperty(globalThis, 'fetch', { value: undefined, configurable: true, writable: true });
+  try {
+    return require('libsvm-js') as Promise<LibSvmStatic>;
+  } finally {
+    if (fetchDescriptor) Object.defineProperty(globalThis, 'fetch', fetchDescriptor);
+    else Reflect.deleteProperty(globalThis, 'fetch');
+    for (const listener of process.listeners('unhandledRejection'))
+      if (!before.has(listener)) process.off('unhandledRejection', listener);
+  }
+}
 
 /** The Emscripten module behind libsvm-js (the same instance: `require` caches it). */
 const wasm = require('libsvm-js/out/wasm/libsvm') as {
