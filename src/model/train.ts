@@ -183,7 +183,11 @@ export function splitDataset(data: Dataset, options: SplitOptions): { train: Dat
     for (let i = 0; i < n; i++) held[i] = out.has(String(groups[i])) ? 1 : 0;
   } else {
     const byLabel = new Map<string, number[]>();
-    for (let i = 0; i < n; i++) byLabel.set(data.labels[i], [...(byLabel.get(data.labels[i]) ?? []), i]);
+    for (let i = 0; i < n; i++) {
+      const rows = byLabel.get(data.labels[i]);
+      if (rows) rows.push(i);
+      else byLabel.set(data.labels[i], [i]);
+    }
     for (const label of [...byLabel.keys()].sort()) {
       const idx = shuffled(byLabel.get(label)!, random);
       for (const i of idx.slice(0, Math.round(f * idx.length))) held[i] = 1;
