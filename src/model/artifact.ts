@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ArtifactInvalidError } from '../errors.ts';
+import { ForestClassifier } from './forest.ts';
 import { KnnClassifier } from './knn.ts';
+import { LogisticClassifier } from './logistic.ts';
+import { SvmClassifier } from './svm.ts';
 import { type Classifier, type LoadedModel, MODEL_FORMAT, type ModelDocument } from './types.ts';
 
 type Loader = (doc: ModelDocument) => Classifier;
@@ -9,7 +12,12 @@ type Loader = (doc: ModelDocument) => Classifier;
  * The kinds an artifact may name, each with its loader. An artifact is JSON
  * data read by these loaders: nothing in it is ever evaluated or required.
  */
-const LOADERS = new Map<string, Loader>([['knn', (doc) => KnnClassifier.fromState(doc)]]);
+const LOADERS = new Map<string, Loader>([
+  ['knn', (doc) => KnnClassifier.fromState(doc)],
+  ['logistic-regression', (doc) => LogisticClassifier.fromState(doc)],
+  ['svm', (doc) => SvmClassifier.fromState(doc)],
+  ['random-forest', (doc) => ForestClassifier.fromState(doc)],
+]);
 
 /** Registers the loader of a model kind (each candidate module calls this once). */
 export function registerModelKind(kind: string, loader: Loader): void {
@@ -59,5 +67,9 @@ export function loadModel(bytes: Buffer, expectedDigest?: string): LoadedModel {
     throw new ArtifactInvalidError('model artifact lacks featureNames or params');
   const loader = LOADERS.get(doc.kind);
   if (!loader) throw new ArtifactInvalidError(`unknown model kind "${doc.kind}"`, { context: { kind: doc.kind } });
-  return { classifier: loader(doc), digest };
+  const classifier = loader(doc);
+  // A loader reads the classes and feature set from `doc`; a model whose state disagrees is refused here.
+  if (classifier.classes.length !== doc.classes.length)
+    throw new ArtifactInvalidError('model artifact classes do not match its state');
+  return { classifier, digest };
 }
