@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
+import { datasetDigest } from '../../src/model/train.ts';
 import type { Dataset } from '../../src/model/types.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -77,16 +78,6 @@ function usable(v: FeatureVector): v is FeatureVector & { label: string } {
 export function positionHash(seed: number, partition: number, offset: number): number {
   const h = createHash('sha256').update(`${seed}:${partition}:${offset}`).digest();
   return h.readUInt32BE(0) / 2 ** 32;
-}
-
-/** `sha256:` of the rows and labels in order; two datasets with the same digest train the same model. */
-export function datasetDigest(data: Dataset): string {
-  const h = createHash('sha256');
-  for (let i = 0; i < data.rows.length; i++) {
-    h.update(Buffer.from(data.rows[i].buffer, data.rows[i].byteOffset, data.rows[i].byteLength));
-    h.update(`\u0000${data.labels[i]}\u0000`);
-  }
-  return `sha256:${h.digest('hex')}`;
 }
 
 function emptyDataset(): PositionedDataset {
