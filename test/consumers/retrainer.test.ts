@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { candidateTrainer, validationScorer } from '../../consumers/retrainer/candidates.ts';
+import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
+import { resolveRetrainerOptions } from '../../consumers/retrainer/options.ts';
+import { bootstrap, type RetrainOutcome, retrain, TAGS } from '../../consumers/retrainer/retrain.ts';
+import { runLoop } from '../../src/cli/run.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { loadModel } from '../../src/model/artifact.ts';
+import { decodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { ModelEvent } from '../../src/schemas/types.gen.ts';
+import { namespacedTopics } from '../../src/topics.ts';
+import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
+import { CHAMPION } from '../../src/tracking/types.ts';
+import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
+import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
+import { readTopic } from '../../src/transport/read.ts';
+import type { Transport } from '../../src/transport/types.ts';
+import { requireKafka } from '../setup/services.ts';
+
+const trainer = candidateTrainer([
+  { name: 'knn-k5', kind: 'knn', options: { k: 5 } },
+  { name: 'svm-linear', kind: 'svm', options: { kernel: 'linear', cost: 0.01 } },
+]);
+
+async function modelEvents(transport: Transport, topic: string): Promise<{ id: string; data: ModelEvent }[]> {
+  const out = [];
+  for await (const r of readTopic(transport, topic)) {
+    const e = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.model] });
+    out.push({ id: e.attributes.id, data: e.data });
+  }
+  return out;
+}
+
+async function until(check: () => boolean, ms = 120_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each([
+  ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
+  [
+    'kafka',
+    async (): Promise<Transport> =>
+      new KafkaTransport({
+        brokers: requireKafka(),
+        clientId: 'retrainer-test',
+        ssl: false,
+        replicationFactor: -1,
+        connectionTimeoutMs: 10_000,
+      }),
+  ],
+])('retrainer on %s', (_name, makeTransport) => {
+  it('drift events in → one version with its lineage, promoted only when better; redelivery adds none', {
+    timeout: 300_000,
+  }, async () => {
+    const transport = await makeTransport();
+    const backend = new EmbeddedTrackingStore(mkdtempSync(path.join(tmpdir(), 'retrainer-')));
+    try {
+      const topics = namespacedTopics(`rt-${randomUUID()}`);
+      await runLoop(
+        transport,
+        { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
+        silentLogger,
+        () => {},
+      );
+      const options = resolveRetrainerOptions({ quietMs: 300, maxWaitMs: 3000, pollMs: 100, model: 'har' });
+      const deps = { transport, backend, topics, trainer, scorer: validationScorer, options };
+
+      // A burst of drift events becomes one retraining: the first model, promoted without a contest.
+      const outcomes: RetrainOutcome[] = [];
+      const consumer = new RetrainerConsumer({
+        ...options,
+        transport,
+        backend,
+        trainer,
+        scorer: validationScorer,
+        topics,
+        groupId: `rt-${randomUUID()}`,
+        onRetrained: (o) => outcomes.push(o),
+      });
+      await consumer.start();
+      await until(() => outcomes.length >= 1);
+      await new Promise((r) => setTimeout(r, 1500));
+      await consumer.stop();
+      expect(outcomes).toHaveLength(1);
+      const [first] = outcomes;
+      expect(first.status).toBe('trained');
+      expect(first.version?.version).toBe(1);
+      expect(first.promoted).toBe(true);
+      expect((await backend.byAlias('har', CHAMPION))?.version).toBe(1);
+
+      let events = await modelEvents(transport, topics.modelEvents);
+      expect(events.map((e) => e.id)).toEqual(['har:1:registered', 'har:1:promoted']);
+      const lineage = events[0].data.lineage!;
+      expect(lineage.topic).toBe(topics.features);
+      expect(lineage.records).toBe(lineage.ranges.reduce((n, r) => n + r.records, 0));
+      expect(lineage.records).toBeGreaterThan(100);
+      expect(lineage.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(events[0].data.trigger!.length).toBeGreaterThan(0);
+      // The version is traceable: its run logged the same lineage, and its artifact loads by digest.
+      const version = first.version!;
+      expect(JSON.parse((await backend.readArtifact(version.runId, 'lineage.json')).toString())).toEqual(lineage);
+      const model = loadModel(await backend.readVersionArtifact(version), version.artifactDigest);
+      expect(model.classifier.classes.length).toBeGreaterThanOrEqual(5);
+      const run = await backend.getRun(version.runId);
+      expect(run.status).toBe('FINISHED');
+      expect(run.metrics.macroF1).toBeGreaterThan(0.5);
+      const children = await backend.searchRuns(run.experimentId, { tags: { 'mlflow.parentRunId': version.runId } });
+      expect(children.map((c) => c.name).sort()).toEqual(['knn-k5', 'svm-linear']);
+
+      // Redelivery: a new instance of another group reads the same drift events again: no new version.
+      const again: RetrainOutcome[] = [];
+      const second = new RetrainerConsumer({
+        ...options,
+        transport,
+        backend,
+        trainer,
+        scorer: validationScorer,
+        topics,
+        groupId: `rt-${randomUUID()}`,
+        onRetrained: (o) => again.push(o),
+      });
+      await second.start();
+      await new Promise((r) => setTimeout(r, 3000));
+      await second.stop();
+      expect(again).toEqual([]);
+      expect(await backend.listVersions('har')).toHaveLength(1);
+      // The same trigger retrained directly is "already done" with the same events.
+      const key = version.tags[TAGS.key];
+      const repeat = await retrain(deps, {
+        key,
+        trigger: [],
+        postDrift: { ranges: [], devices: new Set() },
+        covers: {},
+      });
+      expect(repeat.status).toBe('already-done');
+      expect(repeat.events.map((e) => e.headers!.ce_id)).toEqual(['har:1:registered', 'har:1:promoted']);
+
+      // The gate: a challenger that must beat production by more than is possible is registered, not promoted.
+      const strict = { ...deps, options: { ...options, margin: 1 } };
+      const challenger = await bootstrap(strict);
+      expect(challenger.version?.version).toBe(2);
+      expect(challenger.promoted).toBe(false);
+      expect((await backend.byAlias('har', CHAMPION))?.version).toBe(1);
+      const rejected = challenger.events.map((e) => decodeEvent(e.headers!, e.value).data as ModelEvent);
+      expect(rejected.map((e) => e.event)).toEqual(['registered', 'rejected']);
+      expect(rejected[1].scores.production).not.toBeNull();
+      expect(rejected[1].reason).toMatch(/does not beat production v1/);
+      // The second instance re-sent v1's events (it cannot know they were out): same ids, nothing new.
+      events = await modelEvents(transport, topics.modelEvents);
+      expect([...new Set(events.map((e) => e.id))]).toEqual(['har:1:registered', 'har:1:promoted']);
+    } finally {
+      await transport.close();
+    }
+  });
+});
