@@ -24,6 +24,7 @@ export function candidateTrainer(specs: readonly CandidateSpec[] = DEFAULT_CANDI
         classifier: r.classifier,
         params: { ...r.params },
         trainSeconds: r.trainMs / 1000,
+        predictSeconds: r.predictMs / 1000,
         metrics: {
           accuracy: r.metrics.accuracy,
           macroF1: r.metrics.macroF1,

@@ -20,6 +20,8 @@ export interface CandidateOutcome {
   classifier: Classifier;
   params: Record<string, string | number | boolean>;
   trainSeconds: number;
+  /** Time to score the validation rows (k-NN's cost is here, not in training). */
+  predictSeconds: number;
   /** accuracy, macroF1 and per-class precision_<CLASS> / recall_<CLASS> on the validation data. */
   metrics: Record<string, number>;
   confusion: { classes: string[]; matrix: number[][] };
@@ -47,7 +49,7 @@ export interface RetrainOutcome {
   /** Model events to publish (deterministic ids: a repeat publishes the same events). */
   events: OutgoingRecord[];
   runId: string | null;
-  candidates: { name: string; metrics: Record<string, number>; trainSeconds: number }[];
+  candidates: { name: string; metrics: Record<string, number>; trainSeconds: number; predictSeconds: number }[];
 }
 
 export const TAGS = {
@@ -180,7 +182,12 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
       promoted: gate.promote,
       events: modelEvents(deps, eventTrigger(request.trigger), version, gate, data.lineage),
       runId,
-      candidates: outcomes.map((c) => ({ name: c.name, metrics: c.metrics, trainSeconds: c.trainSeconds })),
+      candidates: outcomes.map((c) => ({
+        name: c.name,
+        metrics: c.metrics,
+        trainSeconds: c.trainSeconds,
+        predictSeconds: c.predictSeconds,
+      })),
     };
   } catch (err) {
     // A run never disappears silently: it ends FAILED with the error, and the trigger is redelivered.
@@ -212,6 +219,7 @@ async function logCandidate(backend: TrackingBackend, experimentId: string, pare
   await backend.tracker.logMetrics(run.runId, [
     ...Object.entries(c.metrics).map(([key, value]) => ({ key, value })),
     { key: 'train_seconds', value: c.trainSeconds },
+    { key: 'predict_seconds', value: c.predictSeconds },
   ]);
   await backend.tracker.logArtifact(run.runId, 'confusion.json', Buffer.from(JSON.stringify(c.confusion)));
   await backend.tracker.endRun(run.runId, 'FINISHED');
