@@ -5,6 +5,7 @@ import { TOPICS, type TopicNames } from '../src/topics.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { type DriftDetectorOptions, DriftDetectorProcessor } from './drift-detector/processor.ts';
 import { FeaturizerProcessor, type FeaturizerProcessorOptions } from './featurizer/processor.ts';
+import { type PredictorOptions, PredictorProcessor } from './predictor/processor.ts';
 
 export interface ConsumerWiring {
   transport: Transport;
@@ -21,6 +22,8 @@ export interface ConsumerWiring {
   checkpointInterval?: number | false;
   /** Transactions: outputs, checkpoints and offsets commit together (docs/exactly-once.md). @defaultValue false */
   exactlyOnce?: boolean;
+  /** Where a new group starts: the oldest record, or only records published after it joined. @defaultValue true */
+  fromBeginning?: boolean;
 }
 
 function wiring(component: string, w: ConsumerWiring) {
@@ -59,6 +62,7 @@ function consumerOf<P extends BatchProcessor, O>(
       processor,
       ...checkpoint,
       exactlyOnce: w.exactlyOnce ?? false,
+      fromBeginning: w.fromBeginning ?? true,
     }),
   };
 }
@@ -84,5 +88,16 @@ export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorO
     (o) => new DriftDetectorProcessor(o),
     options,
     (t) => t.detectorState,
+  );
+}
+
+/** The predictor as a consumer: features in, predictions and concept-drift events (and dead letters) out. */
+export function predictorConsumer(w: ConsumerWiring, options: PredictorOptions) {
+  return consumerOf(
+    'predictor',
+    w,
+    (t) => t.features,
+    (o) => new PredictorProcessor(o),
+    options,
   );
 }

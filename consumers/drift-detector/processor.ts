@@ -198,6 +198,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
           detectedAt: { topic: record.topic, partition: record.partition, offset: finding.position },
           window: { topic: record.topic, partition: record.partition, fromOffset, toOffset: record.offset },
           confirmedBy,
+          time: data.window.end,
         },
       });
       out.push({ topic: this.#output, key: data.device, headers, value });

@@ -31,6 +31,8 @@ export interface RetrainerConsumerOptions extends RetrainerOptions {
   logger?: Logger;
   metrics?: PipelineMetrics;
   clock?: BurstClock;
+  /** Where a new group starts on the drift topic. @defaultValue true */
+  fromBeginning?: boolean;
   /** Called after each retraining (reports, tests). */
   onRetrained?: (outcome: RetrainOutcome) => void;
 }
@@ -79,6 +81,7 @@ export class RetrainerConsumer {
       groupId: this.#o.groupId ?? 'activity-tracking-retrainer',
       topics: [this.#topics.driftEvents],
       maxBatchSize: 1000,
+      fromBeginning: this.#o.fromBeginning ?? true,
       onAssigned: () => this.#loadCovered(),
       handler: (batch, context) => this.#handle(batch, context),
     });

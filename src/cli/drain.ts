@@ -2,21 +2,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError } from '../errors.ts';
 import type { Transport } from '../transport/types.ts';
 
-/** Waits until each (group, topic) has committed everything the topic holds. */
+/**
+ * Waits until each (group, topic) has committed everything the topic holds.
+ * A group that joined at the end of a topic (fromBeginning false) commits
+ * nothing for a partition that got no new record: `since[p]`, the end offsets
+ * when it joined, count as consumed for it.
+ */
 export async function drained(
   transport: Transport,
-  pairs: [groupId: string, topic: string][],
+  pairs: [groupId: string, topic: string, since?: number[]][],
   timeoutMs = 600_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let done = true;
-    for (const [group, topic] of pairs) {
+    for (const [group, topic, since] of pairs) {
       const [end, committed] = await Promise.all([
         transport.endOffsets(topic),
         transport.committedOffsets(group, topic),
       ]);
-      if (end.some((e, p) => e > 0 && (committed[p] ?? -1) < e)) done = false;
+      if (end.some((e, p) => e > 0 && Math.max(committed[p] ?? -1, since?.[p] ?? -1) < e)) done = false;
     }
     if (done) return;
     await sleep(100);

@@ -1,9 +1,12 @@
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ActivityTrackingError } from '../errors.ts';
+import { ActivityTrackingError, InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { topicSpecs } from '../topics.ts';
+import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
-import { DEFAULT_DATA, printSummary, runLoop } from './run.ts';
+import { printMainJobSummary, runMainJob } from './main-job.ts';
+import { DEFAULT_DATA } from './run.ts';
 
 /** Exit codes scripts can rely on (docs/configuration.md). */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
@@ -29,17 +32,18 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description(
-      'run the loop on the bundled sample: replay phones with an injected drift, featurize, detect drift, summarize',
+      'the whole loop with no infrastructure: train and serve a first model, stream the test phones with a drift, detect it, retrain, promote, switch, report',
     )
     .option(
       '--drift <spec>',
       'drift injected from the second pass on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
       'rotation:z:45',
     )
-    .option('--passes <n>', 'times each phone replays its recording', positiveInt, 2)
-    .option('--speed <factor>', 'replay speed: 1 = real time, or max', 'max')
+    .option('--passes <n>', 'passes of the test phones over their recordings', positiveInt, 3)
+    .option('--speed <factor>', 'replay speed of the test phones, a multiple of real time', '25')
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 3)
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
+    .option('--out <dir>', 'folder for this run: tracking store and report (default .data/runs/<time>)')
     .action(
       async (options: {
         drift: string;
@@ -47,24 +51,39 @@ export function buildProgram(): Command {
         speed: string;
         partitions: number;
         data: 'sample' | 'shared';
+        out?: string;
       }) => {
         const global = program.opts<{ transport: string; logLevel: string }>();
         const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
+        const speed = Number(options.speed);
+        if (!(speed > 0)) throw new InvalidOptionError('--speed must be a positive number');
+        if (options.passes < 2)
+          throw new InvalidOptionError('--passes must be at least 2: the drift starts with pass 2');
+        const out = path.resolve(
+          options.out ?? path.join('.data', 'runs', new Date().toISOString().replace(/[:.]/g, '-')),
+        );
         const transport = createTransport(global.transport, { logger });
+        const backend = createTrackingBackend({ dir: path.join(out, 'tracking') });
         const print = (line: string) => process.stdout.write(`${line}\n`);
         try {
-          const speed = options.speed === 'max' ? 'max' : Number(options.speed);
-          if (speed !== 'max' && !(speed > 0))
-            throw new InvalidArgumentError('--speed must be a positive number or max');
-          const summary = await runLoop(
+          const summary = await runMainJob(
             transport,
-            { data: options.data, drift: options.drift, loops: options.passes, speed, partitions: options.partitions },
+            backend,
+            {
+              data: options.data,
+              drift: options.drift,
+              passes: options.passes,
+              speed,
+              partitions: options.partitions,
+              reportPath: path.join(out, 'report.html'),
+            },
             logger,
             print,
           );
-          printSummary(summary, print);
+          printMainJobSummary(summary, print);
         } finally {
           await transport.close();
+          await backend.close();
         }
       },
     );

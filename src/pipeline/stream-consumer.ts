@@ -41,6 +41,8 @@ export interface StreamConsumerOptions {
   checkpoint?: CheckpointOptions;
   /** Outputs, checkpoints and input offsets of a batch commit together (transactions). @defaultValue false */
   exactlyOnce?: boolean;
+  /** @defaultValue true */
+  fromBeginning?: boolean;
 }
 
 /**
@@ -82,6 +84,7 @@ export class StreamConsumer {
       topics: this.#options.topics,
       maxBatchSize: this.#options.maxBatchSize ?? 500,
       exactlyOnce: this.#options.exactlyOnce ?? false,
+      fromBeginning: this.#options.fromBeginning ?? true,
       onAssigned: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions assigned');
         await this.#checkpointer?.restore(partitions);

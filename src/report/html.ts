@@ -145,11 +145,11 @@ ${lineage}
 
 function confusionTable(c: { classes: string[]; matrix: number[][] }): string {
   const max = Math.max(1, ...c.matrix.flat());
-  const head = c.classes.map((k) => `<th title="${esc(k)}">${esc(k.slice(0, 3))}</th>`).join('');
+  const head = c.classes.map((k, i) => `<th title="${esc(k)}">${i + 1}</th>`).join('');
   const rows = c.matrix
     .map(
       (row, i) =>
-        `<tr><th>${esc(c.classes[i])}</th>${row
+        `<tr><th>${i + 1} ${esc(c.classes[i])}</th>${row
           .map((n) => `<td style="background:rgba(40,90,200,${(n / max).toFixed(3)})">${n}</td>`)
           .join('')}</tr>`,
     )

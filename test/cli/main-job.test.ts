@@ -1,0 +1,56 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runMainJob } from '../../src/cli/main-job.ts';
+import { silentLogger } from '../../src/log/logger.ts';
+import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
+import { CHAMPION } from '../../src/tracking/types.ts';
+import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
+
+/** The README's first command, in-process: the whole loop on the bundled sample, no infrastructure. */
+describe('main job', () => {
+  it('trains, serves, detects the drift, retrains, switches, and reports the recovery', {
+    timeout: 300_000,
+  }, async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'main-job-'));
+    const transport = new EmbeddedLog();
+    const backend = new EmbeddedTrackingStore(path.join(out, 'tracking'));
+    const lines: string[] = [];
+    try {
+      const s = await runMainJob(
+        transport,
+        backend,
+        {
+          data: 'sample',
+          drift: 'rotation:z:45',
+          passes: 3,
+          speed: 25,
+          partitions: 3,
+          reportPath: path.join(out, 'report.html'),
+        },
+        silentLogger,
+        (l) => lines.push(l),
+      );
+      expect(s.devices).toBe(3);
+      expect(s.deadLetters).toBe(0);
+      for (const [device, t] of Object.entries(s.firstDetectionSeconds)) expect(t, device).not.toBeNull();
+      expect(s.versions.length).toBeGreaterThanOrEqual(2);
+      expect(s.versions[0].promoted).toBe(true);
+      expect(s.versions.slice(1).some((v) => v.promoted)).toBe(true);
+      expect((await backend.byAlias('activity-classifier', CHAMPION))!.version).toBeGreaterThan(1);
+      const { beforeDrift, afterDriftOldModel, afterDriftRetrained } = s.accuracy;
+      expect(afterDriftRetrained.predictions).toBeGreaterThan(100);
+      // The drift hurts the old model; the retrained one recovers most of it.
+      expect(afterDriftOldModel.accuracy!).toBeLessThan(beforeDrift.accuracy! - 0.1);
+      expect(afterDriftRetrained.accuracy!).toBeGreaterThan(afterDriftOldModel.accuracy! + 0.1);
+      expect(existsSync(s.reportPath)).toBe(true);
+      const html = readFileSync(s.reportPath, 'utf8');
+      expect(html).toContain('data-chart="drift-timeline"');
+      expect(html.match(/<section class="version"/g)?.length).toBe(s.versions.length);
+      expect(lines.some((l) => l.includes('test phones'))).toBe(true);
+    } finally {
+      await transport.close();
+    }
+  });
+});
