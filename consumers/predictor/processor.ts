@@ -1,0 +1,162 @@
+import { performance } from 'node:perf_hooks';
+import { Adwin } from '../../src/drift/adwin.ts';
+import { ServiceUnavailableError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log/logger.ts';
+import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
+import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { FeatureVector } from '../../src/schemas/types.gen.ts';
+import type { ModelHandle } from '../../src/serving/model-handle.ts';
+import { TOPICS, type TopicNames } from '../../src/topics.ts';
+import type { ConsumedRecord, OutgoingRecord, RecordBatch } from '../../src/transport/types.ts';
+
+export const COMPONENT = 'predictor';
+
+export interface PredictorOptions {
+  handle: ModelHandle;
+  /** ADWIN delta of the error-rate detector. @defaultValue 0.002 */
+  errorDelta?: number;
+  /** Labelled windows a version must have scored before a rise counts. @defaultValue 30 */
+  minErrors?: number;
+  topics?: TopicNames;
+  logger?: Logger;
+  metrics?: PipelineMetrics;
+}
+
+/**
+ * Scores feature vectors in-process with the handle's current version (one
+ * predictProba call per batch) and publishes predictions keyed by device.
+ * Labelled windows feed a 0/1 error stream per model version into ADWIN; a
+ * detected rise of the error rate is a concept-drift event. In-process rather
+ * than over HTTP: see docs/deployment.md (one batched call per poll, no
+ * network hop; the serving endpoint is for external clients).
+ */
+export class PredictorProcessor implements BatchProcessor {
+  readonly #handle: ModelHandle;
+  readonly #loop: RecordLoop;
+  readonly #topics: TopicNames;
+  readonly #delta: number;
+  readonly #minErrors: number;
+  #errors: { key: string; adwin: Adwin; seen: number } | null = null;
+  readonly stats = { predictions: 0, conceptDrifts: 0 };
+
+  constructor(options: PredictorOptions) {
+    this.#handle = options.handle;
+    this.#topics = options.topics ?? TOPICS;
+    this.#delta = options.errorDelta ?? 0.002;
+    this.#minErrors = options.minErrors ?? 30;
+    this.#loop = {
+      component: COMPONENT,
+      deadLetterTopic: this.#topics.deadLetter,
+      logger: options.logger?.child({ component: COMPONENT }),
+      metrics: options.metrics,
+    };
+  }
+
+  process(batch: RecordBatch): OutgoingRecord[] {
+    const started = performance.now();
+    const active = this.#handle.current();
+    // No model yet: throwing makes the batch redeliver, nothing is committed or lost.
+    if (!active) throw new ServiceUnavailableError('predictor has no model version yet');
+    const { classifier } = active.model;
+    const dims = (classifier as { standardizer?: { dimensions: number } }).standardizer?.dimensions;
+    const good: { record: ConsumedRecord; data: FeatureVector }[] = [];
+    const out = processEach(this.#loop, batch.records, (record) => {
+      const { data } = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] });
+      if (data.featureSet !== classifier.featureSet)
+        throw new RecordRejected(
+          'unknown-feature-set',
+          `feature set "${data.featureSet}" is not ${classifier.featureSet}, the model's`,
+        );
+      if (dims !== undefined && data.values.length !== dims)
+        throw new RecordRejected('wrong-feature-count', `${data.values.length} feature values, ${dims} expected`);
+      good.push({ record, data });
+    });
+    if (good.length === 0) return out;
+    const probs = classifier.predictProba(good.map((g) => g.data.values));
+    const latencyMs = performance.now() - started;
+    const classes = classifier.classes;
+    const key = `${active.ref.name}@${active.ref.version}`;
+    if (this.#errors?.key !== key) this.#errors = { key, adwin: new Adwin({ delta: this.#delta }), seen: 0 };
+    const errors = this.#errors;
+    for (let i = 0; i < good.length; i++) {
+      const { record, data } = good[i];
+      const p = probs[i];
+      let best = 0;
+      for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;
+      const probabilities: Record<string, number> = {};
+      for (let c = 0; c < p.length; c++) probabilities[classes[c]] = p[c];
+      const label = data.label ?? null;
+      const { headers, value } = encodeEvent({
+        type: EVENT_TYPES.prediction,
+        source: `activity-tracking/${COMPONENT}`,
+        subject: data.device,
+        id: `${record.topic}:${record.partition}:${record.offset}:prediction`,
+        data: {
+          device: data.device,
+          window: { start: data.window.start, end: data.window.end },
+          activity: classes[best],
+          probabilities,
+          model: active.ref.name,
+          version: active.ref.version,
+          latencyMs,
+          label,
+          source: { topic: record.topic, partition: record.partition, offset: record.offset },
+        },
+      });
+      out.push({ topic: this.#topics.predictions, key: data.device, headers, value });
+      if (label !== null) this.#feedError(errors, label === classes[best] ? 0 : 1, record, data, out);
+    }
+    this.stats.predictions += good.length;
+    return out;
+  }
+
+  #feedError(
+    errors: { key: string; adwin: Adwin; seen: number },
+    miss: number,
+    record: ConsumedRecord,
+    data: FeatureVector,
+    out: OutgoingRecord[],
+  ): void {
+    const before = errors.adwin.estimation;
+    const widthBefore = errors.adwin.width;
+    errors.adwin.update(miss);
+    errors.seen++;
+    if (!errors.adwin.driftDetected || errors.seen < this.#minErrors) return;
+    const after = errors.adwin.estimation;
+    // Only a rise is concept drift; a falling error rate is the model doing better.
+    if (!(after > before)) return;
+    this.stats.conceptDrifts++;
+    this.#loop.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'concept' });
+    const widthAfter = errors.adwin.width;
+    const { headers, value } = encodeEvent({
+      type: EVENT_TYPES.drift,
+      source: `activity-tracking/${COMPONENT}`,
+      subject: data.device,
+      id: `${record.topic}:${record.partition}:${record.offset}:concept`,
+      data: {
+        kind: 'concept',
+        device: data.device,
+        activity: data.label ?? null,
+        feature: null,
+        featureIndex: null,
+        detector: { name: 'adwin', delta: this.#delta },
+        widthBefore: Math.max(0, widthBefore + 1 - widthAfter),
+        widthAfter,
+        meanBefore: null,
+        meanAfter: after,
+        detectedAt: { topic: record.topic, partition: record.partition, offset: record.offset },
+        window: {
+          topic: record.topic,
+          partition: record.partition,
+          fromOffset: Math.max(0, record.offset - widthAfter + 1),
+          toOffset: record.offset,
+        },
+        confirmedBy: 1,
+      },
+    });
+    out.push({ topic: this.#topics.driftEvents, key: data.device, headers, value });
+  }
+}
