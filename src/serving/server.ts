@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.ts';
+import { FEATURE_SET, Featurizer, INPUT_CHANNELS, WINDOW } from '../features/index.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import type { LoadedModel } from '../model/types.ts';
 import { ajv } from '../schemas/registry.ts';
@@ -37,6 +38,19 @@ const scoreSchema = {
   $id: 'urn:activity-tracking:serving:score-request',
   oneOf: [
     { type: 'object', additionalProperties: false, required: ['vector'], properties: { vector: vectorSchema } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['readings'],
+      properties: {
+        readings: {
+          type: 'array',
+          minItems: WINDOW,
+          maxItems: WINDOW,
+          items: { type: 'array', minItems: INPUT_CHANNELS, maxItems: INPUT_CHANNELS, items: { type: 'number' } },
+        },
+      },
+    },
     {
       type: 'object',
       additionalProperties: false,
@@ -134,8 +148,19 @@ export async function startServing(options: ServingOptions): Promise<ServingServ
       const e = validateScore.errors?.[0];
       throw new HttpError(400, 'schema_violation', `${e?.instancePath || '(body)'} ${e?.message ?? 'is invalid'}`);
     }
-    const req2 = input as { vector?: number[]; vectors?: number[][] };
-    const rows = req2.vectors ?? [req2.vector!];
+    const req2 = input as { vector?: number[]; vectors?: number[][]; readings?: number[][] };
+    let rows: (number[] | Float64Array)[];
+    if (req2.readings) {
+      if (classifier.featureSet !== FEATURE_SET)
+        throw new HttpError(
+          400,
+          'feature_set_mismatch',
+          `the model takes ${classifier.featureSet}, not ${FEATURE_SET} windows`,
+        );
+      // A standalone window: the gravity filter starts from this window's first sample (the stream featurizer's is warm).
+      const windows = new Featurizer().push(req2.readings.flat());
+      rows = [windows[0].features];
+    } else rows = req2.vectors ?? [req2.vector!];
     if (rows.length > maxBatch) throw new HttpError(400, 'batch_too_large', `at most ${maxBatch} vectors per request`);
     if (dims !== undefined)
       for (let i = 0; i < rows.length; i++)

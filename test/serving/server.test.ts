@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactInvalidError, InvalidOptionError } from '../../src/errors.ts';
 import { directoryModelSource } from '../../src/serving/model-source.ts';
 import { type ServingServer, startServing } from '../../src/serving/server.ts';
-import { writeTestModel } from './models.ts';
+import { readingsWindow, writeFeatureSetModel, writeTestModel } from './models.ts';
 
 const KEY = 'test-key-0123456789abcdef';
 let dir: string;
@@ -85,6 +85,26 @@ describe('serving', () => {
     expect((await post(keyed, body, { 'x-api-key': `${KEY}x` })).status).toBe(401);
     expect((await post(keyed, body, { 'x-api-key': KEY })).status).toBe(200);
     expect((await fetch(`${keyed.url}/readyz`)).status).toBe(200);
+  });
+
+  it("scores a window of raw readings with a model of the featurizer's feature set", async () => {
+    await writeFeatureSetModel(dir, { name: 'har-fs', version: 1 });
+    const fs = await startServing({ source: directoryModelSource(dir), model: { name: 'har-fs', version: 1 } });
+    try {
+      for (const walking of [true, false]) {
+        const r = await post(fs, JSON.stringify({ readings: readingsWindow(walking, 99) }));
+        expect(r.status).toBe(200);
+        const body = (await r.json()) as { predictions: { activity: string }[] };
+        expect(body.predictions[0].activity).toBe(walking ? 'WALKING' : 'SITTING');
+      }
+      const short = await post(fs, JSON.stringify({ readings: readingsWindow(true).slice(1) }));
+      expect(((await short.json()) as { error: string }).error).toBe('schema_violation');
+    } finally {
+      await fs.close();
+    }
+    const mismatch = await post(open, JSON.stringify({ readings: readingsWindow(true) }));
+    expect(mismatch.status).toBe(400);
+    expect(((await mismatch.json()) as { error: string }).error).toBe('feature_set_mismatch');
   });
 
   it('refuses to bind beyond loopback without an API key', async () => {
