@@ -8,7 +8,7 @@ import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { FeatureVector } from '../../src/schemas/types.gen.ts';
-import type { ModelHandle } from '../../src/serving/model-handle.ts';
+import type { ActiveModel, ModelHandle } from '../../src/serving/model-handle.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch } from '../../src/transport/types.ts';
 
@@ -16,6 +16,8 @@ export const COMPONENT = 'predictor';
 
 export interface PredictorOptions {
   handle: ModelHandle;
+  /** How long a batch waits for the first model version before it is redelivered. @defaultValue 10000 */
+  firstModelWaitMs?: number;
   /** ADWIN delta of the error-rate detector. @defaultValue 0.002 */
   errorDelta?: number;
   /** Labelled windows a version must have scored before a rise counts. @defaultValue 30 */
@@ -39,6 +41,7 @@ export class PredictorProcessor implements BatchProcessor {
   readonly #topics: TopicNames;
   readonly #delta: number;
   readonly #minErrors: number;
+  readonly #firstWait: number;
   #errors: { key: string; adwin: Adwin; seen: number } | null = null;
   readonly stats = { predictions: 0, conceptDrifts: 0 };
 
@@ -47,6 +50,7 @@ export class PredictorProcessor implements BatchProcessor {
     this.#topics = options.topics ?? TOPICS;
     this.#delta = options.errorDelta ?? 0.002;
     this.#minErrors = options.minErrors ?? 30;
+    this.#firstWait = options.firstModelWaitMs ?? 10_000;
     this.#loop = {
       component: COMPONENT,
       deadLetterTopic: this.#topics.deadLetter,
@@ -55,11 +59,18 @@ export class PredictorProcessor implements BatchProcessor {
     };
   }
 
-  process(batch: RecordBatch): OutgoingRecord[] {
-    const started = performance.now();
+  process(batch: RecordBatch): OutgoingRecord[] | Promise<OutgoingRecord[]> {
     const active = this.#handle.current();
-    // No model yet: throwing makes the batch redeliver, nothing is committed or lost.
-    if (!active) throw new ServiceUnavailableError('predictor has no model version yet');
+    if (active) return this.#score(batch, active);
+    // Before the first deployment: wait a while, then throw so the batch is redelivered (nothing committed or lost).
+    return this.#handle.whenReady(this.#firstWait).then((a) => {
+      if (!a) throw new ServiceUnavailableError('predictor has no model version yet');
+      return this.#score(batch, a);
+    });
+  }
+
+  #score(batch: RecordBatch, active: ActiveModel): OutgoingRecord[] {
+    const started = performance.now();
     const { classifier } = active.model;
     const dims = (classifier as { standardizer?: { dimensions: number } }).standardizer?.dimensions;
     const good: { record: ConsumedRecord; data: FeatureVector }[] = [];

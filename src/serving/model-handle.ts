@@ -15,6 +15,7 @@ export interface ActiveModel {
 export class ModelHandle {
   #active: ActiveModel | null = null;
   readonly #source: ModelSource;
+  #waiters: ((a: ActiveModel) => void)[] = [];
 
   constructor(source: ModelSource) {
     this.#source = source;
@@ -24,11 +25,29 @@ export class ModelHandle {
     return this.#active;
   }
 
+  /** The current version, waiting up to `timeoutMs` for the first one; null on timeout. */
+  async whenReady(timeoutMs: number): Promise<ActiveModel | null> {
+    if (this.#active) return this.#active;
+    return new Promise((resolve) => {
+      const done = (a: ActiveModel | null) => {
+        clearTimeout(timer);
+        resolve(a);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve(null);
+      }, timeoutMs);
+      this.#waiters.push(done);
+    });
+  }
+
   async switchTo(ref: ModelRef): Promise<ActiveModel> {
     const a = this.#active;
     if (a && a.ref.name === ref.name && a.ref.version === ref.version) return a;
     const model = await this.#source(ref);
-    this.#active = { ref: { ...ref }, model };
-    return this.#active;
+    const active = { ref: { ...ref }, model };
+    this.#active = active;
+    for (const w of this.#waiters.splice(0)) w(active);
+    return active;
   }
 }

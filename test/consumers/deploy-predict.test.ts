@@ -139,10 +139,16 @@ describe('deployer and predictor on the real broker, local target', () => {
         return p.length >= n ? p : undefined;
       });
 
+    // Vectors before any deployment wait for v1; bad records on both inputs are dead-lettered.
+    await vectors(30, false);
+    await producer.publish([
+      { topic: topics.features, key: 'phone-0', value: Buffer.from('not an event') },
+      { topic: topics.modelEvents, key: 'har', value: Buffer.from('{"nope":1}') },
+    ]);
     // v1: deployed, predictor switches to it, everything scored by v1.
     await promote(1);
     await until('v1 handle', async () => (handle.current()?.ref.version === 1 ? true : undefined));
-    await vectors(60, false);
+    await vectors(30, false);
     let preds = await waitPredictions(60);
     expect(preds.every((p) => p.version === 1)).toBe(true);
     expect(preds.every((p) => p.activity === p.label)).toBe(true);
@@ -188,6 +194,9 @@ describe('deployer and predictor on the real broker, local target', () => {
     expect(preds.length).toBe(240);
     const sources = new Set(preds.map((p) => `${p.source.partition}:${p.source.offset}`));
     expect(sources.size).toBe(240);
-    expect((await readAll(transport, topics.deadLetter)).length).toBe(0);
+    const dead = (await readAll(transport, topics.deadLetter)).map(
+      (r) => decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.deadLetter] }).data,
+    );
+    expect(dead.map((d) => d.component).sort()).toEqual(['deployer', 'predictor']);
   });
 });
