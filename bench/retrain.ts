@@ -25,7 +25,7 @@ import { resolveRetrainerOptions } from '../consumers/retrainer/options.ts';
 import { bootstrap, type RetrainOutcome } from '../consumers/retrainer/retrain.ts';
 import { applyInjection, parseInjection } from '../producers/replay/inject.ts';
 import { hasSharedHar, type Recording, readRecordings, SHARED_HAR_DIR, sharedHarPaths } from '../src/data/hapt.ts';
-import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../src/features/index.ts';
+import { FEATURE_SET, Featurizer } from '../src/features/index.ts';
 import { loadModel } from '../src/model/artifact.ts';
 import { argmaxClasses, evaluate } from '../src/model/evaluate.ts';
 import { DEFAULT_CANDIDATES } from '../src/model/train.ts';

@@ -3,6 +3,7 @@ import type { PipelineMetrics } from '../src/metrics/metrics.ts';
 import { type BatchProcessor, StreamConsumer } from '../src/pipeline/stream-consumer.ts';
 import { TOPICS, type TopicNames } from '../src/topics.ts';
 import type { Transport } from '../src/transport/types.ts';
+import { type DeployerOptions, DeployerProcessor } from './deployer/processor.ts';
 import { type DriftDetectorOptions, DriftDetectorProcessor } from './drift-detector/processor.ts';
 import { FeaturizerProcessor, type FeaturizerProcessorOptions } from './featurizer/processor.ts';
 import { type PredictorOptions, PredictorProcessor } from './predictor/processor.ts';
@@ -91,13 +92,24 @@ export function driftDetectorConsumer(w: ConsumerWiring, options: DriftDetectorO
   );
 }
 
-/** The predictor as a consumer: features in, predictions and concept-drift events (and dead letters) out. */
-export function predictorConsumer(w: ConsumerWiring, options: PredictorOptions) {
+/** The predictor: features in, predictions, concept-drift events (and dead letters) out. */
+export function predictorConsumer(w: ConsumerWiring, options: Omit<PredictorOptions, 'topics'>) {
   return consumerOf(
     'predictor',
     w,
     (t) => t.features,
     (o) => new PredictorProcessor(o),
+    options,
+  );
+}
+
+/** The deployer: model events in, deployment events out. */
+export function deployerConsumer(w: ConsumerWiring, options: Omit<DeployerOptions, 'topics'>) {
+  return consumerOf(
+    'deployer',
+    w,
+    (t) => t.modelEvents,
+    (o) => new DeployerProcessor(o),
     options,
   );
 }

@@ -1,68 +1,58 @@
 import { performance } from 'node:perf_hooks';
-import { DetectorBank } from '../../src/drift/bank.ts';
-import type { AdwinOptions } from '../../src/drift/options.ts';
+import { Adwin } from '../../src/drift/adwin.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
-import { FEATURE_NAMES } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { argmaxClasses } from '../../src/model/evaluate.ts';
-import type { Classifier } from '../../src/model/types.ts';
-import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { FeatureVector } from '../../src/schemas/types.gen.ts';
+import type { ActiveModel, ModelHandle } from '../../src/serving/model-handle.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
-import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
+import type { ConsumedRecord, OutgoingRecord, RecordBatch } from '../../src/transport/types.ts';
 
 export const COMPONENT = 'predictor';
 
-/** The model a predictor scores with; swapped whole between batches. */
-export interface ServingModel {
-  name: string;
-  version: number;
-  classifier: Classifier;
-}
-
 export interface PredictorOptions {
-  /** The model in use; null makes a batch wait for one (it is redelivered). */
-  model: () => ServingModel | null;
-  /** ADWIN of the per-device error stream (labelled windows only). @defaultValue delta 0.002, clock 4 */
-  adwin?: AdwinOptions;
+  handle: ModelHandle;
+  /** How long a batch waits for the first model version before it is redelivered. @defaultValue 10000 */
+  firstModelWaitMs?: number;
+  /** ADWIN delta of the error-rate detector. @defaultValue 0.002 */
+  errorDelta?: number;
+  /** Labelled windows a version must have scored before a rise counts. @defaultValue 30 */
+  minErrors?: number;
   topics?: TopicNames;
   logger?: Logger;
   metrics?: PipelineMetrics;
 }
 
-interface ErrorStream {
-  bank: DetectorBank;
-  partition: number;
-  /** Offsets of the last OFFSETS labelled vectors, to name where the newer sub-window begins. */
-  offsets: Float64Array;
-}
-
-const OFFSETS = 1024;
-
 /**
- * Scores feature vectors with the deployed model and publishes a prediction
- * per vector, keyed by device. A batch is scored by one model version: a
- * version switch happens between batches, so no record is scored twice or
- * skipped. Where windows carry labels, the 0/1 error of each prediction feeds
- * a per-device ADWIN; a cut whose newer part has the higher error rate is a
- * concept-drift event (kind "concept", feature null) on the drift topic.
+ * Scores feature vectors in-process with the handle's current version (one
+ * predictProba call per batch) and publishes predictions keyed by device.
+ * Labelled windows feed a 0/1 error stream per model version into ADWIN; a
+ * detected rise of the error rate is a concept-drift event. In-process rather
+ * than over HTTP: see docs/deployment.md (one batched call per poll, no
+ * network hop; the serving endpoint is for external clients).
  */
 export class PredictorProcessor implements BatchProcessor {
-  readonly #options: PredictorOptions;
-  readonly #topics: TopicNames;
+  readonly #handle: ModelHandle;
   readonly #loop: RecordLoop;
-  readonly #errors = new Map<string, ErrorStream>();
-  readonly stats = { predictions: 0, labelled: 0, correct: 0, conceptDrifts: 0 };
-  /** Labelled predictions and correct ones per model version, for live views. */
+  readonly #topics: TopicNames;
+  readonly #delta: number;
+  readonly #minErrors: number;
+  readonly #firstWait: number;
+  #errors: { key: string; adwin: Adwin; seen: number } | null = null;
+  readonly stats = { predictions: 0, conceptDrifts: 0 };
+  /** Labelled predictions per version, with the last 200 hits, for live views. */
   readonly byVersion = new Map<number, { labelled: number; correct: number; recent: number[] }>();
 
   constructor(options: PredictorOptions) {
-    this.#options = options;
+    this.#handle = options.handle;
     this.#topics = options.topics ?? TOPICS;
+    this.#delta = options.errorDelta ?? 0.002;
+    this.#minErrors = options.minErrors ?? 30;
+    this.#firstWait = options.firstModelWaitMs ?? 10_000;
     this.#loop = {
       component: COMPONENT,
       deadLetterTopic: this.#topics.deadLetter,
@@ -71,133 +61,128 @@ export class PredictorProcessor implements BatchProcessor {
     };
   }
 
-  process(batch: RecordBatch): OutgoingRecord[] {
-    const model = this.#options.model();
-    // Thrown, not dead-lettered: the batch is redelivered once a model is deployed.
-    if (model === null) throw new ServiceUnavailableError('no model deployed yet', { retriable: true });
+  process(batch: RecordBatch): OutgoingRecord[] | Promise<OutgoingRecord[]> {
+    const active = this.#handle.current();
+    if (active) return this.#score(batch, active);
+    // Before the first deployment: wait a while, then throw so the batch is redelivered (nothing committed or lost).
+    return this.#handle.whenReady(this.#firstWait).then((a) => {
+      if (!a) throw new ServiceUnavailableError('predictor has no model version yet');
+      return this.#score(batch, a);
+    });
+  }
+
+  #score(batch: RecordBatch, active: ActiveModel): OutgoingRecord[] {
     const started = performance.now();
-    // Decode first, score the batch's good vectors in one call, then emit in offset order.
-    const decoded: (FeatureVector | null)[] = [];
+    const { classifier } = active.model;
+    const dims = (classifier as { standardizer?: { dimensions: number } }).standardizer?.dimensions;
+    const good: { record: ConsumedRecord; data: FeatureVector }[] = [];
     const out = processEach(this.#loop, batch.records, (record) => {
-      decoded.push(null);
       const { data } = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] });
-      if (data.featureSet !== model.classifier.featureSet)
+      if (data.featureSet !== classifier.featureSet)
         throw new RecordRejected(
           'unknown-feature-set',
-          `feature set "${data.featureSet}" is not the model's ${model.classifier.featureSet}`,
+          `feature set "${data.featureSet}" is not ${classifier.featureSet}, the model's`,
         );
-      if (data.values.length !== FEATURE_NAMES.length)
-        throw new RecordRejected(
-          'wrong-feature-count',
-          `${data.values.length} values, ${FEATURE_NAMES.length} expected`,
-        );
-      decoded[decoded.length - 1] = data;
+      if (dims !== undefined && data.values.length !== dims)
+        throw new RecordRejected('wrong-feature-count', `${data.values.length} feature values, ${dims} expected`);
+      good.push({ record, data });
     });
-    const good = decoded.flatMap((d, i) => (d ? [{ d, record: batch.records[i] }] : []));
     if (good.length === 0) return out;
-    const proba = model.classifier.predictProba(good.map((g) => g.d.values));
-    const predicted = argmaxClasses(model.classifier.classes, proba);
-    const latencyMs = (performance.now() - started) / good.length;
+    const probs = classifier.predictProba(good.map((g) => g.data.values));
+    const latencyMs = performance.now() - started;
+    const classes = classifier.classes;
+    const key = `${active.ref.name}@${active.ref.version}`;
+    if (this.#errors?.key !== key) this.#errors = { key, adwin: new Adwin({ delta: this.#delta }), seen: 0 };
+    const errors = this.#errors;
     for (let i = 0; i < good.length; i++) {
-      const { d, record } = good[i];
-      out.push(this.#prediction(model, d, record, predicted[i], proba[i], latencyMs));
-      if (d.label) this.#watchError(d, record, predicted[i] !== d.label ? 1 : 0, out);
+      const { record, data } = good[i];
+      const p = probs[i];
+      let best = 0;
+      for (let c = 1; c < p.length; c++) if (p[c] > p[best]) best = c;
+      const probabilities: Record<string, number> = {};
+      for (let c = 0; c < p.length; c++) probabilities[classes[c]] = p[c];
+      const label = data.label ?? null;
+      const { headers, value } = encodeEvent({
+        type: EVENT_TYPES.prediction,
+        source: `activity-tracking/${COMPONENT}`,
+        subject: data.device,
+        id: `${record.topic}:${record.partition}:${record.offset}:prediction`,
+        data: {
+          device: data.device,
+          window: { start: data.window.start, end: data.window.end },
+          activity: classes[best],
+          probabilities,
+          model: active.ref.name,
+          version: active.ref.version,
+          latencyMs,
+          label,
+          source: { topic: record.topic, partition: record.partition, offset: record.offset },
+        },
+      });
+      out.push({ topic: this.#topics.predictions, key: data.device, headers, value });
+      if (label !== null) {
+        const hit = label === classes[best] ? 1 : 0;
+        this.#count(active.ref.version, hit);
+        this.#feedError(errors, 1 - hit, record, data, out);
+      }
     }
-    this.#options.metrics?.predictionSeconds.observe({ component: COMPONENT }, (performance.now() - started) / 1000);
+    this.stats.predictions += good.length;
     return out;
   }
 
-  onRevoked(partitions: TopicPartition[]): void {
-    dropRevoked(this.#errors, partitions);
+  #count(version: number, hit: number): void {
+    const v = this.byVersion.get(version) ?? { labelled: 0, correct: 0, recent: [] };
+    v.labelled++;
+    v.correct += hit;
+    v.recent.push(hit);
+    if (v.recent.length > 200) v.recent.shift();
+    this.byVersion.set(version, v);
   }
 
-  #prediction(
-    model: ServingModel,
-    d: FeatureVector,
+  #feedError(
+    errors: { key: string; adwin: Adwin; seen: number },
+    miss: number,
     record: ConsumedRecord,
-    activity: string,
-    proba: number[],
-    latencyMs: number,
-  ): OutgoingRecord {
-    this.stats.predictions++;
-    if (d.label) {
-      this.stats.labelled++;
-      const hit = d.label === activity ? 1 : 0;
-      this.stats.correct += hit;
-      const v = this.byVersion.get(model.version) ?? { labelled: 0, correct: 0, recent: [] };
-      v.labelled++;
-      v.correct += hit;
-      v.recent.push(hit);
-      if (v.recent.length > 200) v.recent.shift();
-      this.byVersion.set(model.version, v);
-    }
+    data: FeatureVector,
+    out: OutgoingRecord[],
+  ): void {
+    const before = errors.adwin.estimation;
+    const widthBefore = errors.adwin.width;
+    errors.adwin.update(miss);
+    errors.seen++;
+    if (!errors.adwin.driftDetected || errors.seen < this.#minErrors) return;
+    const after = errors.adwin.estimation;
+    // Only a rise is concept drift; a falling error rate is the model doing better.
+    if (!(after > before)) return;
+    this.stats.conceptDrifts++;
+    this.#loop.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'concept' });
+    const widthAfter = errors.adwin.width;
     const { headers, value } = encodeEvent({
-      type: EVENT_TYPES.prediction,
+      type: EVENT_TYPES.drift,
       source: `activity-tracking/${COMPONENT}`,
-      subject: d.device,
-      // One prediction per vector and version: a redelivered vector scored again by the same version has the same id.
-      id: `${record.topic}:${record.partition}:${record.offset}:v${model.version}`,
+      subject: data.device,
+      id: `${record.topic}:${record.partition}:${record.offset}:concept`,
       data: {
-        device: d.device,
-        window: { start: d.window.start, end: d.window.end },
-        activity,
-        probabilities: Object.fromEntries(model.classifier.classes.map((c, i) => [c, proba[i]])),
-        model: model.name,
-        version: model.version,
-        latencyMs,
-        label: d.label,
-        source: { topic: record.topic, partition: record.partition, offset: record.offset },
-      },
-      validate: false,
-    });
-    return { topic: this.#topics.predictions, key: d.device, headers, value };
-  }
-
-  #watchError(d: FeatureVector, record: ConsumedRecord, error: 0 | 1, out: OutgoingRecord[]): void {
-    let stream = this.#errors.get(d.device);
-    if (!stream) {
-      stream = {
-        bank: new DetectorBank(['error-rate'], this.#options.adwin ?? { delta: 0.002, clock: 4 }),
-        partition: record.partition,
-        offsets: new Float64Array(OFFSETS),
-      };
-      this.#errors.set(d.device, stream);
-    }
-    const index = stream.bank.updates;
-    stream.offsets[index % OFFSETS] = record.offset;
-    for (const f of stream.bank.update([error], record.offset)) {
-      if (!(f.meanAfter > f.meanBefore)) continue; // the error rate fell: the model got better, not drift
-      this.stats.conceptDrifts++;
-      this.#options.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'concept' });
-      const { headers, value } = encodeEvent({
-        type: EVENT_TYPES.drift,
-        source: `activity-tracking/${COMPONENT}`,
-        subject: d.device,
-        id: `${record.topic}:${record.partition}:${record.offset}:concept`,
-        data: {
-          kind: 'concept',
-          device: d.device,
-          activity: null,
-          feature: null,
-          featureIndex: null,
-          detector: { name: 'adwin', delta: stream.bank.delta },
-          widthBefore: f.widthBefore,
-          widthAfter: f.widthAfter,
-          meanBefore: Number.isFinite(f.meanBefore) ? f.meanBefore : null,
-          meanAfter: f.meanAfter,
-          detectedAt: { topic: record.topic, partition: record.partition, offset: record.offset },
-          // The newer sub-window: the last widthAfter labelled vectors of this device, at most back to here.
-          window: {
-            topic: record.topic,
-            partition: record.partition,
-            fromOffset: record.offset,
-            toOffset: record.offset,
-          },
-          confirmedBy: 1,
-          time: d.window.end,
+        kind: 'concept',
+        device: data.device,
+        activity: data.label ?? null,
+        feature: null,
+        featureIndex: null,
+        detector: { name: 'adwin', delta: this.#delta },
+        widthBefore: Math.max(0, widthBefore + 1 - widthAfter),
+        widthAfter,
+        meanBefore: null,
+        meanAfter: after,
+        detectedAt: { topic: record.topic, partition: record.partition, offset: record.offset },
+        window: {
+          topic: record.topic,
+          partition: record.partition,
+          fromOffset: Math.max(0, record.offset - widthAfter + 1),
+          toOffset: record.offset,
         },
-      });
-      out.push({ topic: this.#topics.driftEvents, key: d.device, headers, value });
-    }
+        confirmedBy: 1,
+      },
+    });
+    out.push({ topic: this.#topics.driftEvents, key: data.device, headers, value });
   }
 }

@@ -1,8 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { driftDetectorConsumer, featurizerConsumer, predictorConsumer } from '../../consumers/index.ts';
-import { DeployedModel } from '../../consumers/predictor/deployed-model.ts';
+import {
+  deployerConsumer,
+  driftDetectorConsumer,
+  featurizerConsumer,
+  predictorConsumer,
+} from '../../consumers/index.ts';
+import { ModelSwitcher } from '../../consumers/predictor/switcher.ts';
 import { candidateTrainer, QUICK_CANDIDATES, validationScorer } from '../../consumers/retrainer/candidates.ts';
 import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
 import { resolveRetrainerOptions } from '../../consumers/retrainer/options.ts';
@@ -10,13 +15,18 @@ import { bootstrap, type RetrainOutcome } from '../../consumers/retrainer/retrai
 import { parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
 import { loadRecordings, type Recording } from '../data/hapt.ts';
+import { LocalTarget } from '../deploy/local.ts';
+import { ServiceUnavailableError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { PipelineMetrics } from '../metrics/metrics.ts';
+import { StreamConsumer } from '../pipeline/stream-consumer.ts';
 import { collectReport } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
 import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
 import type { DriftEvent, Prediction } from '../schemas/types.gen.ts';
+import { ModelHandle } from '../serving/model-handle.ts';
+import { registryModelSource } from '../serving/model-source.ts';
 import { TOPICS, type TopicNames, topicSpecs } from '../topics.ts';
 import { CHAMPION, type TrackingBackend } from '../tracking/types.ts';
 import { readTopic } from '../transport/read.ts';
@@ -34,6 +44,8 @@ export interface MainJobOptions {
   partitions: number;
   /** Where the HTML report goes. */
   reportPath: string;
+  /** The embedded registry's folder, which the local serving processes read. */
+  trackingDir: string;
   topics?: TopicNames;
   model?: string;
 }
@@ -137,22 +149,29 @@ export async function runMainJob(
   await producer.publish(first.events);
   state.versions.push({ version: first.version.version, promoted: first.promoted });
 
-  // 2. Serving: the predictor follows promotions and scores every vector from now on.
-  const deployed = new DeployedModel({
+  // 2. Deployment and serving: the deployer starts a serving process for each promoted version (local
+  //    target); the predictor scores in-process with the version the deployer reports as succeeded.
+  const target = new LocalTarget({ trackingDir: options.trackingDir, logger });
+  const deployer = deployerConsumer(wiring('deployer'), { target });
+  await deployer.consumer.start();
+  const handle = new ModelHandle(registryModelSource(backend.registry));
+  const switcher = new StreamConsumer({
+    component: 'model-switcher',
     transport,
-    registry: backend.registry,
-    follow: { topic: topics.modelEvents, kind: 'promotions' },
-    groupId: `predictor-model-${run}`,
+    groupId: `model-switcher-${run}`,
+    topics: [topics.deploymentEvents],
+    processor: new ModelSwitcher(handle, logger),
     logger,
-    onSwitch: (m) => {
-      state.servingVersion = m.version;
-      view.update(state, true);
-    },
   });
-  await deployed.start();
-  while (deployed.current()?.version !== first.version.version) await new Promise((r) => setTimeout(r, 50));
+  await switcher.start();
+  const active = await handle.whenReady(60_000);
+  if (active?.ref.version !== first.version.version)
+    throw new ServiceUnavailableError(
+      `v${first.version.version} did not deploy within a minute (see the deployment events)`,
+    );
+  state.servingVersion = active.ref.version;
   const featuresAtJoin = await transport.endOffsets(topics.features);
-  const predictor = predictorConsumer({ ...wiring('predictor'), fromBeginning: false }, { model: deployed.current });
+  const predictor = predictorConsumer({ ...wiring('predictor'), fromBeginning: false }, { handle, logger });
   await predictor.consumer.start();
   const retrainings: RetrainOutcome[] = [];
   const retrainer = new RetrainerConsumer({
@@ -187,6 +206,7 @@ export async function runMainJob(
   state.phase = `test phones: ${testRecordings.length} phones, ${options.passes} passes at ${options.speed}x; "${options.drift}" from pass 2`;
   view.update(state, true);
   const ticker = setInterval(() => {
+    state.servingVersion = handle.current()?.ref.version ?? null;
     state.driftEvents = Number(driftCount(metrics));
     state.accuracy = [...predictor.processor.byVersion].map(([version, v]) => ({
       version,
@@ -215,11 +235,15 @@ export async function runMainJob(
     [`drift-detector-${run}`, topics.features],
     [`predictor-${run}`, topics.features, featuresAtJoin],
     [`retrainer-${run}`, topics.driftEvents, driftStart],
+    [`deployer-${run}`, topics.modelEvents],
+    [`model-switcher-${run}`, topics.deploymentEvents],
   ]);
   clearInterval(ticker);
   for (const c of [featurizer.consumer, detector.consumer, predictor.consumer]) await c.stop();
   await retrainer.stop();
-  await deployed.stop();
+  await deployer.consumer.stop();
+  await switcher.stop();
+  await target.close();
   view.done();
 
   // 4. What happened, from what the system wrote.

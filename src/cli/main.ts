@@ -76,6 +76,7 @@ export function buildProgram(): Command {
               speed,
               partitions: options.partitions,
               reportPath: path.join(out, 'report.html'),
+              trackingDir: path.join(out, 'tracking'),
             },
             logger,
             print,
@@ -87,6 +88,42 @@ export function buildProgram(): Command {
         }
       },
     );
+
+  program
+    .command('serve')
+    .description(
+      'serve a model version over HTTP (POST /score, /healthz, /readyz, /metrics); env as in docs/deployment.md',
+    )
+    .requiredOption('--model <name>', 'registered model name (env MODEL_NAME)', process.env.MODEL_NAME)
+    .requiredOption('--version <n>', 'model version (env MODEL_VERSION)', process.env.MODEL_VERSION)
+    .requiredOption(
+      '--artifact <dir>',
+      'artifact directory <dir>/<name>/<version>/model.json (env MODEL_DIR)',
+      process.env.MODEL_DIR,
+    )
+    .option(
+      '--host <host>',
+      'bind address (env SERVING_HOST); beyond loopback needs SERVING_API_KEY',
+      process.env.SERVING_HOST ?? '127.0.0.1',
+    )
+    .option('--port <port>', 'port (env SERVING_PORT)', process.env.SERVING_PORT ?? '8080')
+    .action(async (options: { model: string; version: string; artifact: string; host: string; port: string }) => {
+      const { serveFromEnv } = await import('../serving/main.ts');
+      const server = await serveFromEnv({
+        ...process.env,
+        MODEL_NAME: options.model,
+        MODEL_VERSION: options.version,
+        MODEL_DIR: options.artifact,
+        SERVING_HOST: options.host,
+        SERVING_PORT: options.port,
+      });
+      process.stdout.write(`${JSON.stringify({ ready: true, url: server.url, digest: server.model.digest })}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await server.close();
+    });
 
   const topics = program.command('topics').description('manage the topics of the system');
   topics

@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidOptionError, NotFoundError } from '../errors.ts';
+import { loadModel } from '../model/artifact.ts';
+import type { LoadedModel } from '../model/types.ts';
+import type { Registry } from '../tracking/types.ts';
+
+/** A model version by registered name and number. */
+export interface ModelRef {
+  name: string;
+  version: number;
+}
+
+/**
+ * Where serving and the predictor get a model from. A function, not a class:
+ * the registry adapters live behind src/tracking and serving only needs this.
+ */
+export type ModelSource = (ref: ModelRef) => Promise<LoadedModel>;
+
+/** Loads versions from the registry; the artifact is checked against the version's digest. */
+export function registryModelSource(registry: Registry): ModelSource {
+  return async ({ name, version }) => {
+    const v = await registry.getVersion(name, version);
+    return loadModel(await registry.readVersionArtifact(v), v.artifactDigest);
+  };
+}
+
+/**
+ * Loads `<dir>/<name>/<version>/model.json`, checked against the `sha256:<hex>`
+ * in `<dir>/<name>/<version>/digest` (for `serve --artifact` and tests).
+ */
+export function directoryModelSource(dir: string): ModelSource {
+  return async ({ name, version }) => {
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.'))
+      throw new InvalidOptionError(`model name "${name}" must be letters, digits, '.', '_' or '-'`);
+    const folder = path.join(dir, name, String(version));
+    let bytes: Buffer;
+    let digest: string;
+    try {
+      bytes = await readFile(path.join(folder, 'model.json'));
+      digest = (await readFile(path.join(folder, 'digest'), 'utf8')).trim();
+    } catch (cause) {
+      throw new NotFoundError(`model ${name} version ${version} not found in ${dir}`, {
+        cause,
+        context: { name, version },
+      });
+    }
+    return loadModel(bytes, digest);
+  };
+}
+
+/** Writes an artifact where directoryModelSource reads it. */
+export async function writeModelDirectory(dir: string, ref: ModelRef, bytes: Buffer, digest: string): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const folder = path.join(dir, ref.name, String(ref.version));
+  await mkdir(folder, { recursive: true });
+  await writeFile(path.join(folder, 'model.json'), bytes);
+  await writeFile(path.join(folder, 'digest'), `${digest}\n`);
+}
