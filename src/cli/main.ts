@@ -7,6 +7,7 @@ import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
 import { DEFAULT_DATA } from './run.ts';
+import { addServiceCommands } from './services.ts';
 
 /** Exit codes scripts can rely on (docs/configuration.md). */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
@@ -124,6 +125,8 @@ export function buildProgram(): Command {
       });
       await server.close();
     });
+
+  addServiceCommands(program);
 
   const topics = program.command('topics').description('manage the topics of the system');
   topics

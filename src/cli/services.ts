@@ -1,0 +1,237 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import {
+  type ConsumerWiring,
+  deployerConsumer,
+  driftDetectorConsumer,
+  featurizerConsumer,
+  predictorConsumer,
+} from '../../consumers/index.ts';
+import { ModelSwitcher } from '../../consumers/predictor/switcher.ts';
+import { candidateTrainer, QUICK_CANDIDATES, validationScorer } from '../../consumers/retrainer/candidates.ts';
+import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
+import { AciTarget, aciOptionsFromEnv } from '../deploy/aci.ts';
+import { LocalTarget } from '../deploy/local.ts';
+import type { DeployTarget } from '../deploy/types.ts';
+import { InvalidOptionError, ServiceUnavailableError } from '../errors.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { PipelineMetrics } from '../metrics/metrics.ts';
+import { DEFAULT_CANDIDATES } from '../model/train.ts';
+import { startOpsServer } from '../ops/server.ts';
+import { StreamConsumer } from '../pipeline/stream-consumer.ts';
+import { ModelHandle } from '../serving/model-handle.ts';
+import { registryModelSource } from '../serving/model-source.ts';
+import { TOPICS } from '../topics.ts';
+import { createTrackingBackend, TRACKING_ENV } from '../tracking/index.ts';
+import { createTransport } from '../transport/index.ts';
+import type { Transport } from '../transport/types.ts';
+
+interface ServiceOptions {
+  group?: string;
+  metricsPort: string;
+  metricsHost: string;
+  exactlyOnce?: boolean;
+  checkpointInterval?: string;
+}
+
+interface Running {
+  stop(): Promise<void>;
+  /** Partitions or other facts for /healthz. */
+  details(): Record<string, unknown>;
+}
+
+/**
+ * Runs one long-running consumer until SIGINT or SIGTERM: the running batch
+ * finishes and commits (or, cut short, stays uncommitted and is redelivered),
+ * then the group is left. /metrics and /healthz on the operations port.
+ */
+async function runService(
+  name: string,
+  global: { transport: string; logLevel: string },
+  options: ServiceOptions,
+  start: (ctx: {
+    transport: Transport;
+    logger: Logger;
+    metrics: PipelineMetrics;
+    wiring: ConsumerWiring;
+  }) => Promise<Running>,
+): Promise<void> {
+  const logger = createLogger({ level: global.logLevel, name });
+  const transport = createTransport(global.transport, { logger });
+  const metrics = new PipelineMetrics();
+  const interval = options.checkpointInterval === undefined ? undefined : Number(options.checkpointInterval);
+  if (interval !== undefined && !(Number.isInteger(interval) && interval > 0))
+    throw new InvalidOptionError('--checkpoint-interval must be a positive integer');
+  const wiring: ConsumerWiring = {
+    transport,
+    logger,
+    metrics,
+    ...(options.group ? { groupId: options.group } : {}),
+    ...(options.exactlyOnce ? { exactlyOnce: true } : {}),
+    ...(interval !== undefined ? { checkpointInterval: interval } : {}),
+  };
+  // A consumer of a topic that does not exist would wait forever: say what to do instead.
+  for (const topic of Object.values(TOPICS)) {
+    try {
+      await transport.endOffsets(topic);
+    } catch (cause) {
+      throw new ServiceUnavailableError(
+        `topic "${topic}" is not available on the ${transport.kind} transport; create the topics first (activity-tracking topics create)`,
+        { cause },
+      );
+    }
+  }
+  const running = await start({ transport, logger, metrics, wiring });
+  const ops = await startOpsServer({
+    metrics,
+    health: () => ({ ok: true, details: { component: name, transport: transport.kind, ...running.details() } }),
+    port: Number(options.metricsPort),
+    host: options.metricsHost,
+    ...(process.env.ACTIVITY_API_KEY ? { apiKey: process.env.ACTIVITY_API_KEY } : {}),
+    logger,
+  });
+  logger.info(
+    { metrics: `${ops.url}/metrics`, health: `${ops.url}/healthz` },
+    `${name} running; Ctrl-C stops it cleanly`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  logger.info(`${name} stopping: the running batch finishes, offsets stay consistent`);
+  await running.stop();
+  await ops.close();
+  await transport.close();
+}
+
+function consumerRunning(consumer: StreamConsumer): Running {
+  return { stop: () => consumer.stop(), details: () => ({ partitions: consumer.assignments() }) };
+}
+
+function deployTarget(kind: string, logger: Logger): DeployTarget {
+  if (kind === 'local')
+    return new LocalTarget({ trackingDir: process.env[TRACKING_ENV.dir] ?? '.data/tracking', logger });
+  if (kind === 'aci') return new AciTarget({ ...aciOptionsFromEnv(), logger });
+  throw new InvalidArgumentError('--target must be local or aci');
+}
+
+/** One subcommand per consumer, for a deployment with one process per consumer (docs/operations.md). */
+export function addServiceCommands(program: Command): void {
+  const global = () => program.opts<{ transport: string; logLevel: string }>();
+  const common = (c: Command) =>
+    c
+      .option('--group <id>', 'consumer group id (default activity-tracking-<component>)')
+      .option(
+        '--metrics-port <port>',
+        'port of /metrics and /healthz (0: any free port)',
+        process.env.METRICS_PORT ?? '0',
+      )
+      .option('--metrics-host <host>', 'bind address of /metrics; beyond loopback needs ACTIVITY_API_KEY', '127.0.0.1');
+  const stateful = (c: Command) =>
+    common(c)
+      .option('--exactly-once', 'Kafka transactions: outputs, state checkpoints and offsets commit together')
+      .option('--checkpoint-interval <n>', 'input records per partition between state checkpoints', '1000');
+
+  stateful(program.command('featurizer').description('run the featurizer: sensor-readings in, features out')).action(
+    (o: ServiceOptions) =>
+      runService('featurizer', global(), o, async ({ wiring }) => {
+        const { consumer } = featurizerConsumer(wiring);
+        await consumer.start();
+        return consumerRunning(consumer);
+      }),
+  );
+
+  stateful(program.command('detector').description('run the drift detector: features in, drift events out')).action(
+    (o: ServiceOptions) =>
+      runService('drift-detector', global(), o, async ({ wiring }) => {
+        const { consumer } = driftDetectorConsumer(wiring);
+        await consumer.start();
+        return consumerRunning(consumer);
+      }),
+  );
+
+  common(
+    program.command('retrainer').description('run the retrainer: drift events in, model versions and model events out'),
+  )
+    .option('--quick', 'train the quick candidates only (k-NN, linear SVM, short logistic regression)')
+    .option('--quiet-ms <ms>', 'a burst ends after this long without drift events', '5000')
+    .option('--max-wait-ms <ms>', 'or this long after it began', '30000')
+    .option('--margin <m>', 'how much a challenger must beat production by', '0.005')
+    .action((o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; margin: string }) =>
+      runService('retrainer', global(), o, async ({ transport, logger }) => {
+        const backend = createTrackingBackend();
+        const retrainer = new RetrainerConsumer({
+          transport,
+          backend,
+          trainer: candidateTrainer(o.quick ? QUICK_CANDIDATES : DEFAULT_CANDIDATES),
+          scorer: validationScorer,
+          quietMs: Number(o.quietMs),
+          maxWaitMs: Number(o.maxWaitMs),
+          margin: Number(o.margin),
+          logger,
+          ...(o.group ? { groupId: o.group } : {}),
+        });
+        await retrainer.start();
+        return {
+          stop: async () => {
+            await retrainer.stop();
+            await backend.close();
+          },
+          details: () => ({ retrainings: retrainer.outcomes.length }),
+        };
+      }),
+    );
+
+  common(
+    program.command('deployer').description('run the deployer: model events in, deployments and deployment events out'),
+  )
+    .option(
+      '--target <kind>',
+      'local (a serving process per version) or aci (Azure Container Instances)',
+      process.env.DEPLOY_TARGET ?? 'local',
+    )
+    .action((o: ServiceOptions & { target: string }) =>
+      runService('deployer', global(), o, async ({ wiring, logger }) => {
+        const target = deployTarget(o.target, logger);
+        const { consumer } = deployerConsumer(wiring, { target });
+        await consumer.start();
+        return {
+          stop: async () => {
+            await consumer.stop();
+            await target.close();
+          },
+          details: () => ({ serving: target.current() }),
+        };
+      }),
+    );
+
+  common(
+    program
+      .command('predictor')
+      .description('run the predictor: features in, predictions and concept-drift events out'),
+  ).action((o: ServiceOptions) =>
+    runService('predictor', global(), o, async ({ transport, wiring, logger }) => {
+      const backend = createTrackingBackend();
+      const handle = new ModelHandle(registryModelSource(backend.registry));
+      // Every instance follows every deployment: a group of its own.
+      const switcher = new StreamConsumer({
+        component: 'model-switcher',
+        transport,
+        groupId: `${o.group ?? 'activity-tracking-predictor'}-switcher-${process.pid}`,
+        topics: [TOPICS.deploymentEvents],
+        processor: new ModelSwitcher(handle, logger),
+        logger,
+      });
+      await switcher.start();
+      const { consumer } = predictorConsumer(wiring, { handle, logger });
+      await consumer.start();
+      return {
+        stop: async () => {
+          await consumer.stop();
+          await switcher.stop();
+        },
+        details: () => ({ partitions: consumer.assignments(), version: handle.current()?.ref ?? null }),
+      };
+    }),
+  );
+}
