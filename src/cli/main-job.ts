@@ -44,8 +44,8 @@ export interface MainJobOptions {
   partitions: number;
   /** Where the HTML report goes. */
   reportPath: string;
-  /** The embedded registry's folder, which the local serving processes read. */
-  trackingDir: string;
+  /** Where the local serving processes read versions: the embedded registry's folder, or MLflow. */
+  registry: { trackingDir: string } | { trackingUri: string };
   topics?: TopicNames;
   model?: string;
 }
@@ -151,7 +151,7 @@ export async function runMainJob(
 
   // 2. Deployment and serving: the deployer starts a serving process for each promoted version (local
   //    target); the predictor scores in-process with the version the deployer reports as succeeded.
-  const target = new LocalTarget({ trackingDir: options.trackingDir, logger });
+  const target = new LocalTarget({ ...options.registry, logger });
   const deployer = deployerConsumer(wiring('deployer'), { target });
   await deployer.consumer.start();
   const handle = new ModelHandle(registryModelSource(backend.registry));

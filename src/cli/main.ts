@@ -64,6 +64,7 @@ export function buildProgram(): Command {
           options.out ?? path.join('.data', 'runs', new Date().toISOString().replace(/[:.]/g, '-')),
         );
         const transport = createTransport(global.transport, { logger });
+        // MLFLOW_TRACKING_URI selects a real MLflow server; otherwise a fresh embedded store for this run.
         const backend = createTrackingBackend({ dir: path.join(out, 'tracking') });
         const print = (line: string) => process.stdout.write(`${line}\n`);
         try {
@@ -77,7 +78,12 @@ export function buildProgram(): Command {
               speed,
               partitions: options.partitions,
               reportPath: path.join(out, 'report.html'),
-              trackingDir: path.join(out, 'tracking'),
+              // On a shared MLflow server each run registers its own model: the embedded log's offsets
+              // start again at 0 every run, and versions record the offsets they were trained on.
+              ...(process.env.MLFLOW_TRACKING_URI ? { model: `activity-classifier-${path.basename(out)}` } : {}),
+              registry: process.env.MLFLOW_TRACKING_URI
+                ? { trackingUri: process.env.MLFLOW_TRACKING_URI }
+                : { trackingDir: path.join(out, 'tracking') },
             },
             logger,
             print,

@@ -9,8 +9,9 @@ import { type Deployment, type DeployTarget, waitReady } from './types.ts';
 export interface LocalTargetOptions {
   /** Artifact directory the serving processes read (MODEL_DIR). */
   modelDir?: string;
-  /** Or the embedded registry they read versions from (TRACKING_DIR). */
+  /** Or the registry they read versions from: the embedded store's folder (TRACKING_DIR) or MLflow (MLFLOW_TRACKING_URI). */
   trackingDir?: string;
+  trackingUri?: string;
   /** @defaultValue 15000 */
   readyTimeoutMs?: number;
   /** Extra environment for the serving processes. */
@@ -27,8 +28,8 @@ const ENTRY = path.resolve(import.meta.dirname, '../serving/main.ts');
  */
 export class LocalTarget implements DeployTarget {
   readonly kind = 'local';
-  readonly #options: Required<Omit<LocalTargetOptions, 'logger' | 'env' | 'modelDir' | 'trackingDir'>> &
-    Pick<LocalTargetOptions, 'modelDir' | 'trackingDir'> & { env: Record<string, string> };
+  readonly #options: Required<Omit<LocalTargetOptions, 'logger' | 'env' | 'modelDir' | 'trackingDir' | 'trackingUri'>> &
+    Pick<LocalTargetOptions, 'modelDir' | 'trackingDir' | 'trackingUri'> & { env: Record<string, string> };
   readonly #log: Logger;
   #current: (Deployment & { child: ChildProcess }) | null = null;
 

@@ -4,6 +4,7 @@
  *
  *   MODEL_NAME, MODEL_VERSION   the registered model and version to serve
  *   MODEL_DIR                   directory source (`<dir>/<name>/<version>/model.json` + digest), or
+ *   MLFLOW_TRACKING_URI         or an MLflow registry, or
  *   TRACKING_DIR                the embedded registry (docs/tracking.md): the version's artifact, digest-checked
  *   SERVING_HOST                @defaultValue 127.0.0.1 (0.0.0.0 in the image; needs SERVING_API_KEY)
  *   SERVING_PORT                @defaultValue 8080
@@ -14,7 +15,7 @@
  */
 import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
-import { EmbeddedTrackingStore } from '../tracking/embedded/store.ts';
+import { createTrackingBackend } from '../tracking/index.ts';
 import { directoryModelSource, registryModelSource } from './model-source.ts';
 import { startServing } from './server.ts';
 
@@ -23,13 +24,13 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env) {
   const version = Number(env.MODEL_VERSION);
   if (!name || !Number.isInteger(version) || version < 1)
     throw new InvalidOptionError('set MODEL_NAME and MODEL_VERSION (a positive integer) for the serving process');
-  if (!env.MODEL_DIR && !env.TRACKING_DIR)
+  if (!env.MODEL_DIR && !env.TRACKING_DIR && !env.MLFLOW_TRACKING_URI)
     throw new InvalidOptionError(
-      'set MODEL_DIR (an artifact directory) or TRACKING_DIR (the embedded registry) for the serving process',
+      'set MODEL_DIR (an artifact directory), MLFLOW_TRACKING_URI or TRACKING_DIR (the registry) for the serving process',
     );
   const source = env.MODEL_DIR
     ? directoryModelSource(env.MODEL_DIR)
-    : registryModelSource(new EmbeddedTrackingStore(env.TRACKING_DIR!));
+    : registryModelSource(createTrackingBackend({ env }).registry);
   const server = await startServing({
     source,
     model: { name, version },

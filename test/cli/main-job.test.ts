@@ -28,7 +28,7 @@ describe('main job', () => {
           speed: 25,
           partitions: 3,
           reportPath: path.join(out, 'report.html'),
-          trackingDir: path.join(out, 'tracking'),
+          registry: { trackingDir: path.join(out, 'tracking') },
         },
         silentLogger,
         (l) => lines.push(l),

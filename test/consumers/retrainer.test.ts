@@ -15,12 +15,13 @@ import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { ModelEvent } from '../../src/schemas/types.gen.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
-import { CHAMPION } from '../../src/tracking/types.ts';
+import { MlflowTrackingStore } from '../../src/tracking/mlflow/store.ts';
+import { CHAMPION, type Registry, type Tracker, type TrackingBackend } from '../../src/tracking/types.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
-import { requireKafka } from '../setup/services.ts';
+import { requireKafka, requireMlflow } from '../setup/services.ts';
 
 const trainer = candidateTrainer([
   { name: 'knn-k5', kind: 'knn', options: { k: 5 } },
@@ -44,10 +45,13 @@ async function until(check: () => boolean, ms = 120_000): Promise<void> {
   }
 }
 
+type Store = TrackingBackend & Tracker & Registry;
+const embeddedStore = (): Store => new EmbeddedTrackingStore(mkdtempSync(path.join(tmpdir(), 'retrainer-')));
+
 describe.each([
-  ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
+  ['the embedded log, embedded tracking', async (): Promise<Transport> => new EmbeddedLog(), embeddedStore],
   [
-    'kafka',
+    'the real broker, embedded tracking',
     async (): Promise<Transport> =>
       new KafkaTransport({
         brokers: requireKafka(),
@@ -56,13 +60,19 @@ describe.each([
         replicationFactor: -1,
         connectionTimeoutMs: 10_000,
       }),
+    embeddedStore,
   ],
-])('retrainer on %s', (_name, makeTransport) => {
+  [
+    'the embedded log, a real MLflow server',
+    async (): Promise<Transport> => new EmbeddedLog(),
+    (): Store => new MlflowTrackingStore({ uri: requireMlflow() }),
+  ],
+])('retrainer on %s', (_name, makeTransport, makeBackend) => {
   it('drift events in → one version with its lineage, promoted only when better; redelivery adds none', {
     timeout: 300_000,
   }, async () => {
     const transport = await makeTransport();
-    const backend = new EmbeddedTrackingStore(mkdtempSync(path.join(tmpdir(), 'retrainer-')));
+    const backend = makeBackend();
     try {
       const topics = namespacedTopics(`rt-${randomUUID()}`);
       await runLoop(
@@ -71,7 +81,8 @@ describe.each([
         silentLogger,
         () => {},
       );
-      const options = resolveRetrainerOptions({ quietMs: 300, maxWaitMs: 3000, pollMs: 100, model: 'har' });
+      const har = `har-${randomUUID().slice(0, 8)}`;
+      const options = resolveRetrainerOptions({ quietMs: 300, maxWaitMs: 3000, pollMs: 100, model: har });
       const deps = { transport, backend, topics, trainer, scorer: validationScorer, options };
 
       // A burst of drift events becomes one retraining: the first model, promoted without a contest.
@@ -95,10 +106,10 @@ describe.each([
       expect(first.status).toBe('trained');
       expect(first.version?.version).toBe(1);
       expect(first.promoted).toBe(true);
-      expect((await backend.byAlias('har', CHAMPION))?.version).toBe(1);
+      expect((await backend.byAlias(har, CHAMPION))?.version).toBe(1);
 
       let events = await modelEvents(transport, topics.modelEvents);
-      expect(events.map((e) => e.id)).toEqual(['har:1:registered', 'har:1:promoted']);
+      expect(events.map((e) => e.id)).toEqual([`${har}:1:registered`, `${har}:1:promoted`]);
       const lineage = events[0].data.lineage!;
       expect(lineage.topic).toBe(topics.features);
       expect(lineage.records).toBe(lineage.ranges.reduce((n, r) => n + r.records, 0));
@@ -132,7 +143,7 @@ describe.each([
       await new Promise((r) => setTimeout(r, 3000));
       await second.stop();
       expect(again).toEqual([]);
-      expect(await backend.listVersions('har')).toHaveLength(1);
+      expect(await backend.listVersions(har)).toHaveLength(1);
       // The same trigger retrained directly is "already done" with the same events.
       const key = version.tags[TAGS.key];
       const repeat = await retrain(deps, {
@@ -142,21 +153,21 @@ describe.each([
         covers: {},
       });
       expect(repeat.status).toBe('already-done');
-      expect(repeat.events.map((e) => e.headers!.ce_id)).toEqual(['har:1:registered', 'har:1:promoted']);
+      expect(repeat.events.map((e) => e.headers!.ce_id)).toEqual([`${har}:1:registered`, `${har}:1:promoted`]);
 
       // The gate: a challenger that must beat production by more than is possible is registered, not promoted.
       const strict = { ...deps, options: { ...options, margin: 1 } };
       const challenger = await bootstrap(strict);
       expect(challenger.version?.version).toBe(2);
       expect(challenger.promoted).toBe(false);
-      expect((await backend.byAlias('har', CHAMPION))?.version).toBe(1);
+      expect((await backend.byAlias(har, CHAMPION))?.version).toBe(1);
       const rejected = challenger.events.map((e) => decodeEvent(e.headers!, e.value).data as ModelEvent);
       expect(rejected.map((e) => e.event)).toEqual(['registered', 'rejected']);
       expect(rejected[1].scores.production).not.toBeNull();
       expect(rejected[1].reason).toMatch(/does not beat production v1/);
       // The second instance re-sent v1's events (it cannot know they were out): same ids, nothing new.
       events = await modelEvents(transport, topics.modelEvents);
-      expect([...new Set(events.map((e) => e.id))]).toEqual(['har:1:registered', 'har:1:promoted']);
+      expect([...new Set(events.map((e) => e.id))]).toEqual([`${har}:1:registered`, `${har}:1:promoted`]);
     } finally {
       await transport.close();
     }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { startMlflow } from './mlflow.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -11,6 +12,9 @@ declare module 'vitest' {
     /** Bootstrap brokers of the real Kafka broker the suites use, or undefined when none could be started. */
     kafkaBrokers: string | undefined;
     kafkaError: string | undefined;
+    /** URL of the real MLflow tracking server the suites use, or undefined when none could be started. */
+    mlflowUri: string | undefined;
+    mlflowError: string | undefined;
   }
 }
 
@@ -46,6 +50,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('kafkaBrokers', brokers);
   project.provide('kafkaError', kafkaError);
+  const mlflow = await startMlflow();
+  if (mlflow.stop) teardown.push(mlflow.stop);
+  project.provide('mlflowUri', mlflow.uri);
+  project.provide('mlflowError', mlflow.error);
   return async () => {
     for (const stop of teardown.reverse()) await stop();
   };

@@ -11,3 +11,15 @@ export function requireKafka(): string[] {
   }
   return brokers.split(',');
 }
+
+/** URL of the real MLflow server; a suite that needs it fails (never skips) when there is none. */
+export function requireMlflow(): string {
+  const uri = inject('mlflowUri');
+  if (!uri) {
+    throw new Error(
+      `this suite needs a real MLflow server and none is available: ${inject('mlflowError') ?? 'not started'}. ` +
+        'Run it through `npm test` (which starts one with scripts/services/mlflow.sh) or set MLFLOW_TRACKING_URI.',
+    );
+  }
+  return uri;
+}
