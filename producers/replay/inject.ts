@@ -1,4 +1,7 @@
 import { InvalidOptionError } from '../../src/errors.ts';
+import { mulberry32 } from '../../src/random.ts';
+
+export { mulberry32 };
 
 /**
  * Drift of the kinds phones really show, applied to raw samples from a given
@@ -65,18 +68,6 @@ function rotationMatrix(axis: 'x' | 'y' | 'z', degrees: number): number[] {
   if (axis === 'x') return [1, 0, 0, 0, c, -s, 0, s, c];
   if (axis === 'y') return [c, 0, s, 0, 1, 0, -s, 0, c];
   return [c, -s, 0, s, c, 0, 0, 0, 1];
-}
-
-/** Mulberry32: a small seeded PRNG, so injected noise is the same in every run. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidOptionError, InvalidValueError } from '../errors.ts';
+import { mulberry32 } from '../random.ts';
 import { argmaxClasses, type Evaluation, evaluate } from './evaluate.ts';
 import { ForestClassifier, type ForestOptions } from './forest.ts';
 import { KnnClassifier, type KnnOptions } from './knn.ts';
@@ -230,18 +231,6 @@ export function datasetDigest(data: Dataset): string {
     text(data.labels[i]);
   }
   return `sha256:${h.digest('hex')}`;
-}
-
-/** mulberry32, as in the replay producer: small, seeded, good enough for shuffling. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {

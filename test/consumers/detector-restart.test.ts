@@ -7,10 +7,9 @@ import { runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics, type TopicNames } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
-import { requireKafka } from '../setup/services.ts';
+import { testKafka } from '../setup/services.ts';
 
 async function ids(transport: Transport, topic: string): Promise<string[]> {
   const out: string[] = [];
@@ -25,17 +24,7 @@ async function ids(transport: Transport, topic: string): Promise<string[]> {
  */
 describe.each([
   ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
-  [
-    'kafka',
-    async (): Promise<Transport> =>
-      new KafkaTransport({
-        brokers: requireKafka(),
-        clientId: 'restart-test',
-        ssl: false,
-        replicationFactor: -1,
-        connectionTimeoutMs: 10_000,
-      }),
-  ],
+  ['kafka', async (): Promise<Transport> => testKafka('restart-test')],
 ])('drift detector restart on %s', (_name, makeTransport) => {
   it.each([
     ['at-least-once', false],

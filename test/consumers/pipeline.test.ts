@@ -4,9 +4,8 @@ import { runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import type { Transport } from '../../src/transport/types.ts';
-import { requireKafka } from '../setup/services.ts';
+import { testKafka } from '../setup/services.ts';
 
 /**
  * Replay → featurizer → drift detector → drift events, on real HAPT recordings (the bundled
@@ -14,17 +13,7 @@ import { requireKafka } from '../setup/services.ts';
  */
 describe.each([
   ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
-  [
-    'kafka',
-    async (): Promise<Transport> =>
-      new KafkaTransport({
-        brokers: requireKafka(),
-        clientId: 'pipeline-test',
-        ssl: false,
-        replicationFactor: -1,
-        connectionTimeoutMs: 10_000,
-      }),
-  ],
+  ['kafka', async (): Promise<Transport> => testKafka('pipeline-test')],
 ])('drift pipeline on %s', (_name, makeTransport) => {
   it('reports the injected rotation on every phone and nothing before it', { timeout: 240_000 }, async () => {
     const transport = await makeTransport();

@@ -18,10 +18,9 @@ import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { MlflowTrackingStore } from '../../src/tracking/mlflow/store.ts';
 import { CHAMPION, type Registry, type Tracker, type TrackingBackend } from '../../src/tracking/types.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
-import { requireKafka, requireMlflow } from '../setup/services.ts';
+import { requireMlflow, testKafka } from '../setup/services.ts';
 
 const trainer = candidateTrainer([
   { name: 'knn-k5', kind: 'knn', options: { k: 5 } },
@@ -50,18 +49,7 @@ const embeddedStore = (): Store => new EmbeddedTrackingStore(mkdtempSync(path.jo
 
 describe.each([
   ['the embedded log, embedded tracking', async (): Promise<Transport> => new EmbeddedLog(), embeddedStore],
-  [
-    'the real broker, embedded tracking',
-    async (): Promise<Transport> =>
-      new KafkaTransport({
-        brokers: requireKafka(),
-        clientId: 'retrainer-test',
-        ssl: false,
-        replicationFactor: -1,
-        connectionTimeoutMs: 10_000,
-      }),
-    embeddedStore,
-  ],
+  ['the real broker, embedded tracking', async (): Promise<Transport> => testKafka('retrainer-test'), embeddedStore],
   [
     'the embedded log, a real MLflow server',
     async (): Promise<Transport> => new EmbeddedLog(),

@@ -4,9 +4,8 @@ import { drained } from '../../src/cli/drain.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { type BatchProcessor, StreamConsumer } from '../../src/pipeline/stream-consumer.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import type { RecordBatch, Transport } from '../../src/transport/types.ts';
-import { requireKafka } from '../setup/services.ts';
+import { testKafka } from '../setup/services.ts';
 
 /** A processor whose state is one large blob per key: checkpoints far over Kafka's 1 MB request limit. */
 class BlobProcessor implements BatchProcessor, Checkpointable {
@@ -34,17 +33,7 @@ class BlobProcessor implements BatchProcessor, Checkpointable {
 
 describe.each([
   ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
-  [
-    'kafka',
-    async (): Promise<Transport> =>
-      new KafkaTransport({
-        brokers: requireKafka(),
-        clientId: 'checkpoint-test',
-        ssl: false,
-        replicationFactor: -1,
-        connectionTimeoutMs: 10_000,
-      }),
-  ],
+  ['kafka', async (): Promise<Transport> => testKafka('checkpoint-test')],
 ])('state checkpoints on %s', (_name, makeTransport) => {
   it('writes a 4 MB checkpoint in requests the broker accepts and restores it byte for byte', {
     timeout: 120_000,

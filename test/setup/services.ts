@@ -1,4 +1,5 @@
 import { inject } from 'vitest';
+import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 
 /** Brokers of the real test broker; a suite that needs Kafka fails (never skips) when there is none. */
 export function requireKafka(): string[] {
@@ -22,4 +23,9 @@ export function requireMlflow(): string {
     );
   }
   return uri;
+}
+
+/** A Kafka transport on the test broker, with the settings every suite uses. */
+export function testKafka(clientId: string, brokers: string[] = requireKafka()): KafkaTransport {
+  return new KafkaTransport({ brokers, clientId, ssl: false, replicationFactor: -1, connectionTimeoutMs: 10_000 });
 }
