@@ -1,0 +1,165 @@
+/**
+ * bench:pipeline — sensor samples/s from the replay producer through the log, the featurizer and the
+ * drift detector, out as drift events; and the latency from a reading's produce to its vector's verdict.
+ *
+ * Runs the embedded log, then the real Kafka broker (KAFKA_BROKERS, or a broker this bench starts with
+ * scripts/services/kafka.sh on BENCH_KAFKA_PORT, default 19392) at-least-once and exactly-once
+ * (transactions: outputs, state checkpoints and offsets commit together). The test users of the
+ * bundled sample are replayed `--loops` times (default 4) as fast as the log takes them.
+ *
+ * Latency: for each feature vector, (time the detector finished the batch holding it) − (time the last
+ * readings record of its window was appended to the log); p50/p99 over all vectors.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { driftDetectorConsumer, featurizerConsumer } from '../consumers/index.ts';
+import { parseInjection } from '../producers/replay/inject.ts';
+import { replay } from '../producers/replay/replay.ts';
+import { drained } from '../src/cli/drain.ts';
+import { loadRecordings } from '../src/data/hapt.ts';
+import { silentLogger } from '../src/log/logger.ts';
+import { namespacedTopics, topicSpecs } from '../src/topics.ts';
+import { EmbeddedLog } from '../src/transport/embedded/log.ts';
+import { KafkaTransport } from '../src/transport/kafka/kafka-transport.ts';
+import { readTopic } from '../src/transport/read.ts';
+import type { RecordBatch, Transport } from '../src/transport/types.ts';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? fallback : process.argv[i + 1];
+};
+const loops = Number(arg('--loops', '4'));
+const recordings = (() => {
+  const seen = new Set<number>();
+  return loadRecordings('test', 'sample').filter((r) => !seen.has(r.user) && seen.add(r.user));
+})();
+
+interface Result {
+  samples: number;
+  seconds: number;
+  samplesPerSecond: number;
+  vectors: number;
+  driftEvents: number;
+  p50: number;
+  p99: number;
+}
+
+async function measure(transport: Transport, exactlyOnce: boolean): Promise<Result> {
+  const topics = namespacedTopics(`bench-${randomUUID().slice(0, 8)}`);
+  await transport.ensureTopics(topicSpecs(3, topics));
+  const run = randomUUID().slice(0, 8);
+  const verdictAt = new Map<string, number>();
+  const featurizer = featurizerConsumer({ transport, topics, groupId: `f-${run}`, exactlyOnce, logger: silentLogger });
+  const detector = driftDetectorConsumer({ transport, topics, groupId: `d-${run}`, exactlyOnce, logger: silentLogger });
+  // Stamp each vector's verdict time: wrap the detector's processing.
+  const process = detector.processor.process.bind(detector.processor);
+  detector.processor.process = (batch: RecordBatch) => {
+    const out = process(batch);
+    const now = Date.now();
+    for (const r of batch.records) verdictAt.set(`${r.partition}:${r.offset}`, now);
+    return out;
+  };
+  await featurizer.consumer.start();
+  await detector.consumer.start();
+  const producer = await transport.producer();
+  const started = performance.now();
+  const stats = await replay(producer, {
+    recordings,
+    loops,
+    speed: 'max',
+    drift: { fromLoop: 1, injection: parseInjection('rotation:z:45') },
+    topic: topics.sensorReadings,
+  });
+  await drained(transport, [
+    [`f-${run}`, topics.sensorReadings],
+    [`d-${run}`, topics.features],
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  await producer.close();
+  await featurizer.consumer.stop();
+  await detector.consumer.stop();
+  // Latency per vector: the readings record that completed its window → the detector's verdict.
+  const appended = new Map<string, number>();
+  for await (const r of readTopic(transport, topics.sensorReadings))
+    appended.set(`${r.partition}:${r.offset}`, r.timestamp);
+  const latencies: number[] = [];
+  for await (const r of readTopic(transport, topics.features)) {
+    const v = JSON.parse(r.value.toString()) as { source: { partition: number; lastOffset: number } };
+    const produced = appended.get(`${v.source.partition}:${v.source.lastOffset}`);
+    const verdict = verdictAt.get(`${r.partition}:${r.offset}`);
+    if (produced !== undefined && verdict !== undefined) latencies.push(verdict - produced);
+  }
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  const driftEvents = (await transport.endOffsets(topics.driftEvents)).reduce((a, b) => a + b, 0);
+  return {
+    samples: stats.samples,
+    seconds,
+    samplesPerSecond: stats.samples / seconds,
+    vectors: latencies.length,
+    driftEvents,
+    p50: q(0.5),
+    p99: q(0.99),
+  };
+}
+
+function show(name: string, r: Result) {
+  console.log(
+    `${name.padEnd(26)} ${r.samples.toLocaleString('en').padStart(10)} samples in ${r.seconds.toFixed(1).padStart(5)} s = ${Math.round(r.samplesPerSecond).toLocaleString('en').padStart(8)} samples/s (${Math.round(r.samplesPerSecond / 50)} phones at 50 Hz); ${r.vectors} vectors, ${r.driftEvents} drift events; latency p50 ${r.p50} ms, p99 ${r.p99} ms`,
+  );
+}
+
+const embedded = new EmbeddedLog({ logger: silentLogger });
+const emb = await measure(embedded, false);
+await embedded.close();
+show('embedded log', emb);
+
+let brokers = process.env.KAFKA_BROKERS;
+let stopBroker = () => {};
+if (!brokers) {
+  const port = process.env.BENCH_KAFKA_PORT ?? '19392';
+  const script = path.resolve(import.meta.dirname, '../scripts/services/kafka.sh');
+  const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
+  console.log(execFileSync('bash', [script, 'start'], { env }).toString().trim());
+  brokers = `127.0.0.1:${port}`;
+  stopBroker = () => execFileSync('bash', [script, 'stop'], { env });
+}
+const kafka = () =>
+  new KafkaTransport({
+    brokers: brokers!.split(','),
+    clientId: 'bench-pipeline',
+    ssl: false,
+    replicationFactor: -1,
+    connectionTimeoutMs: 10_000,
+  });
+try {
+  const t1 = kafka();
+  const alo = await measure(t1, false);
+  await t1.close();
+  show('kafka, at-least-once', alo);
+  const t2 = kafka();
+  const eos = await measure(t2, true);
+  await t2.close();
+  show('kafka, exactly-once', eos);
+  const cost = 1 - eos.samplesPerSecond / alo.samplesPerSecond;
+  console.log(`exactly-once costs ${(cost * 100).toFixed(1)} % of the at-least-once throughput`);
+  console.log(
+    JSON.stringify({
+      samples_per_s: Math.round(alo.samplesPerSecond),
+      phones_at_50hz: Math.round(alo.samplesPerSecond / 50),
+      p50_ms: alo.p50,
+      p99_ms: alo.p99,
+      records_per_s_alo: Math.round(alo.samplesPerSecond / 50),
+      records_per_s_eos: Math.round(eos.samplesPerSecond / 50),
+      samples_per_s_eos: Math.round(eos.samplesPerSecond),
+      eos_p50_ms: eos.p50,
+      eos_p99_ms: eos.p99,
+      eos_cost: Number(cost.toFixed(3)),
+      embedded_samples_per_s: Math.round(emb.samplesPerSecond),
+      samples: alo.samples,
+    }),
+  );
+} finally {
+  stopBroker();
+}
