@@ -281,14 +281,17 @@ export class KafkaTransport implements Transport {
             highWatermark: Number(batch.highWatermark),
           };
           const last = records[records.length - 1].offset;
-          const next = [{ topic: batch.topic, partition: batch.partition, offset: String(last + 1) }];
+          // The fetch's last slice commits past any transaction markers after its last record: kafkajs
+          // moves its position beyond them and never fetches them again (batch.lastOffset() counts them).
+          const end = start + maxBatch >= all.length ? Math.max(last, Number(batch.lastOffset())) : last;
+          const next = [{ topic: batch.topic, partition: batch.partition, offset: String(end + 1) }];
           if (transactional) {
             await transactional.run(batch, next, (publish) => options.handler(input, { ...context, publish }));
           } else {
             await options.handler(input, context);
             await consumer.commitOffsets(next);
           }
-          resolveOffset(String(last));
+          resolveOffset(String(end));
           await heartbeat();
         }
       },
