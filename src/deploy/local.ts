@@ -34,9 +34,9 @@ export class LocalTarget implements DeployTarget {
   #current: (Deployment & { child: ChildProcess }) | null = null;
 
   constructor(options: LocalTargetOptions) {
-    if (!options.modelDir === !options.trackingDir)
+    if ([options.modelDir, options.trackingDir, options.trackingUri].filter(Boolean).length !== 1)
       throw new InvalidOptionError(
-        'LocalTarget needs one of modelDir (artifact directory) or trackingDir (embedded registry)',
+        'LocalTarget needs one of modelDir (artifact directory), trackingDir (embedded registry) or trackingUri (MLflow)',
       );
     this.#options = { readyTimeoutMs: 15_000, env: {}, ...options };
     this.#log = (options.logger ?? silentLogger).child({ component: 'deploy-local' });
@@ -55,9 +55,10 @@ export class LocalTarget implements DeployTarget {
         ...this.#options.env,
         MODEL_NAME: model.name,
         MODEL_VERSION: String(model.version),
-        ...(this.#options.modelDir
-          ? { MODEL_DIR: this.#options.modelDir }
-          : { TRACKING_DIR: this.#options.trackingDir! }),
+        // Exactly one model source reaches the serving process, whatever this process's environment holds.
+        MODEL_DIR: this.#options.modelDir ?? '',
+        MLFLOW_TRACKING_URI: this.#options.trackingUri ?? '',
+        TRACKING_DIR: this.#options.trackingDir ?? '',
         SERVING_HOST: '127.0.0.1',
         SERVING_PORT: '0',
       },
