@@ -8,6 +8,7 @@ import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
 import { DEFAULT_DATA } from './run.ts';
 import { addServiceCommands } from './services.ts';
+import { addToolCommands } from './tools.ts';
 
 /** Exit codes scripts can rely on (docs/configuration.md). */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
@@ -133,6 +134,7 @@ export function buildProgram(): Command {
     });
 
   addServiceCommands(program);
+  addToolCommands(program);
 
   const topics = program.command('topics').description('manage the topics of the system');
   topics

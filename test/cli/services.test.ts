@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { topicSpecs } from '../../src/topics.ts';
+import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
-import { requireKafka } from '../setup/services.ts';
+import { requireKafka, testKafka } from '../setup/services.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
 
@@ -70,4 +73,61 @@ describe('consumer subcommands on the real broker', () => {
       expect(out).toContain('stopping');
     },
   );
+});
+
+describe('CLI tools', () => {
+  beforeAll(async () => {
+    const transport = testKafka('cli-tools');
+    await transport.ensureTopics(topicSpecs(3));
+    await transport.close();
+  }, 60_000);
+
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.once('exit', (code) => resolve({ code, out }));
+    });
+
+  it('replay streams the test phones into sensor-readings on the real broker', { timeout: 120_000 }, async () => {
+    const brokers = requireKafka();
+    const transport = testKafka('cli-replay', brokers);
+    const before = (await transport.endOffsets('sensor-readings')).reduce((a, b) => a + b, 0);
+    const r = await run(
+      ['--transport', 'kafka', 'replay', '--speed', 'max', '--drift', 'rotation:z:45', '--loops', '2'],
+      {
+        KAFKA_BROKERS: brokers.join(','),
+      },
+    );
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/3 phones, [\d,]+ samples in/);
+    const after = (await transport.endOffsets('sensor-readings')).reduce((a, b) => a + b, 0);
+    await transport.close();
+    expect(after - before).toBeGreaterThan(3000);
+  });
+
+  it('models lists versions with their aliases; a bad option exits with the config code', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-models-'));
+    const store = new EmbeddedTrackingStore(dir);
+    await store.ensureModel('m');
+    const { runId } = await store.startRun(await store.experiment('e'));
+    const ref = await store.logArtifact(runId, 'model.json', Buffer.from('{}'));
+    await store.createVersion('m', { runId, artifactPath: 'model.json', artifactDigest: ref.digest });
+    await store.setAlias('m', 'champion', 1);
+    const r = await run(['models', '--model', 'm'], { TRACKING_DIR: dir, MLFLOW_TRACKING_URI: '' });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/^v1\tchampion\t/m);
+    const bad = await run(['run', '--speed', '0']);
+    expect(bad.code).toBe(78);
+    expect(bad.out).toMatch(/--speed must be a positive number/);
+  });
 });

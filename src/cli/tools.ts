@@ -1,0 +1,144 @@
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { parseInjection } from '../../producers/replay/inject.ts';
+import { replay } from '../../producers/replay/replay.ts';
+import { loadRecordings } from '../data/hapt.ts';
+import { createLogger } from '../log/logger.ts';
+import { collectReport } from '../report/collect.ts';
+import { renderReport } from '../report/html.ts';
+import { decodeEvent } from '../schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../schemas/registry.ts';
+import { TOPICS } from '../topics.ts';
+import { createTrackingBackend } from '../tracking/index.ts';
+import { createTransport } from '../transport/index.ts';
+import { readTopic } from '../transport/read.ts';
+import { DEFAULT_DATA } from './run.ts';
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+/** replay, models, runs, deployments, report: the CLI's tools around the consumers. */
+export function addToolCommands(program: Command): void {
+  const global = () => program.opts<{ transport: string; logLevel: string }>();
+
+  program
+    .command('replay')
+    .description('stream HAPT recordings into sensor-readings as concurrent phones (optionally with an injected drift)')
+    .option('--split <which>', 'train or test users', 'test')
+    .option('--data <which>', 'sample (bundled) or shared (../shared/data/har)', DEFAULT_DATA())
+    .option('--loops <n>', 'passes over each phone’s recordings', '1')
+    .option('--speed <factor>', 'multiple of real time, or max', '1')
+    .option('--sequential', 'one phone after another instead of all at once')
+    .option(
+      '--drift <spec>',
+      'inject a drift: rotation:z:45, bias:acc:0.2,0,0, gain:gyro:1.5, noise:acc:0.05, sample-rate:40',
+    )
+    .option('--drift-at <seconds>', 'when the drift starts in each phone’s stream (default: the second loop)')
+    .action(
+      async (o: {
+        split: string;
+        data: 'sample' | 'shared';
+        loops: string;
+        speed: string;
+        sequential?: boolean;
+        drift?: string;
+        driftAt?: string;
+      }) => {
+        if (o.split !== 'train' && o.split !== 'test') throw new InvalidArgumentError('--split must be train or test');
+        const speed = o.speed === 'max' ? 'max' : Number(o.speed);
+        if (speed !== 'max' && !(speed > 0)) throw new InvalidArgumentError('--speed must be a positive number or max');
+        const logger = createLogger({ level: global().logLevel });
+        const transport = createTransport(global().transport, { logger });
+        try {
+          const producer = await transport.producer();
+          const injection = o.drift ? parseInjection(o.drift) : undefined;
+          const stats = await replay(producer, {
+            recordings: loadRecordings(o.split, o.data),
+            loops: Number(o.loops),
+            speed,
+            mode: o.sequential ? 'sequential' : 'interleaved',
+            ...(injection
+              ? { drift: o.driftAt ? { atSeconds: Number(o.driftAt), injection } : { fromLoop: 1, injection } }
+              : {}),
+            onProgress: (sent, total) => {
+              if (process.stdout.isTTY)
+                process.stdout.write(
+                  `\r  ${((100 * sent) / total).toFixed(0).padStart(3)} % of ${total.toLocaleString('en')} samples`,
+                );
+            },
+          });
+          if (process.stdout.isTTY) process.stdout.write('\n');
+          await producer.close();
+          print(
+            `${stats.devices} phones, ${stats.samples.toLocaleString('en')} samples in ${stats.seconds.toFixed(1)} s (${Math.round(stats.samplesPerSecond).toLocaleString('en')} samples/s)`,
+          );
+        } finally {
+          await transport.close();
+        }
+      },
+    );
+
+  program
+    .command('models')
+    .description(
+      'list the versions of a registered model: aliases, the gate’s decision, the run (TRACKING_DIR or MLFLOW_TRACKING_URI)',
+    )
+    .option('--model <name>', 'registered model', 'activity-classifier')
+    .action(async (o: { model: string }) => {
+      const backend = createTrackingBackend();
+      for (const v of await backend.registry.listVersions(o.model)) {
+        const decision = JSON.parse(v.tags['activity-tracking.decision'] ?? '{}') as { gate?: { reason?: string } };
+        print(
+          `v${v.version}\t${v.aliases.join(',') || '-'}\t${new Date(v.createdAt).toISOString()}\trun ${v.runId}\t${decision.gate?.reason ?? ''}`,
+        );
+      }
+    });
+
+  program
+    .command('runs')
+    .description('list the runs of an experiment, newest first, with their main metrics')
+    .option('--experiment <name>', 'experiment', 'activity-retraining')
+    .action(async (o: { experiment: string }) => {
+      const { tracker } = createTrackingBackend();
+      for (const r of await tracker.searchRuns(await tracker.experiment(o.experiment), { maxResults: 100 })) {
+        const m = ['accuracy', 'macroF1'].filter((k) => k in r.metrics).map((k) => `${k} ${r.metrics[k].toFixed(4)}`);
+        print(`${r.runId}\t${r.status}\t${r.name}\t${m.join(' ')}`);
+      }
+    });
+
+  program
+    .command('deployments')
+    .description('list the deployment events on the transport')
+    .action(async () => {
+      const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
+      try {
+        for await (const r of readTopic(transport, TOPICS.deploymentEvents)) {
+          const e = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.deployment] });
+          print(
+            `${e.attributes.time}\t${e.data.model} v${e.data.version}\t${e.data.event}\t${e.data.target}\t${e.data.endpoint ?? ''}\t${e.data.reason ?? ''}`,
+          );
+        }
+      } finally {
+        await transport.close();
+      }
+    });
+
+  program
+    .command('report')
+    .description('write the HTML report of what the topics and the registry hold now')
+    .option('--model <name>', 'registered model', 'activity-classifier')
+    .option('--out <file>', 'where to write it', 'report.html')
+    .action(async (o: { model: string; out: string }) => {
+      const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
+      try {
+        const data = await collectReport(transport, createTrackingBackend(), TOPICS, {
+          model: o.model,
+          facts: { transport: transport.kind },
+        });
+        writeFileSync(o.out, renderReport(data));
+        print(`report: ${o.out}`);
+      } finally {
+        await transport.close();
+      }
+    });
+}
