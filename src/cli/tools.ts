@@ -7,10 +7,11 @@ import { loadRecordings } from '../data/hapt.ts';
 import { createLogger } from '../log/logger.ts';
 import { collectReport } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
-import { decodeEvent } from '../schemas/cloudevents.ts';
+import { decodeEvent, encodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
+import type { ModelEvent } from '../schemas/types.gen.ts';
 import { TOPICS } from '../topics.ts';
-import { createTrackingBackend } from '../tracking/index.ts';
+import { CHAMPION, createTrackingBackend } from '../tracking/index.ts';
 import { createTransport } from '../transport/index.ts';
 import { readTopic } from '../transport/read.ts';
 import { DEFAULT_DATA } from './run.ts';
@@ -91,6 +92,55 @@ export function addToolCommands(program: Command): void {
         print(
           `v${v.version}\t${v.aliases.join(',') || '-'}\t${new Date(v.createdAt).toISOString()}\trun ${v.runId}\t${decision.gate?.reason ?? ''}`,
         );
+      }
+    });
+
+  program
+    .command('promote')
+    .description(
+      'make a version the champion and tell the deployer (a manual promotion, or a rollback to an earlier version)',
+    )
+    .requiredOption('--version <n>', 'the version to put in production')
+    .option('--model <name>', 'registered model', 'activity-classifier')
+    .action(async (o: { version: string; model: string }) => {
+      const backend = createTrackingBackend();
+      const version = await backend.registry.getVersion(o.model, Number(o.version));
+      const previous = await backend.registry.byAlias(o.model, CHAMPION);
+      await backend.registry.setAlias(o.model, CHAMPION, version.version);
+      const decision = JSON.parse(version.tags['activity-tracking.decision'] ?? '{}') as {
+        gate?: { metric: string; candidate: number };
+        lineage?: ModelEvent['lineage'];
+      };
+      const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
+      try {
+        const producer = await transport.producer();
+        const { headers, value } = encodeEvent({
+          type: EVENT_TYPES.model,
+          source: 'activity-tracking/cli',
+          subject: o.model,
+          id: `${o.model}:${version.version}:promoted:manual:${Date.now()}`,
+          data: {
+            event: 'promoted',
+            model: o.model,
+            version: version.version,
+            runId: version.runId,
+            scores: {
+              metric: decision.gate?.metric ?? 'manual',
+              candidate: decision.gate?.candidate ?? 0,
+              production: null,
+            },
+            ...(decision.lineage ? { lineage: decision.lineage } : {}),
+            artifactDigest: version.artifactDigest,
+            reason: `promoted by hand (was v${previous?.version ?? 'none'})`,
+          },
+        });
+        await producer.publish([{ topic: TOPICS.modelEvents, key: o.model, headers, value }]);
+        await producer.close();
+        print(
+          `v${version.version} of ${o.model} is the champion (was ${previous ? `v${previous.version}` : 'none'}); the deployer deploys it`,
+        );
+      } finally {
+        await transport.close();
       }
     });
 

@@ -130,4 +130,34 @@ describe('CLI tools', () => {
     expect(bad.code).toBe(78);
     expect(bad.out).toMatch(/--speed must be a positive number/);
   });
+
+  it('promote rolls the champion back to an earlier version and tells the deployer', { timeout: 60_000 }, async () => {
+    const brokers = requireKafka();
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-promote-'));
+    const store = new EmbeddedTrackingStore(dir);
+    const model = `m${Date.now().toString(36)}`;
+    await store.ensureModel(model);
+    const { runId } = await store.startRun(await store.experiment('e'));
+    const ref = await store.logArtifact(runId, 'model.json', Buffer.from('{}'));
+    for (let i = 0; i < 2; i++)
+      await store.createVersion(model, { runId, artifactPath: 'model.json', artifactDigest: ref.digest });
+    await store.setAlias(model, 'champion', 2);
+    const transport = testKafka('cli-promote', brokers);
+    const before = (await transport.endOffsets('model-events'))[0] ?? 0;
+    const r = await run(['--transport', 'kafka', 'promote', '--model', model, '--version', '1'], {
+      KAFKA_BROKERS: brokers.join(','),
+      TRACKING_DIR: dir,
+      MLFLOW_TRACKING_URI: '',
+    });
+    expect(r.code, r.out).toBe(0);
+    expect((await store.byAlias(model, 'champion'))?.version).toBe(1);
+    const [event] = await transport.readRange('model-events', 0, before, before);
+    await transport.close();
+    expect(JSON.parse(event.value.toString())).toMatchObject({
+      event: 'promoted',
+      model,
+      version: 1,
+      reason: 'promoted by hand (was v2)',
+    });
+  });
 });
