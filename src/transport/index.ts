@@ -1,13 +1,15 @@
 import { InvalidOptionError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { EmbeddedLog } from './embedded/log.ts';
+import { EventHubsTransport } from './eventhubs/eventhubs-transport.ts';
+import { eventHubsOptionsFromEnv } from './eventhubs/options.ts';
 import { KafkaTransport } from './kafka/kafka-transport.ts';
 import { kafkaOptionsFromEnv } from './kafka/options.ts';
 import type { Transport } from './types.ts';
 
 export type { Transport } from './types.ts';
 
-export const TRANSPORT_KINDS = ['embedded', 'kafka'] as const;
+export const TRANSPORT_KINDS = ['embedded', 'kafka', 'eventhubs'] as const;
 export type TransportKind = (typeof TRANSPORT_KINDS)[number];
 
 /** Makes the transport named by `kind`, configured from the environment (docs/configuration.md). */
@@ -18,6 +20,11 @@ export function createTransport(kind: string, options: { env?: NodeJS.ProcessEnv
     case 'kafka':
       return new KafkaTransport({
         ...kafkaOptionsFromEnv(options.env),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+    case 'eventhubs':
+      return new EventHubsTransport({
+        ...eventHubsOptionsFromEnv(options.env),
         ...(options.logger ? { logger: options.logger } : {}),
       });
     default:

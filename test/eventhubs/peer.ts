@@ -303,6 +303,7 @@ export class EventHubsPeer {
           'status-description': `The messaging entity '${props.name}' could not be found.`,
           'error-condition': 'amqp:not-found',
         },
+        body: undefined,
       };
     const ok = { operation: 'READ', 'status-code': rhea.types.wrap_int(200) };
     if (props.type === 'com.microsoft:eventhub')
@@ -330,6 +331,7 @@ export class EventHubsPeer {
           'status-description': `bad management request ${JSON.stringify(props)}`,
           'error-condition': 'com.microsoft:argument-out-of-range',
         },
+        body: undefined,
       };
     const events = hub.partitions[partition];
     const last = events[events.length - 1];
@@ -379,6 +381,7 @@ function cbsAccepted(request: Message): Message {
     correlation_id: request.message_id,
     to: request.reply_to,
     application_properties: { 'status-code': rhea.types.wrap_int(202), 'status-description': 'Accepted' },
+    body: undefined,
   };
 }
 
@@ -404,11 +407,11 @@ function startIndex(events: StoredEvent[], filter: string): number {
 
 /** The events of a batched transfer: an envelope whose data sections each hold one encoded message. */
 function unbatch(raw: Buffer, format: number | undefined): Message[] {
-  const envelope = rhea.message.decode(raw) as Message & { body: { content?: Buffer | Buffer[]; multiple?: boolean } };
+  const envelope = rhea.message.decode(raw) as unknown as Message & { body: { content?: Buffer | Buffer[]; multiple?: boolean } };
   if (format !== BATCH_FORMAT) return [envelope];
   const content = envelope.body?.content;
   const sections = Array.isArray(content) ? content : content ? [content] : [];
-  return sections.map((section) => rhea.message.decode(section) as Message);
+  return sections.map((section) => rhea.message.decode(section) as unknown as Message);
 }
 
 /** A stable key → partition map (the service's own hash is its business; stability is what clients rely on). */

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { startAzurite } from './azurite.ts';
 import { startMlflow } from './mlflow.ts';
 
 const run = promisify(execFile);
@@ -15,6 +16,9 @@ declare module 'vitest' {
     /** URL of the real MLflow tracking server the suites use, or undefined when none could be started. */
     mlflowUri: string | undefined;
     mlflowError: string | undefined;
+    /** Connection string of the Azurite blob service (Event Hubs checkpoints), or undefined when none could be started. */
+    azuriteConnectionString: string | undefined;
+    azuriteError: string | undefined;
   }
 }
 
@@ -54,6 +58,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (mlflow.stop) teardown.push(mlflow.stop);
   project.provide('mlflowUri', mlflow.uri);
   project.provide('mlflowError', mlflow.error);
+  const azurite = await startAzurite();
+  if (azurite.stop) teardown.push(azurite.stop);
+  project.provide('azuriteConnectionString', azurite.connectionString);
+  project.provide('azuriteError', azurite.error);
   return async () => {
     for (const stop of teardown.reverse()) await stop();
   };

@@ -29,3 +29,15 @@ export function requireMlflow(): string {
 export function testKafka(clientId: string, brokers: string[] = requireKafka()): KafkaTransport {
   return new KafkaTransport({ brokers, clientId, ssl: false, replicationFactor: -1, connectionTimeoutMs: 10_000 });
 }
+
+/** Connection string of the Azurite blob service; a suite that needs it fails (never skips) when there is none. */
+export function requireAzurite(): string {
+  const cs = inject('azuriteConnectionString');
+  if (!cs) {
+    throw new Error(
+      `this suite needs Azurite and none is available: ${inject('azuriteError') ?? 'not started'}. ` +
+        'Run it through `npm test` (which starts the azurite dev dependency) or set AZURITE_CONNECTION_STRING.',
+    );
+  }
+  return cs;
+}
