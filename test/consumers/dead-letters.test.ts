@@ -10,7 +10,10 @@ import { namespacedTopics, topicSpecs } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { OutgoingRecord, Transport } from '../../src/transport/types.ts';
+import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
+
+const eventHubs = usePeer();
 
 const recording = loadRecordings('test', 'sample')[0];
 
@@ -18,6 +21,7 @@ const recording = loadRecordings('test', 'sample')[0];
 describe.each([
   ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
   ['kafka', async (): Promise<Transport> => testKafka('dead-letter-test')],
+  ['eventhubs', (): Promise<Transport> => eventHubs.transport()],
 ])('bad input on %s', (_name, makeTransport) => {
   it('14 kinds of bad record are dead-lettered with reason and original bytes; nothing good is lost', {
     timeout: 120_000,

@@ -5,7 +5,10 @@ import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { Transport } from '../../src/transport/types.ts';
+import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
+
+const eventHubs = usePeer();
 
 /**
  * Replay → featurizer → drift detector → drift events, on real HAPT recordings (the bundled
@@ -14,6 +17,7 @@ import { testKafka } from '../setup/services.ts';
 describe.each([
   ['embedded', async (): Promise<Transport> => new EmbeddedLog()],
   ['kafka', async (): Promise<Transport> => testKafka('pipeline-test')],
+  ['eventhubs', (): Promise<Transport> => eventHubs.transport()],
 ])('drift pipeline on %s', (_name, makeTransport) => {
   it('reports the injected rotation on every phone and nothing before it', { timeout: 240_000 }, async () => {
     const transport = await makeTransport();

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { EventHubsTransport } from '../../src/transport/eventhubs/eventhubs-transport.ts';
+import {
+  EventHubsTransport,
+  type EventHubsTransportOptions,
+} from '../../src/transport/eventhubs/eventhubs-transport.ts';
 import { requireAzurite } from '../setup/services.ts';
 import { EventHubsPeer } from './peer.ts';
 
@@ -9,7 +12,10 @@ import { EventHubsPeer } from './peer.ts';
  * after), and the transport factory the suites use: the real SDK against the peer,
  * checkpoints in Azurite, hubs made on demand by the peer (what ARM does in Azure).
  */
-export function usePeer(): { peer: EventHubsPeer; transport: (clientId?: string) => Promise<EventHubsTransport> } {
+export function usePeer(): {
+  peer: EventHubsPeer;
+  transport: (overrides?: Partial<EventHubsTransportOptions>) => Promise<EventHubsTransport>;
+} {
   const peer = new EventHubsPeer();
   beforeAll(async () => {
     await peer.start();
@@ -19,7 +25,7 @@ export function usePeer(): { peer: EventHubsPeer; transport: (clientId?: string)
   });
   return {
     peer,
-    transport: async () =>
+    transport: async (overrides = {}) =>
       new EventHubsTransport({
         connectionString: peer.connectionString(),
         checkpoint: { connectionString: requireAzurite(), container: `t-${randomUUID()}` },
@@ -28,6 +34,7 @@ export function usePeer(): { peer: EventHubsPeer; transport: (clientId?: string)
         loadBalancingIntervalMs: 1000,
         ownershipExpirationMs: 5000,
         provisioner: { ensureHub: async (spec) => peer.createHub(spec.topic, spec.partitions ?? 3) },
+        ...overrides,
       }),
   };
 }

@@ -154,7 +154,8 @@ export class EventHubsPeer {
 
   #dropConnection(connection: Connection): void {
     this.#connections.delete(connection);
-    for (const [sender, stream] of this.#streams) if (stream.sender.connection === connection) this.#streams.delete(sender);
+    for (const [sender, stream] of this.#streams)
+      if (stream.sender.connection === connection) this.#streams.delete(sender);
   }
 
   #onReceiverOpen(receiver: Receiver): void {
@@ -166,10 +167,9 @@ export class EventHubsPeer {
     }
     const [hubName, word, id] = path.split('/');
     const hub = this.#hubs.get(hubName);
-    if (!hub) return notFound(receiver, hubName);
-    if (word !== undefined && (word !== 'Partitions' || !partitionOf(hub, id)))
-      return outOfRange(receiver);
-    receiver.add_credit(1000);
+    if (!hub) notFound(receiver, hubName);
+    else if (word !== undefined && (word !== 'Partitions' || partitionOf(hub, id) === undefined)) outOfRange(receiver);
+    else receiver.add_credit(1000);
   }
 
   #onSenderOpen(sender: Sender): void {
@@ -178,10 +178,15 @@ export class EventHubsPeer {
     if (path === '$cbs' || path === '$management') return;
     const [hubName, consumerGroups, group, partitions, id] = path.split('/');
     const hub = this.#hubs.get(hubName);
-    if (!hub) return notFound(sender, hubName);
+    if (!hub) {
+      notFound(sender, hubName);
+      return;
+    }
     const partition = partitionOf(hub, id);
-    if (consumerGroups !== 'ConsumerGroups' || partitions !== 'Partitions' || partition === undefined)
-      return outOfRange(sender);
+    if (consumerGroups !== 'ConsumerGroups' || partitions !== 'Partitions' || partition === undefined) {
+      outOfRange(sender);
+      return;
+    }
     const remote = (sender as unknown as { remote: { attach: { properties?: Record<string, unknown> } } }).remote;
     const epoch = remote.attach.properties?.[EPOCH];
     const ownerLevel = epoch === undefined ? undefined : Number(epoch);
@@ -262,8 +267,10 @@ export class EventHubsPeer {
     const receiver = ctx.receiver!;
     const path = receiver.target?.address ?? '';
     const raw = ctx.message as unknown;
-    if (path === '$cbs') return this.#reply(ctx, cbsAccepted(ctx.message!));
-    if (path === '$management') return this.#reply(ctx, this.#management(ctx.message!));
+    if (path === '$cbs' || path === '$management') {
+      this.#reply(ctx, path === '$cbs' ? cbsAccepted(ctx.message!) : this.#management(ctx.message!));
+      return;
+    }
     const [hubName, , id] = path.split('/');
     const hub = this.#hubs.get(hubName);
     if (!hub) {
@@ -272,7 +279,8 @@ export class EventHubsPeer {
     }
     const messages = Buffer.isBuffer(raw) ? unbatch(raw, (ctx as { format?: number }).format) : [raw as Message];
     const key = messages[0]?.message_annotations?.['x-opt-partition-key'] as string | undefined;
-    const partition = id !== undefined ? Number(id) : key !== undefined ? hashKey(key, hub) : hub.roundRobin++ % hub.partitions.length;
+    const partition =
+      id !== undefined ? Number(id) : key !== undefined ? hashKey(key, hub) : hub.roundRobin++ % hub.partitions.length;
     const events = hub.partitions[partition];
     for (const message of messages) {
       const content = (message.body as { content?: unknown } | undefined)?.content;
@@ -407,7 +415,9 @@ function startIndex(events: StoredEvent[], filter: string): number {
 
 /** The events of a batched transfer: an envelope whose data sections each hold one encoded message. */
 function unbatch(raw: Buffer, format: number | undefined): Message[] {
-  const envelope = rhea.message.decode(raw) as unknown as Message & { body: { content?: Buffer | Buffer[]; multiple?: boolean } };
+  const envelope = rhea.message.decode(raw) as unknown as Message & {
+    body: { content?: Buffer | Buffer[]; multiple?: boolean };
+  };
   if (format !== BATCH_FORMAT) return [envelope];
   const content = envelope.body?.content;
   const sections = Array.isArray(content) ? content : content ? [content] : [];

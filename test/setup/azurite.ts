@@ -21,7 +21,11 @@ export function azuriteConnectionString(port: number): string {
  * AZURITE_CONNECTION_STRING points the suites at a running one instead.
  * With CI=true a service that cannot be started fails the run.
  */
-export async function startAzurite(): Promise<{ connectionString?: string; error?: string; stop?: () => Promise<void> }> {
+export async function startAzurite(): Promise<{
+  connectionString?: string;
+  error?: string;
+  stop?: () => Promise<void>;
+}> {
   if (process.env.AZURITE_CONNECTION_STRING) return { connectionString: process.env.AZURITE_CONNECTION_STRING };
   const port = Number(process.env.TEST_AZURITE_PORT ?? Number(process.env.TEST_KAFKA_PORT ?? 19092) + 200);
   const started = Date.now();
@@ -29,7 +33,16 @@ export async function startAzurite(): Promise<{ connectionString?: string; error
   try {
     child = spawn(
       BIN,
-      ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--skipApiVersionCheck', '--loose', '--disableTelemetry'],
+      [
+        '--blobHost',
+        '127.0.0.1',
+        '--blobPort',
+        String(port),
+        '--inMemoryPersistence',
+        '--skipApiVersionCheck',
+        '--loose',
+        '--disableTelemetry',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -45,7 +58,9 @@ export async function startAzurite(): Promise<{ connectionString?: string; error
       if (Date.now() > deadline) throw new Error(`azurite did not start within 60 s: ${output.trim()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    process.stdout.write(`[services] azurite blob on 127.0.0.1:${port} (pid ${child.pid}) in ${Date.now() - started} ms\n`);
+    process.stdout.write(
+      `[services] azurite blob on 127.0.0.1:${port} (pid ${child.pid}) in ${Date.now() - started} ms\n`,
+    );
     const proc = child;
     return {
       connectionString: azuriteConnectionString(port),

@@ -160,6 +160,23 @@ export function describeTransport(name: string, makeTransport: () => Promise<Tra
       expect(await transport.readRange(topic, 0, 18, 100)).toHaveLength(2);
     });
 
+    it('publishes to an explicit partition, keeping the key', async () => {
+      const { transport, topic, producer } = await setup(3);
+      await producer.publish([
+        { topic, key: 'state-a', partition: 0, value: Buffer.from('a') },
+        { topic, key: 'state-b', partition: 2, value: Buffer.from('b') },
+        { topic, key: null, partition: 2, value: Buffer.from('c') },
+      ]);
+      expect(await transport.endOffsets(topic)).toEqual([1, 0, 2]);
+      expect((await transport.readRange(topic, 0, 0, 0)).map((r) => [r.key, r.value.toString()])).toEqual([
+        ['state-a', 'a'],
+      ]);
+      expect((await transport.readRange(topic, 2, 0, 1)).map((r) => [r.key, r.value.toString()])).toEqual([
+        ['state-b', 'b'],
+        [null, 'c'],
+      ]);
+    });
+
     it('refuses to publish to a topic that does not exist, with a clear error', async () => {
       const { producer } = await setup(1);
       await expect(

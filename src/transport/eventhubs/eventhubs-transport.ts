@@ -257,7 +257,8 @@ export class EventHubsTransport implements Transport {
         {
           processEvents: async (events) => {
             if (events.length > 0) stall();
-            for (const e of events) if (e.sequenceNumber >= from && e.sequenceNumber <= last) out.push(toRecord(topic, partition, e));
+            for (const e of events)
+              if (e.sequenceNumber >= from && e.sequenceNumber <= last) out.push(toRecord(topic, partition, e));
             if (events.length > 0 && events[events.length - 1].sequenceNumber >= last) {
               clearTimeout(stalled);
               await sub.close();

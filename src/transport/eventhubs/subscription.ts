@@ -78,13 +78,17 @@ export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; ass
       const last = events[events.length - 1];
       const newest = ctx.lastEnqueuedEventProperties?.sequenceNumber ?? last.sequenceNumber;
       const batch: RecordBatch = { ...tp, records, highWatermark: Math.max(newest, last.sequenceNumber) + 1 };
+      log.debug({ topic, partition: tp.partition, records: records.length }, 'batch');
       for (let attempt = 1; ; attempt++) {
         try {
           await options.handler(batch, context);
           break;
         } catch (err) {
           if (stopping || lost.has(idOf(ctx))) throw err;
-          log.warn({ err, topic, partition: tp.partition, attempt }, 'batch handler failed; the batch is delivered again');
+          log.warn(
+            { err, topic, partition: tp.partition, attempt },
+            'batch handler failed; the batch is delivered again',
+          );
           await sleep(Math.min(RETRY_MS.initial * attempt, RETRY_MS.max));
         }
       }
