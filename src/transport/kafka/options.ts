@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../../errors.ts';
+import { namespaceOf, parseConnectionString } from '../connection-string.ts';
 
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
 
@@ -54,6 +55,37 @@ function parseInteger(name: string, raw: string | undefined, fallback: number): 
   return value;
 }
 
+function isLoopback(broker: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(broker);
+}
+
+/** The Event Hubs connection string the Kafka transport falls back to when no brokers are set. */
+export const EVENTHUBS_CONNECTION_STRING_ENV = 'EVENTHUBS_CONNECTION_STRING';
+
+/**
+ * Kafka settings for the Kafka endpoint of an Event Hubs namespace, from its connection
+ * string, as Microsoft documents them: bootstrap server `<namespace>.servicebus.windows.net:9093`,
+ * SASL_SSL with mechanism PLAIN, user name `$ConnectionString` and the whole connection
+ * string as the password. Each event hub is a topic. The development emulator
+ * (`UseDevelopmentEmulator=true`) listens for Kafka on port 9092 without TLS.
+ */
+export function kafkaOptionsFromEventHubs(
+  connectionString: string,
+  defaults: Partial<KafkaOptions> = {},
+): KafkaOptions {
+  const host = namespaceOf(connectionString).replace(/:\d+$/, '');
+  const emulator = parseConnectionString(connectionString).get('usedevelopmentemulator') === 'true';
+  return validateKafkaOptions({
+    brokers: [`${host}:${emulator ? 9092 : 9093}`],
+    clientId: defaults.clientId ?? 'activity-tracking',
+    ssl: !emulator,
+    sasl: { mechanism: 'plain', username: '$ConnectionString', password: connectionString },
+    replicationFactor: defaults.replicationFactor ?? -1,
+    connectionTimeoutMs: defaults.connectionTimeoutMs ?? 10_000,
+    sessionTimeoutMs: defaults.sessionTimeoutMs ?? 30_000,
+  });
+}
+
 /** Validates options at the door (STYLE habit 4); the message says how to fix a bad combination. */
 export function validateKafkaOptions(options: KafkaOptions): KafkaOptions {
   if (options.brokers.length === 0 || options.brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
@@ -72,7 +104,7 @@ export function validateKafkaOptions(options: KafkaOptions): KafkaOptions {
         `SASL needs both a username and a password: set ${KAFKA_ENV.saslUsername} and ${KAFKA_ENV.saslPassword}`,
       );
     }
-    if (!options.ssl && options.sasl.mechanism === 'plain') {
+    if (!options.ssl && options.sasl.mechanism === 'plain' && !options.brokers.every(isLoopback)) {
       throw new InvalidOptionError(
         `SASL PLAIN sends the password in clear text; enable TLS with ${KAFKA_ENV.ssl}=true (plain text SASL is refused)`,
       );
@@ -86,6 +118,17 @@ export function kafkaOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   defaults: Partial<KafkaOptions> = {},
 ): KafkaOptions {
+  const eventHubs = env[EVENTHUBS_CONNECTION_STRING_ENV];
+  if (!env[KAFKA_ENV.brokers] && !defaults.brokers && eventHubs)
+    return kafkaOptionsFromEventHubs(eventHubs, {
+      ...defaults,
+      ...(env[KAFKA_ENV.clientId] ? { clientId: env[KAFKA_ENV.clientId] } : {}),
+      sessionTimeoutMs: parseInteger(
+        KAFKA_ENV.sessionTimeoutMs,
+        env[KAFKA_ENV.sessionTimeoutMs],
+        defaults.sessionTimeoutMs ?? 30_000,
+      ),
+    });
   const brokers = (env[KAFKA_ENV.brokers] ?? defaults.brokers?.join(',') ?? '127.0.0.1:9092')
     .split(',')
     .map((b) => b.trim())
