@@ -6,9 +6,49 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { topicSpecs } from '../../src/topics.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
-import { requireKafka, testKafka } from '../setup/services.ts';
+import { usePeer } from '../eventhubs/harness.ts';
+import { requireAzurite, requireKafka, testKafka } from '../setup/services.ts';
+
+const eventHubs = usePeer();
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
+
+/** Starts `activity-tracking <name>` and checks /healthz, /metrics and a clean SIGTERM stop. */
+async function runsAndStops(name: string, transport: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(process.execPath, [BIN, '--transport', transport, name, '--group', `cli-${name}-${Date.now()}`], {
+    env: { ...process.env, TRACKING_DIR: path.join('/tmp', `cli-tracking-${process.pid}`), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const m = /"health":"(http:\/\/[^"]+)\/healthz"/.exec(out);
+      if (m) {
+        clearInterval(timer);
+        resolve(m[1]);
+      }
+    }, 100);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`${name} exited with ${code}: ${out}`));
+    });
+  });
+  const health = await (await fetch(`${url}/healthz`)).json();
+  expect(health).toMatchObject({ ok: true, transport });
+  expect(await (await fetch(`${url}/metrics`)).text()).toContain('activity_records_in_total');
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code, out).toBe(0);
+  expect(out).toContain('stopping');
+}
+
+const CONSUMERS = ['featurizer', 'detector', 'predictor', 'retrainer', 'deployer'];
 
 /**
  * Each consumer runs on its own (`activity-tracking detector`, ...): it serves /healthz and
@@ -27,51 +67,25 @@ describe('consumer subcommands on the real broker', () => {
     await transport.close();
   }, 60_000);
 
-  it.each(['featurizer', 'detector', 'predictor', 'retrainer', 'deployer'])(
-    '%s runs, reports health, and stops cleanly on SIGTERM',
-    { timeout: 90_000 },
-    async (name) => {
-      const brokers = requireKafka();
-      const child = spawn(
-        process.execPath,
-        [BIN, '--transport', 'kafka', name, '--group', `cli-${name}-${Date.now()}`],
-        {
-          env: {
-            ...process.env,
-            KAFKA_BROKERS: brokers.join(','),
-            TRACKING_DIR: path.join('/tmp', `cli-tracking-${process.pid}`),
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setInterval(() => {
-          const m = /"health":"(http:\/\/[^"]+)\/healthz"/.exec(out);
-          if (m) {
-            clearInterval(timer);
-            resolve(m[1]);
-          }
-        }, 100);
-        child.once('exit', (code) => {
-          clearInterval(timer);
-          reject(new Error(`${name} exited with ${code}: ${out}`));
-        });
-      });
-      const health = await (await fetch(`${url}/healthz`)).json();
-      expect(health).toMatchObject({ ok: true, transport: 'kafka' });
-      expect(await (await fetch(`${url}/metrics`)).text()).toContain('activity_records_in_total');
-      child.kill('SIGTERM');
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(code, out).toBe(0);
-      expect(out).toContain('stopping');
-    },
+  it.each(CONSUMERS)('%s runs, reports health, and stops cleanly on SIGTERM', { timeout: 90_000 }, (name) =>
+    runsAndStops(name, 'kafka', { KAFKA_BROKERS: requireKafka().join(',') }),
+  );
+});
+
+/** The same subcommands on Event Hubs, configured only through the environment the README documents. */
+describe('consumer subcommands on Event Hubs (local peer, Azurite checkpoints)', () => {
+  beforeAll(async () => {
+    const transport = await eventHubs.transport();
+    await transport.ensureTopics(topicSpecs(3));
+    await transport.close();
+  }, 60_000);
+
+  it.each(CONSUMERS)('%s runs, reports health, and stops cleanly on SIGTERM', { timeout: 90_000 }, (name) =>
+    runsAndStops(name, 'eventhubs', {
+      EVENTHUBS_CONNECTION_STRING: eventHubs.peer.connectionString(),
+      EVENTHUBS_CHECKPOINT_CONNECTION_STRING: requireAzurite(),
+      EVENTHUBS_CHECKPOINT_CONTAINER: 'cli-test',
+    }),
   );
 });
 
