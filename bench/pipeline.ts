@@ -7,6 +7,11 @@
  * (transactions: outputs, state checkpoints and offsets commit together). The test users of the
  * bundled sample are replayed `--loops` times (default 4) as fast as the log takes them.
  *
+ * Then Event Hubs, at-least-once: the real @azure/event-hubs SDK against the project's local AMQP peer
+ * (test/eventhubs/peer.ts, in this process) with checkpoints in Azurite. The peer is not Azure's
+ * service: the figure is what the adapter, the SDK and AMQP cost on this machine, not what a namespace's
+ * throughput units allow.
+ *
  * Latency: for each feature vector, (time the detector finished the batch holding it) − (time the last
  * readings record of its window was appended to the log); p50/p99 over all vectors.
  */
@@ -21,9 +26,12 @@ import { loadRecordings } from '../src/data/hapt.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { namespacedTopics, topicSpecs } from '../src/topics.ts';
 import { EmbeddedLog } from '../src/transport/embedded/log.ts';
+import { EventHubsTransport } from '../src/transport/eventhubs/eventhubs-transport.ts';
 import { KafkaTransport } from '../src/transport/kafka/kafka-transport.ts';
 import { readTopic } from '../src/transport/read.ts';
 import type { RecordBatch, Transport } from '../src/transport/types.ts';
+import { EventHubsPeer } from '../test/eventhubs/peer.ts';
+import { startAzurite } from '../test/setup/azurite.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
@@ -144,6 +152,25 @@ try {
   const eos = await measure(t2, true);
   await t2.close();
   show('kafka, exactly-once', eos);
+  const peer = new EventHubsPeer();
+  await peer.start();
+  process.env.TEST_AZURITE_PORT ??= '19592';
+  const azurite = await startAzurite();
+  if (!azurite.connectionString) throw new Error(azurite.error);
+  const t3 = new EventHubsTransport({
+    connectionString: peer.connectionString(),
+    checkpoint: { connectionString: azurite.connectionString, container: 'bench' },
+    readConsumerGroup: '$default',
+    maxWaitMs: 200,
+    loadBalancingIntervalMs: 1000,
+    ownershipExpirationMs: 5000,
+    provisioner: { ensureHub: async (spec) => peer.createHub(spec.topic, spec.partitions ?? 3) },
+  });
+  const ehs = await measure(t3, false);
+  await t3.close();
+  await peer.stop();
+  await azurite.stop?.();
+  show('eventhubs, at-least-once', ehs);
   const cost = 1 - eos.samplesPerSecond / alo.samplesPerSecond;
   console.log(`exactly-once costs ${(cost * 100).toFixed(1)} % of the at-least-once throughput`);
   console.log(
@@ -159,6 +186,9 @@ try {
       eos_p99_ms: eos.p99,
       eos_cost: Number(cost.toFixed(3)),
       embedded_samples_per_s: Math.round(emb.samplesPerSecond),
+      eventhubs_samples_per_s: Math.round(ehs.samplesPerSecond),
+      eventhubs_p50_ms: ehs.p50,
+      eventhubs_p99_ms: ehs.p99,
       samples: alo.samples,
     }),
   );

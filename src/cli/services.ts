@@ -213,11 +213,12 @@ export function addServiceCommands(program: Command): void {
     runService('predictor', global(), o, async ({ transport, wiring, logger }) => {
       const backend = createTrackingBackend();
       const handle = new ModelHandle(registryModelSource(backend.registry));
-      // Every instance follows every deployment: a group of its own.
+      // Every instance follows every deployment.
       const switcher = new StreamConsumer({
         component: 'model-switcher',
         transport,
-        groupId: `${o.group ?? 'activity-tracking-predictor'}-switcher-${process.pid}`,
+        groupId: `${o.group ?? 'activity-tracking-predictor'}-switcher`,
+        broadcast: true,
         topics: [TOPICS.deploymentEvents],
         processor: new ModelSwitcher(handle, logger),
         logger,

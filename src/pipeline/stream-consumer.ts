@@ -43,6 +43,8 @@ export interface StreamConsumerOptions {
   exactlyOnce?: boolean;
   /** @defaultValue true */
   fromBeginning?: boolean;
+  /** Every instance reads everything, nothing is committed (SubscribeOptions.broadcast). @defaultValue false */
+  broadcast?: boolean;
 }
 
 /**
@@ -85,6 +87,7 @@ export class StreamConsumer {
       maxBatchSize: this.#options.maxBatchSize ?? 500,
       exactlyOnce: this.#options.exactlyOnce ?? false,
       fromBeginning: this.#options.fromBeginning ?? true,
+      ...(this.#options.broadcast ? { broadcast: true } : {}),
       onAssigned: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions assigned');
         await this.#checkpointer?.restore(partitions);

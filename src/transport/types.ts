@@ -93,6 +93,13 @@ export interface SubscribeOptions {
    * transport that cannot do it refuses the subscription. @defaultValue false
    */
   exactlyOnce?: boolean;
+  /**
+   * Every subscriber reads every partition and nothing is committed: a follower of a small topic
+   * (each predictor instance following the deployments). Kafka and the embedded log give each
+   * subscriber a group of its own (`groupId` + a random suffix); Event Hubs reads with plain receivers
+   * on its read consumer group, since consumer groups cannot be made on the fly there. @defaultValue false
+   */
+  broadcast?: boolean;
 }
 
 export interface Subscription {

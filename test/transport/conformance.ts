@@ -148,6 +148,21 @@ export function describeTransport(name: string, makeTransport: () => Promise<Tra
       expect(assignedA.length).toBeGreaterThan(0);
     });
 
+    it('gives every broadcast subscriber every record', async () => {
+      const { topic, producer, subscribe } = await setup(2);
+      await producer.publish(
+        Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i % 4}`, value: Buffer.from(String(i)) })),
+      );
+      const a: ConsumedRecord[] = [];
+      const b: ConsumedRecord[] = [];
+      await subscribe('followers', a, { broadcast: true });
+      await subscribe('followers', b, { broadcast: true });
+      await waitFor(() => a.length >= 20 && b.length >= 20, 'both followers to read 20 records');
+      const values = (seen: ConsumedRecord[]) => seen.map((r) => Number(r.value.toString())).sort((x, y) => x - y);
+      expect(values(a)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(values(b)).toEqual(values(a));
+    });
+
     it('reads back an offset range without a group', async () => {
       const { transport, topic, producer } = await setup(1);
       await producer.publish(

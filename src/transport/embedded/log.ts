@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
@@ -148,14 +149,15 @@ export class EmbeddedLog implements Transport {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     for (const topic of options.topics) this.#partitions(topic);
-    let group = this.#groups.get(options.groupId);
+    const groupId = options.broadcast ? `${options.groupId}-${randomUUID()}` : options.groupId;
+    let group = this.#groups.get(groupId);
     if (!group) {
       group = new ConsumerGroup(
-        options.groupId,
+        groupId,
         (topic) => this.#partitions(topic).length,
         () => this.#wake(),
       );
-      this.#groups.set(options.groupId, group);
+      this.#groups.set(groupId, group);
     }
     const member = group.join(options.topics);
     const done = this.#runMember(group, member, options);

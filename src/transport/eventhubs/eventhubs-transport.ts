@@ -215,7 +215,7 @@ export class EventHubsTransport implements Transport {
         'Event Hubs has no transactions, so an exactly-once subscription is refused; run this consumer at-least-once (its outputs carry stable ids) or on Kafka (docs/eventhubs.md)',
       );
     for (const topic of options.topics) await this.#partitionCount(topic);
-    const store = await this.#clients.checkpointStore();
+    const store = options.broadcast ? undefined : await this.#clients.checkpointStore();
     const sub = await subscribe({
       options,
       store,

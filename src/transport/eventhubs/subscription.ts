@@ -16,7 +16,8 @@ import type { EventHubsOptions } from './options.ts';
 
 interface Wiring {
   options: SubscribeOptions;
-  store: CheckpointStore;
+  /** Undefined for a broadcast subscription: plain receivers on the read consumer group, nothing checkpointed. */
+  store: CheckpointStore | undefined;
   clients: ClientFactory;
   settings: EventHubsOptions;
   logger: Logger;
@@ -59,15 +60,17 @@ export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; ass
   const clients: EventHubConsumerClient[] = [];
   const subs: SdkSubscription[] = [];
   for (const topic of options.topics) {
-    const client = w.clients.consumer(options.groupId, topic, w.store, {
-      loadBalancingOptions: {
-        // Greedy: a new member takes its fair share in one round instead of one partition per
-        // round (the SDK's "balanced" needs n rounds of loadBalancingIntervalMs to start n partitions).
-        strategy: 'greedy',
-        updateIntervalInMs: settings.loadBalancingIntervalMs,
-        partitionOwnershipExpirationIntervalInMs: settings.ownershipExpirationMs,
-      },
-    });
+    const client = w.store
+      ? w.clients.consumer(options.groupId, topic, w.store, {
+          loadBalancingOptions: {
+            // Greedy: a new member takes its fair share in one round instead of one partition per
+            // round (the SDK's "balanced" needs n rounds of loadBalancingIntervalMs to start n partitions).
+            strategy: 'greedy',
+            updateIntervalInMs: settings.loadBalancingIntervalMs,
+            partitionOwnershipExpirationIntervalInMs: settings.ownershipExpirationMs,
+          },
+        })
+      : w.clients.consumer(settings.readConsumerGroup, topic);
     clients.push(client);
     const idOf = (ctx: PartitionContext) => `${topic}/${ctx.partitionId}`;
     const tpOf = (ctx: PartitionContext) => ({ topic, partition: Number(ctx.partitionId) });
@@ -92,7 +95,7 @@ export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; ass
           await sleep(Math.min(RETRY_MS.initial * attempt, RETRY_MS.max));
         }
       }
-      if (lost.has(idOf(ctx))) return;
+      if (lost.has(idOf(ctx)) || !w.store) return;
       for (let attempt = 1; ; attempt++) {
         try {
           await ctx.updateCheckpoint(last);

@@ -209,7 +209,7 @@ export class KafkaTransport implements Transport {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     const sessionTimeout = this.#options.sessionTimeoutMs ?? 30_000;
     const consumer = this.#kafka.consumer({
-      groupId: options.groupId,
+      groupId: options.broadcast ? `${options.groupId}-${randomUUID()}` : options.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
