@@ -61,6 +61,10 @@ export function buildProgram(): Command {
         if (!(speed > 0)) throw new InvalidOptionError('--speed must be a positive number');
         if (options.passes < 2)
           throw new InvalidOptionError('--passes must be at least 2: the drift starts with pass 2');
+        if (global.transport === 'eventhubs')
+          throw new InvalidOptionError(
+            'the main job makes topics and consumer groups for each run, which Event Hubs only creates through its control plane; run it on the embedded log or Kafka, and on Event Hubs run each consumer (docs/eventhubs.md)',
+          );
         const out = path.resolve(
           options.out ?? path.join('.data', 'runs', new Date().toISOString().replace(/[:.]/g, '-')),
         );

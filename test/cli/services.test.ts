@@ -143,6 +143,9 @@ describe('CLI tools', () => {
     const bad = await run(['run', '--speed', '0']);
     expect(bad.code).toBe(78);
     expect(bad.out).toMatch(/--speed must be a positive number/);
+    const onEventHubs = await run(['--transport', 'eventhubs', 'run']);
+    expect(onEventHubs.code).toBe(78);
+    expect(onEventHubs.out).toMatch(/on Event Hubs run each consumer/);
   });
 
   it('promote rolls the champion back to an earlier version and tells the deployer', { timeout: 60_000 }, async () => {
