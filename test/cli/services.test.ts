@@ -13,22 +13,30 @@ const eventHubs = usePeer();
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
 
-/** Starts `activity-tracking <name>` and checks /healthz, /metrics and a clean SIGTERM stop. */
-async function runsAndStops(name: string, transport: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const child = spawn(process.execPath, [BIN, '--transport', transport, name, '--group', `cli-${name}-${Date.now()}`], {
-    env: { ...process.env, TRACKING_DIR: path.join('/tmp', `cli-tracking-${process.pid}`), ...env },
+/** Spawns the CLI with these arguments and extra environment, collecting stdout and stderr together. */
+function startCli(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => {
+  const collect = (c: Buffer) => {
     out += c.toString();
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    out += c.toString();
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  return { child, output: () => out };
+}
+
+/** Starts `activity-tracking <name>` and checks /healthz, /metrics and a clean SIGTERM stop. */
+async function runsAndStops(name: string, transport: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const { child, output } = startCli(['--transport', transport, name, '--group', `cli-${name}-${Date.now()}`], {
+    TRACKING_DIR: path.join('/tmp', `cli-tracking-${process.pid}`),
+    ...env,
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setInterval(() => {
-      const m = /"health":"(http:\/\/[^"]+)\/healthz"/.exec(out);
+      const m = /"health":"(http:\/\/[^"]+)\/healthz"/.exec(output());
       if (m) {
         clearInterval(timer);
         resolve(m[1]);
@@ -36,7 +44,7 @@ async function runsAndStops(name: string, transport: string, env: NodeJS.Process
     }, 100);
     child.once('exit', (code) => {
       clearInterval(timer);
-      reject(new Error(`${name} exited with ${code}: ${out}`));
+      reject(new Error(`${name} exited with ${code}: ${output()}`));
     });
   });
   const health = await (await fetch(`${url}/healthz`)).json();
@@ -44,8 +52,8 @@ async function runsAndStops(name: string, transport: string, env: NodeJS.Process
   expect(await (await fetch(`${url}/metrics`)).text()).toContain('activity_records_in_total');
   child.kill('SIGTERM');
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, out).toBe(0);
-  expect(out).toContain('stopping');
+  expect(code, output()).toBe(0);
+  expect(output()).toContain('stopping');
 }
 
 const CONSUMERS = ['featurizer', 'detector', 'predictor', 'retrainer', 'deployer'];
@@ -98,18 +106,8 @@ describe('CLI tools', () => {
 
   const run = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.once('exit', (code) => resolve({ code, out }));
+      const cli = startCli(args, env);
+      cli.child.once('exit', (code) => resolve({ code, out: cli.output() }));
     });
 
   it('replay streams the test phones into sensor-readings on the real broker', { timeout: 120_000 }, async () => {

@@ -3,14 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { driftDetectorConsumer } from '../../consumers/index.ts';
 import { drained } from '../../src/cli/drain.ts';
-import { runLoop } from '../../src/cli/run.ts';
-import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
+import { driftScenario } from './scenario.ts';
 
 const eventHubs = usePeer();
 
@@ -49,12 +48,7 @@ describe.each([
         }
         const topics = namespacedTopics(`r-${randomUUID()}`);
         // The uninterrupted reference: the loop's own detector.
-        await runLoop(
-          transport,
-          { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
-          silentLogger,
-          () => {},
-        );
+        await driftScenario(transport, topics);
         const reference = await ids(transport, topics.driftEvents);
         expect(reference.length).toBeGreaterThan(0);
 

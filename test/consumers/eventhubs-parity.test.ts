@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { runLoop } from '../../src/cli/run.ts';
-import { silentLogger } from '../../src/log/logger.ts';
 import type { DriftEvent } from '../../src/schemas/types.gen.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
+import { driftScenario } from './scenario.ts';
 
 const eventHubs = usePeer();
 
@@ -18,19 +17,7 @@ function meaning(e: DriftEvent) {
 
 async function driftEvents(transport: Transport): Promise<unknown[]> {
   try {
-    const summary = await runLoop(
-      transport,
-      {
-        data: 'sample',
-        drift: 'rotation:z:45',
-        loops: 2,
-        speed: 'max',
-        partitions: 3,
-        topics: namespacedTopics(`p-${randomUUID()}`),
-      },
-      silentLogger,
-      () => {},
-    );
+    const summary = await driftScenario(transport, namespacedTopics(`p-${randomUUID()}`));
     expect(summary.deadLetters).toBe(0);
     return summary.driftEvents
       .map(meaning)

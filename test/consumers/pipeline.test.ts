@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { runLoop } from '../../src/cli/run.ts';
-import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
+import { driftScenario } from './scenario.ts';
 
 const eventHubs = usePeer();
 
@@ -22,19 +21,7 @@ describe.each([
   it('reports the injected rotation on every phone and nothing before it', { timeout: 240_000 }, async () => {
     const transport = await makeTransport();
     try {
-      const summary = await runLoop(
-        transport,
-        {
-          data: 'sample',
-          drift: 'rotation:z:45',
-          loops: 2,
-          speed: 'max',
-          partitions: 3,
-          topics: namespacedTopics(`t-${randomUUID()}`),
-        },
-        silentLogger,
-        () => {},
-      );
+      const summary = await driftScenario(transport, namespacedTopics(`t-${randomUUID()}`));
       expect(summary.devices).toBe(3);
       expect(summary.deadLetters).toBe(0);
       expect(summary.falseAlarms).toBe(0);
