@@ -9,8 +9,10 @@ import rhea, { type Connection, type EventContext, type Message, type Receiver, 
  * or the port in the Endpoint).
  *
  * What it implements, and where the SDK uses it:
- * - SASL ANONYMOUS/EXTERNAL/MSSBCBS, and `$cbs` put-token requests (answered 202,
- *   every token is accepted: authorization is Azure's, not ours to test);
+ * - plain AMQP, or AMQPS with a given key and certificate (the SDK drops TLS only for the emulator
+ *   flag, so Microsoft Entra ID clients need it);
+ * - SASL ANONYMOUS/EXTERNAL/MSSBCBS, and `$cbs` put-token requests (202; with `authorize`, a token it
+ *   refuses gets 401);
  * - `$management` READ of a hub (`com.microsoft:eventhub`: partition ids) and of a
  *   partition (`com.microsoft:partition`: sequence numbers, offset, empty flag);
  *   an unknown hub answers 404 `amqp:not-found`;
@@ -65,12 +67,27 @@ const FILTER = 'apache.org:selector-filter:string';
 /** The SAS key of the connection strings the peer hands out; the peer accepts any token. */
 const TEST_KEY = Buffer.from('local-peer-key').toString('base64');
 
+export interface PeerOptions {
+  /** Serve AMQP over TLS (AMQPS) with this key and certificate, as Azure does; plain TCP otherwise. */
+  tls?: { key: Buffer; cert: Buffer };
+  /**
+   * Decides a CBS put-token (token, token type: `jwt` for Entra ID, `servicebus.windows.net:sastoken`
+   * for SAS); a refused token is answered 401. @defaultValue every token is accepted
+   */
+  authorize?: (token: string, type: string) => boolean;
+}
+
 export class EventHubsPeer {
+  readonly #options: PeerOptions;
   readonly #container = rhea.create_container({ id: 'eventhubs-peer' });
   readonly #hubs = new Map<string, Hub>();
   readonly #streams = new Map<Sender, Stream>();
   readonly #connections = new Set<Connection>();
   #server: Server | undefined;
+
+  constructor(options: PeerOptions = {}) {
+    this.#options = options;
+  }
 
   /** Starts listening on 127.0.0.1 (an ephemeral port unless one is given); resolves with the port. */
   async start(port = 0): Promise<number> {
@@ -93,6 +110,7 @@ export class EventHubsPeer {
     });
     c.on('message', (ctx: EventContext) => this.#onMessage(ctx));
     const server = c.listen({
+      ...(this.#options.tls ? { transport: 'tls', ...this.#options.tls } : {}),
       port,
       host: '127.0.0.1',
       max_frame_size: 65536,
@@ -268,7 +286,7 @@ export class EventHubsPeer {
     const path = receiver.target?.address ?? '';
     const raw = ctx.message as unknown;
     if (path === '$cbs' || path === '$management') {
-      this.#reply(ctx, path === '$cbs' ? cbsAccepted(ctx.message!) : this.#management(ctx.message!));
+      this.#reply(ctx, path === '$cbs' ? this.#putToken(ctx.message!) : this.#management(ctx.message!));
       return;
     }
     const [hubName, , id] = path.split('/');
@@ -297,6 +315,23 @@ export class EventHubsPeer {
     ctx.delivery?.accept();
     for (const stream of this.#streams.values())
       if (stream.hub === hub && stream.partition === partition) this.#pump(stream);
+  }
+
+  #putToken(request: Message): Message {
+    const props = request.application_properties ?? {};
+    const token = typeof request.body === 'string' ? request.body : String(request.body ?? '');
+    if (this.#options.authorize && !this.#options.authorize(token, String(props.type)))
+      return {
+        correlation_id: request.message_id,
+        to: request.reply_to,
+        application_properties: {
+          'status-code': rhea.types.wrap_int(401),
+          'status-description': `InvalidSignature: the token of type ${props.type} is not valid for ${props.name}`,
+          'error-condition': 'amqp:unauthorized-access',
+        },
+        body: undefined,
+      };
+    return cbsAccepted(request);
   }
 
   #management(request: Message): Message {

@@ -4,6 +4,8 @@ import {
   type EventHubConsumerClientOptions,
   EventHubProducerClient,
   type ReceivedEventData,
+  RetryMode,
+  type RetryOptions,
 } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
@@ -17,6 +19,15 @@ import { EVENTHUBS_ENV, type EventHubsOptions } from './options.ts';
  * partition: Event Hubs refuses a partition key and a partition id together.
  */
 export const KEY_PROPERTY = 'activity-tracking-key';
+
+/**
+ * Retries of every SDK operation on a retryable error (a dropped connection, a busy service): by
+ * default about a minute in all, growing from half a second. The SDK's default waits 30 s between three tries, which
+ * stalls a stream for a minute and a half on the first blip.
+ */
+function retryOptions(maxRetries = 8): RetryOptions {
+  return { maxRetries, retryDelayInMs: 500, maxRetryDelayInMs: 15_000, mode: RetryMode.Exponential };
+}
 
 /**
  * Makes the SDK's clients for one namespace: by connection string, or by
@@ -42,17 +53,20 @@ export class ClientFactory {
   producer(hub: string): EventHubProducerClient {
     const { connectionString, fullyQualifiedNamespace } = this.options;
     return connectionString
-      ? new EventHubProducerClient(connectionString, hub)
-      : new EventHubProducerClient(fullyQualifiedNamespace!, hub, this.#tokenCredential());
+      ? new EventHubProducerClient(connectionString, hub, { retryOptions: retryOptions(this.options.maxRetries) })
+      : new EventHubProducerClient(fullyQualifiedNamespace!, hub, this.#tokenCredential(), {
+          retryOptions: retryOptions(this.options.maxRetries),
+        });
   }
 
   consumer(
     group: string,
     hub: string,
     store?: CheckpointStore,
-    clientOptions: EventHubConsumerClientOptions = {},
+    options: EventHubConsumerClientOptions = {},
   ): EventHubConsumerClient {
     const { connectionString, fullyQualifiedNamespace } = this.options;
+    const clientOptions = { retryOptions: retryOptions(this.options.maxRetries), ...options };
     if (connectionString)
       return store
         ? new EventHubConsumerClient(group, connectionString, hub, store, clientOptions)

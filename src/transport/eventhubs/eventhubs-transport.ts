@@ -39,7 +39,13 @@ const READ_STALL_MS = 60_000;
 /** An SDK error's retryable flag, as the project's `retriable` (STYLE habit 3). */
 function wrap(message: string, err: unknown): TransportError {
   const e = err as { retryable?: boolean; code?: string; message?: string };
-  return new TransportError(`${message}: ${e.message ?? String(err)}`, {
+  // The SDK reports a failure after its retries as an AggregateError of the attempts, with no message.
+  const detail =
+    e.message ||
+    (err instanceof AggregateError
+      ? [...new Set(err.errors.map((x) => (x as Error).message))].join('; ')
+      : String(err));
+  return new TransportError(`${message}: ${detail}`, {
     cause: err,
     retriable: e.retryable === true,
     context: e.code ? { sdkCode: e.code } : {},

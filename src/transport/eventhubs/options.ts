@@ -17,6 +17,7 @@ export const EVENTHUBS_ENV = {
   maxWaitMs: 'EVENTHUBS_MAX_WAIT_MS',
   loadBalancingIntervalMs: 'EVENTHUBS_LOAD_BALANCING_INTERVAL_MS',
   ownershipExpirationMs: 'EVENTHUBS_OWNERSHIP_EXPIRATION_MS',
+  maxRetries: 'EVENTHUBS_MAX_RETRIES',
 } as const;
 
 /** Where the consumer groups keep their checkpoints and partition ownership: one Azure Blob container. */
@@ -51,6 +52,11 @@ export interface EventHubsOptions {
   loadBalancingIntervalMs: number;
   /** Ownership not renewed for this long is up for grabs (an instance that died). @defaultValue 60000 */
   ownershipExpirationMs: number;
+  /**
+   * Retries of an SDK operation after a retryable error, with a pause growing from 0.5 s to 15 s
+   * (about a minute in all with the default). @defaultValue 8
+   */
+  maxRetries?: number;
 }
 
 export const CHECKPOINT_CONTAINER = 'activity-tracking-checkpoints';
@@ -94,6 +100,8 @@ export function validateEventHubsOptions(options: EventHubsOptions): EventHubsOp
   ] as const)
     if (!Number.isInteger(value) || value <= 0)
       throw new InvalidOptionError(`Event Hubs ${name} must be a positive integer, got ${value}`);
+  if (options.maxRetries !== undefined && (!Number.isInteger(options.maxRetries) || options.maxRetries < 0))
+    throw new InvalidOptionError(`Event Hubs maxRetries must be a non-negative integer, got ${options.maxRetries}`);
   if (options.ownershipExpirationMs <= options.loadBalancingIntervalMs)
     throw new InvalidOptionError(
       `Event Hubs ownership expiration (${options.ownershipExpirationMs} ms) must be longer than the load-balancing interval (${options.loadBalancingIntervalMs} ms), or live owners lose their partitions between renewals`,
@@ -120,6 +128,8 @@ export function eventHubsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): E
     loadBalancingIntervalMs: positive(env, EVENTHUBS_ENV.loadBalancingIntervalMs, 10_000),
     ownershipExpirationMs: positive(env, EVENTHUBS_ENV.ownershipExpirationMs, 60_000),
   };
+  const retries = env[EVENTHUBS_ENV.maxRetries];
+  if (retries !== undefined && retries !== '') options.maxRetries = Number(retries);
   if (env[EVENTHUBS_ENV.connectionString]) options.connectionString = env[EVENTHUBS_ENV.connectionString];
   if (env[EVENTHUBS_ENV.namespace]) options.fullyQualifiedNamespace = env[EVENTHUBS_ENV.namespace];
   if (checkpointCs || checkpointUrl)
