@@ -24,6 +24,19 @@ export function namespacedTopics(prefix: string): TopicNames {
   return Object.fromEntries(Object.entries(TOPICS).map(([k, v]) => [k, `${prefix}.${v}`])) as unknown as TopicNames;
 }
 
+/** The consumer subcommands' default group ids (`--group` overrides), by the topic they read. */
+export const DEFAULT_GROUPS: { readonly [K in keyof typeof TOPICS]?: readonly string[] } = {
+  sensorReadings: ['activity-tracking-featurizer'],
+  features: ['activity-tracking-drift-detector', 'activity-tracking-predictor'],
+  driftEvents: ['activity-tracking-retrainer'],
+  modelEvents: ['activity-tracking-deployer'],
+};
+
+function groups(name: keyof typeof TOPICS): { consumerGroups?: string[] } {
+  const list = DEFAULT_GROUPS[name];
+  return list ? { consumerGroups: [...list] } : {};
+}
+
 /**
  * How the project creates its topics. Per-device topics are keyed by device,
  * so their partition count bounds how many instances of a consumer group
@@ -31,10 +44,10 @@ export function namespacedTopics(prefix: string): TopicNames {
  */
 export function topicSpecs(partitions = 6, topics: TopicNames = TOPICS): TopicSpec[] {
   return [
-    { topic: topics.sensorReadings, partitions },
-    { topic: topics.features, partitions },
-    { topic: topics.driftEvents, partitions: 1 },
-    { topic: topics.modelEvents, partitions: 1 },
+    { topic: topics.sensorReadings, partitions, ...groups('sensorReadings') },
+    { topic: topics.features, partitions, ...groups('features') },
+    { topic: topics.driftEvents, partitions: 1, ...groups('driftEvents') },
+    { topic: topics.modelEvents, partitions: 1, ...groups('modelEvents') },
     { topic: topics.deploymentEvents, partitions: 1 },
     { topic: topics.predictions, partitions },
     { topic: topics.deadLetter, partitions: 1 },

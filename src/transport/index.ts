@@ -2,7 +2,8 @@ import { InvalidOptionError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { EmbeddedLog } from './embedded/log.ts';
 import { EventHubsTransport } from './eventhubs/eventhubs-transport.ts';
-import { eventHubsOptionsFromEnv } from './eventhubs/options.ts';
+import { eventHubsOptionsFromEnv, namespaceOf } from './eventhubs/options.ts';
+import { provisionerFromEnv } from './eventhubs/provisioner.ts';
 import { KafkaTransport } from './kafka/kafka-transport.ts';
 import { kafkaOptionsFromEnv } from './kafka/options.ts';
 import type { Transport } from './types.ts';
@@ -22,11 +23,19 @@ export function createTransport(kind: string, options: { env?: NodeJS.ProcessEnv
         ...kafkaOptionsFromEnv(options.env),
         ...(options.logger ? { logger: options.logger } : {}),
       });
-    case 'eventhubs':
+    case 'eventhubs': {
+      const eventHubs = eventHubsOptionsFromEnv(options.env);
+      const provisioner = provisionerFromEnv(
+        options.env ?? process.env,
+        eventHubs.connectionString ? namespaceOf(eventHubs.connectionString) : eventHubs.fullyQualifiedNamespace!,
+        options.logger,
+      );
       return new EventHubsTransport({
-        ...eventHubsOptionsFromEnv(options.env),
+        ...eventHubs,
+        ...(provisioner ? { provisioner } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
       });
+    }
     default:
       throw new InvalidOptionError(`unknown transport "${kind}"; choose one of ${TRANSPORT_KINDS.join(', ')}`);
   }

@@ -58,6 +58,11 @@ export interface TopicSpec {
   compacted?: boolean;
   /** Retention in ms; -1 keeps forever. @defaultValue the log's own default */
   retentionMs?: number;
+  /**
+   * The consumer groups that read this topic, for a log that needs them made beforehand (Event Hubs);
+   * Kafka and the embedded log make groups on first use and ignore this. @defaultValue none
+   */
+  consumerGroups?: string[];
 }
 
 export interface BatchContext {

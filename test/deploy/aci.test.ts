@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AciTarget } from '../../src/deploy/aci.ts';
 import { DeploymentError, InvalidOptionError } from '../../src/errors.ts';
 import { writeTestModel } from '../serving/models.ts';
-import { FakeArm, selfSignedCert } from './fake-arm.ts';
+import { selfSignedCert } from '../setup/tls.ts';
+import { FakeArm } from './fake-arm.ts';
 
 const TOKEN = 'fixed-test-token';
 const KEY = 'aci-test-key-0123456789';

@@ -29,7 +29,7 @@ import rhea, { type Connection, type EventContext, type Message, type Receiver, 
  *   highest one of its group's partition takes it over and the others are detached
  *   with `amqp:link:stolen`, as the load-balanced EventHubConsumerClient expects.
  *
- * Not implemented: consumer-group existence checks (any group is accepted),
+ * Consumer groups are checked only with `strictConsumerGroups`. Not implemented:
  * retention, idempotent publishing, geo-replication, transactions. Hubs are made
  * with `createHub` (the data plane cannot create them; in Azure that is ARM's job).
  */
@@ -44,6 +44,7 @@ interface StoredEvent {
 
 interface Hub {
   name: string;
+  groups: Set<string>;
   createdAt: Date;
   partitions: StoredEvent[][];
   nextOffset: number[];
@@ -75,6 +76,11 @@ export interface PeerOptions {
    * for SAS); a refused token is answered 401. @defaultValue every token is accepted
    */
   authorize?: (token: string, type: string) => boolean;
+  /**
+   * Refuse receivers of consumer groups not made with `createConsumerGroup`, as the service does
+   * (`$default` always exists). @defaultValue false: any group is accepted
+   */
+  strictConsumerGroups?: boolean;
 }
 
 export class EventHubsPeer {
@@ -141,11 +147,27 @@ export class EventHubsPeer {
     if (this.#hubs.has(name)) return;
     this.#hubs.set(name, {
       name,
+      groups: new Set(['$default']),
       createdAt: new Date(),
       partitions: Array.from({ length: partitions }, () => []),
       nextOffset: new Array(partitions).fill(0),
       roundRobin: 0,
     });
+  }
+
+  /** Makes a consumer group of a hub (what ARM does in Azure). */
+  createConsumerGroup(hub: string, group: string): void {
+    const h = this.#hubs.get(hub);
+    if (!h) throw new Error(`no event hub "${hub}"`);
+    h.groups.add(group);
+  }
+
+  consumerGroups(hub: string): string[] {
+    return [...(this.#hubs.get(hub)?.groups ?? [])];
+  }
+
+  partitionCount(hub: string): number | undefined {
+    return this.#hubs.get(hub)?.partitions.length;
   }
 
   hasHub(name: string): boolean {
@@ -203,6 +225,13 @@ export class EventHubsPeer {
     const partition = partitionOf(hub, id);
     if (consumerGroups !== 'ConsumerGroups' || partitions !== 'Partitions' || partition === undefined) {
       outOfRange(sender);
+      return;
+    }
+    if (this.#options.strictConsumerGroups && !hub.groups.has(group)) {
+      sender.close({
+        condition: 'amqp:not-found',
+        description: `The messaging entity 'peer:eventhub:${hub.name}~0|${group}' could not be found.`,
+      });
       return;
     }
     const remote = (sender as unknown as { remote: { attach: { properties?: Record<string, unknown> } } }).remote;

@@ -1,38 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventHubsPeer } from '../eventhubs/peer.ts';
+import { selfSignedCert } from '../setup/tls.ts';
 
 const CHILD = path.resolve(import.meta.dirname, '../eventhubs/entra-child.ts');
 const TOKEN = 'entra-token-for-tests';
-
-/** A self-signed certificate for localhost, made with the openssl command line. */
-function certificate(dir: string): { key: Buffer; cert: Buffer; certPath: string } {
-  const keyPath = path.join(dir, 'key.pem');
-  const certPath = path.join(dir, 'cert.pem');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ]);
-  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
-}
 
 function client(port: number, token: string, certPath: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -61,11 +34,10 @@ function client(port: number, token: string, certPath: string): Promise<Record<s
  * the put-token carries the credential's token as a JWT.
  */
 describe('Event Hubs with a Microsoft Entra ID credential', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'eh-tls-'));
-  const tls = certificate(dir);
+  const tls = selfSignedCert();
   const tokens: string[] = [];
   const peer = new EventHubsPeer({
-    tls,
+    tls: { key: Buffer.from(tls.key), cert: Buffer.from(tls.cert) },
     authorize: (token, type) => {
       tokens.push(`${type}:${token}`);
       return type === 'jwt' && token === TOKEN;

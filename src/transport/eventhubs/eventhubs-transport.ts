@@ -13,16 +13,10 @@ import type {
 } from '../types.ts';
 import { ClientFactory, KEY_PROPERTY, toRecord } from './clients.ts';
 import { type EventHubsOptions, namespaceOf, validateEventHubsOptions } from './options.ts';
+import type { HubProvisioner } from './provisioner.ts';
 import { subscribe } from './subscription.ts';
 
-/**
- * Makes event hubs. The data plane cannot (in Azure that is the control plane's
- * job: ARM, Bicep, `az eventhubs eventhub create`), so by default the transport
- * only checks that they exist; a deployment or a test passes one in.
- */
-export interface HubProvisioner {
-  ensureHub(spec: TopicSpec): Promise<void>;
-}
+export type { HubProvisioner } from './provisioner.ts';
 
 export interface EventHubsTransportOptions extends EventHubsOptions {
   logger?: Logger;
@@ -146,7 +140,8 @@ export class EventHubsTransport implements Transport {
     }
     if (missing.length > 0)
       throw new TransportError(
-        `event hubs missing in ${this.namespace}: ${missing.map((s) => s.topic).join(', ')}. Create them with, for each: ` +
+        `event hubs missing in ${this.namespace}: ${missing.map((s) => s.topic).join(', ')}. Set EVENTHUBS_RESOURCE_GROUP ` +
+          '(and EVENTHUBS_SUBSCRIPTION_ID) to have them created through Azure Resource Manager, or create them with, for each: ' +
           'az eventhubs eventhub create --resource-group <rg> --namespace-name <namespace> --name <topic> --partition-count <n> ' +
           '(docs/eventhubs.md lists the hubs, partition counts and consumer groups)',
         { retriable: false, context: { topics: missing.map((s) => s.topic) } },
