@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { drained } from '../../src/cli/drain.ts';
 import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
@@ -10,6 +9,7 @@ import type { Transport } from '../../src/transport/types.ts';
 import { driftScenario } from '../consumers/scenario.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { requireAzurite } from '../setup/services.ts';
+import { waitFor } from '../transport/conformance.ts';
 
 const CHILD = path.resolve(import.meta.dirname, 'eventhubs-detector-child.ts');
 const eventHubs = usePeer();
@@ -78,7 +78,7 @@ describe('drift detector on Event Hubs under SIGKILL', () => {
       // is still writing them, and is killed a few hundred vectors in.
       const first = await startChild(mine, groupId, container);
       const scenario = driftScenario(transport, topics);
-      while ((await committed()) < 300) await sleep(20);
+      await waitFor(async () => (await committed()) >= 300, 'the first detector to commit 300 vectors', 120_000);
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
       await scenario;
