@@ -3,21 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { driftDetectorConsumer } from '../../consumers/index.ts';
 import { drained } from '../../src/cli/drain.ts';
-import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
+import { namespacedTopics, topicSpecs } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
-import { driftScenario } from './scenario.ts';
+import { driftScenario, eventIds, secondDetectorTopics } from './scenario.ts';
 
 const eventHubs = usePeer();
-
-async function ids(transport: Transport, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const r of readTopic(transport, topic)) out.push(r.headers.ce_id);
-  return out;
-}
 
 /**
  * A detector stopped mid-stream and replaced by a new instance of its group
@@ -44,21 +37,10 @@ describe.each([
         const topics = namespacedTopics(`r-${randomUUID()}`);
         // The uninterrupted reference: the loop's own detector.
         await driftScenario(transport, topics);
-        const reference = await ids(transport, topics.driftEvents);
+        const reference = await eventIds(transport, topics.driftEvents);
         expect(reference.length).toBeGreaterThan(0);
 
-        const prefix = `r2-${randomUUID()}`;
-        const mine: TopicNames = {
-          ...topics,
-          driftEvents: `${prefix}.drift-events`,
-          detectorState: `${prefix}.detector-state`,
-          deadLetter: `${prefix}.dead-letter`,
-        };
-        await transport.ensureTopics([
-          { topic: mine.driftEvents, partitions: 1 },
-          { topic: mine.deadLetter, partitions: 1 },
-          { topic: mine.detectorState, partitions: 3, compacted: true },
-        ]);
+        const mine = await secondDetectorTopics(transport, topics);
         const groupId = `detector-${randomUUID()}`;
         const total = (await transport.endOffsets(topics.features)).reduce((a, b) => a + b, 0);
         const first = driftDetectorConsumer({ transport, topics: mine, groupId, checkpointInterval: 40, exactlyOnce });
@@ -83,7 +65,7 @@ describe.each([
         await drained(transport, [[groupId, topics.features]], 120_000);
         await second.consumer.stop();
 
-        const got = await ids(transport, mine.driftEvents);
+        const got = await eventIds(transport, mine.driftEvents);
         expect(new Set(got).size).toBe(got.length);
         expect([...got].sort()).toEqual([...reference].sort());
         expect((await transport.endOffsets(mine.detectorState)).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { type RunSummary, runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import type { TopicNames } from '../../src/topics.ts';
+import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
 
 /**
@@ -15,4 +17,31 @@ export function driftScenario(transport: Transport, topics: TopicNames): Promise
     silentLogger,
     () => {},
   );
+}
+
+/** The CloudEvent ids of a topic's records, partition after partition. */
+export async function eventIds(transport: Transport, topic: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const r of readTopic(transport, topic)) out.push(r.headers.ce_id);
+  return out;
+}
+
+/**
+ * Output topics of a second drift detector reading a scenario's features: its own drift events,
+ * state and dead letters, made on the transport. Returns the topic names it works with.
+ */
+export async function secondDetectorTopics(transport: Transport, topics: TopicNames): Promise<TopicNames> {
+  const prefix = `d2-${randomUUID()}`;
+  const mine: TopicNames = {
+    ...topics,
+    driftEvents: `${prefix}.drift-events`,
+    detectorState: `${prefix}.detector-state`,
+    deadLetter: `${prefix}.dead-letter`,
+  };
+  await transport.ensureTopics([
+    { topic: mine.driftEvents, partitions: 1 },
+    { topic: mine.deadLetter, partitions: 1 },
+    { topic: mine.detectorState, partitions: 3, compacted: true },
+  ]);
+  return mine;
 }

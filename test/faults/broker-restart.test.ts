@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLoop } from '../../src/cli/run.ts';
-import { silentLogger } from '../../src/log/logger.ts';
+import { createLogger, silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
@@ -45,6 +45,7 @@ describe('broker restart mid-stream (real broker)', () => {
     const refTopics = namespacedTopics('ref');
     await runLoop(reference, { ...options, topics: refTopics }, silentLogger, () => {});
 
+    const logger = createLogger({ level: 'info', destination: process.stderr });
     const transport = new KafkaTransport({
       brokers: [`127.0.0.1:${PORT}`],
       clientId: 'restart-test',
@@ -52,12 +53,14 @@ describe('broker restart mid-stream (real broker)', () => {
       replicationFactor: -1,
       connectionTimeoutMs: 5_000,
       sessionTimeoutMs: 6_000,
+      // Warnings (consumer crashes, reconnects) reach the CI log: this suite once hung there.
+      logger,
     });
     try {
       const topics = namespacedTopics(`b-${randomUUID()}`);
       let loopDone = false;
       let stoppedMidStream = false;
-      const loop = runLoop(transport, { ...options, topics }, silentLogger, () => {}).finally(() => {
+      const loop = runLoop(transport, { ...options, topics }, logger, () => {}).finally(() => {
         loopDone = true;
       });
       let restarted = false;

@@ -4,9 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drained } from '../../src/cli/drain.ts';
 import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
-import { readTopic } from '../../src/transport/read.ts';
-import type { Transport } from '../../src/transport/types.ts';
-import { driftScenario } from '../consumers/scenario.ts';
+import { driftScenario, eventIds, secondDetectorTopics } from '../consumers/scenario.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { requireAzurite } from '../setup/services.ts';
 import { waitFor } from '../transport/conformance.ts';
@@ -34,12 +32,6 @@ function startChild(topics: TopicNames, groupId: string, container: string): Pro
   });
 }
 
-async function ids(transport: Transport, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const r of readTopic(transport, topic)) out.push(r.headers.ce_id);
-  return out;
-}
-
 const sum = (xs: number[]) => xs.reduce((a, b) => a + Math.max(0, b), 0);
 
 /**
@@ -53,19 +45,8 @@ describe('drift detector on Event Hubs under SIGKILL', () => {
     const transport = await eventHubs.transport();
     try {
       const topics = namespacedTopics(`e-${randomUUID()}`);
-      const prefix = `e2-${randomUUID()}`;
-      const mine: TopicNames = {
-        ...topics,
-        driftEvents: `${prefix}.drift-events`,
-        detectorState: `${prefix}.detector-state`,
-        deadLetter: `${prefix}.dead-letter`,
-      };
-      await transport.ensureTopics([
-        ...topicSpecs(3, topics),
-        { topic: mine.driftEvents, partitions: 1 },
-        { topic: mine.deadLetter, partitions: 1 },
-        { topic: mine.detectorState, partitions: 3, compacted: true },
-      ]);
+      await transport.ensureTopics(topicSpecs(3, topics));
+      const mine = await secondDetectorTopics(transport, topics);
       const groupId = `detector-${randomUUID()}`;
       const container = `kill-${randomUUID()}`;
       const committed = async () => {
@@ -82,7 +63,7 @@ describe('drift detector on Event Hubs under SIGKILL', () => {
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
       await scenario;
-      const reference = await ids(transport, topics.driftEvents);
+      const reference = await eventIds(transport, topics.driftEvents);
       expect(reference.length).toBeGreaterThan(0);
       expect(await committed()).toBeLessThan(sum(await transport.endOffsets(topics.features)));
 
@@ -94,7 +75,7 @@ describe('drift detector on Event Hubs under SIGKILL', () => {
       } finally {
         second.kill('SIGKILL');
       }
-      const got = await ids(transport, mine.driftEvents);
+      const got = await eventIds(transport, mine.driftEvents);
       expect([...new Set(got)].sort()).toEqual([...reference].sort());
     } finally {
       await transport.close();

@@ -9,8 +9,8 @@ import { runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
-import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
+import { eventIds, secondDetectorTopics } from '../consumers/scenario.ts';
 import { requireKafka } from '../setup/services.ts';
 
 const CHILD = path.resolve(import.meta.dirname, 'detector-child.ts');
@@ -36,31 +36,14 @@ function exited(child: ChildProcess): Promise<void> {
   );
 }
 
-async function ids(transport: Transport, topic: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const r of readTopic(transport, topic)) out.push(r.headers.ce_id);
-  return out;
-}
-
 /**
  * issue 8: a detector killed with SIGKILL at random points and restarted, while ~550,000 samples are
  * replayed, commits exactly the drift events of an uninterrupted run: none missing, none twice.
  */
 async function setup(transport: Transport, loops: number) {
   const topics = namespacedTopics(`k-${randomUUID()}`);
-  const prefix = `k2-${randomUUID()}`;
-  const mine: TopicNames = {
-    ...topics,
-    driftEvents: `${prefix}.drift-events`,
-    detectorState: `${prefix}.detector-state`,
-    deadLetter: `${prefix}.dead-letter`,
-  };
-  await transport.ensureTopics([
-    ...topicSpecs(3, topics),
-    { topic: mine.driftEvents, partitions: 1 },
-    { topic: mine.deadLetter, partitions: 1 },
-    { topic: mine.detectorState, partitions: 3, compacted: true },
-  ]);
+  await transport.ensureTopics(topicSpecs(3, topics));
+  const mine = await secondDetectorTopics(transport, topics);
   const loop = runLoop(
     transport,
     { data: 'sample', drift: 'rotation:z:45', loops, speed: 'max', partitions: 3, topics },
@@ -71,8 +54,8 @@ async function setup(transport: Transport, loops: number) {
 }
 
 async function expectSameEvents(transport: Transport, reference: string, got: string) {
-  const want = await ids(transport, reference);
-  const have = await ids(transport, got);
+  const want = await eventIds(transport, reference);
+  const have = await eventIds(transport, got);
   expect(want.length).toBeGreaterThan(0);
   expect(have.length - new Set(have).size, 'duplicated drift events').toBe(0);
   expect([...have].sort()).toEqual([...want].sort());
