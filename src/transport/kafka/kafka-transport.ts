@@ -285,7 +285,7 @@ export class KafkaTransport implements Transport {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
-    await consumer.run({
+    const runConfig: Parameters<typeof consumer.run>[0] = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
@@ -322,12 +322,29 @@ export class KafkaTransport implements Transport {
           await heartbeat();
         }
       },
-    });
+    };
+    await consumer.run(runConfig);
+    // kafkajs restarts a crashed consumer only when the error is retriable; a broker restart can crash it
+    // with "Failed to find group coordinator", which kafkajs marks final, leaving the subscription silently
+    // dead (the broker-restart suite then waited forever in CI). Such a consumer is started again here,
+    // from the committed offsets, until the subscription is stopped.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#logger.warn(
         { err: payload.error, group: options.groupId, restart: payload.restart },
-        'consumer crashed; kafkajs restarts it from the committed offsets',
+        'consumer crashed; it restarts from the committed offsets',
       );
+      if (payload.restart || stopping) return;
+      const restart = () => {
+        if (stopping) return;
+        consumer
+          .connect()
+          .then(() => consumer.run(runConfig))
+          .catch((err: unknown) => {
+            this.#logger.warn({ err, group: options.groupId }, 'restarting the consumer failed; trying again');
+            setTimeout(restart, 2000);
+          });
+      };
+      setTimeout(restart, 1000);
     });
     const close = async () => {
       stopping = true;
