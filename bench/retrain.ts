@@ -19,7 +19,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DriftDetectorProcessor } from '../consumers/drift-detector/processor.ts';
-import { candidateTrainer, QUICK_CANDIDATES, validationScorer } from '../consumers/retrainer/candidates.ts';
+import { candidateTrainer, QUICK_CANDIDATES } from '../consumers/retrainer/candidates.ts';
 import { RetrainerConsumer } from '../consumers/retrainer/consumer.ts';
 import { resolveRetrainerOptions } from '../consumers/retrainer/options.ts';
 import { bootstrap, type RetrainOutcome } from '../consumers/retrainer/retrain.ts';
@@ -123,7 +123,7 @@ console.log(
 const backend = new EmbeddedTrackingStore(mkdtempSync(path.join(tmpdir(), 'bench-retrain-')));
 const options = resolveRetrainerOptions({ quietMs: 1000, maxWaitMs: 10_000, pollMs: 100 });
 const trainer = candidateTrainer(specs);
-const deps = { transport: log, backend, topics: TOPICS, trainer, scorer: validationScorer, options };
+const deps = { transport: log, backend, topics: TOPICS, trainer, options };
 const tb = performance.now();
 const v1 = await bootstrap(deps);
 const bootstrapSeconds = (performance.now() - tb) / 1000;
@@ -176,7 +176,6 @@ const consumer = new RetrainerConsumer({
   transport: log,
   backend,
   trainer,
-  scorer: validationScorer,
   onRetrained: (o) => done(o),
 });
 await consumer.start();

@@ -109,7 +109,12 @@ export class PredictorProcessor implements BatchProcessor {
         id: `${record.topic}:${record.partition}:${record.offset}:prediction`,
         data: {
           device: data.device,
-          window: { start: data.window.start, end: data.window.end },
+          window: {
+            start: data.window.start,
+            end: data.window.end,
+            firstSample: data.window.firstSample,
+            lastSample: data.window.lastSample,
+          },
           activity: classes[best],
           probabilities,
           model: active.ref.name,

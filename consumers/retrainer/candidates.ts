@@ -1,6 +1,5 @@
-import { argmaxClasses, evaluate } from '../../src/model/evaluate.ts';
 import { type CandidateSpec, DEFAULT_CANDIDATES, trainCandidatesAsync } from '../../src/model/train.ts';
-import type { CandidateOutcome, Scorer, Trainer } from './retrain.ts';
+import type { CandidateOutcome, Trainer } from './retrain.ts';
 
 /**
  * Candidates the main job trains on the path from drift to a new model: the
@@ -39,10 +38,3 @@ export function candidateTrainer(specs: readonly CandidateSpec[] = DEFAULT_CANDI
       }),
     );
 }
-
-/** The gate's score of any classifier on the validation data, classes in the data's order. */
-export const validationScorer: Scorer = (classifier, data, metric) => {
-  const predicted = argmaxClasses(classifier.classes, classifier.predictProba(data.rows));
-  const classes = [...new Set([...data.labels, ...classifier.classes])].sort();
-  return evaluate(data.labels, predicted, classes)[metric];
-};

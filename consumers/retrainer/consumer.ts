@@ -16,15 +16,14 @@ import type {
   Transport,
 } from '../../src/transport/types.ts';
 import { awaitBurstEnd, type BurstClock, realClock } from './burst.ts';
-import { postDriftRanges } from './dataset.ts';
+import { type OffsetRange, postDriftRanges } from './dataset.ts';
 import { type ResolvedRetrainerOptions, type RetrainerOptions, resolveRetrainerOptions } from './options.ts';
-import { COMPONENT, type RetrainOutcome, retrain, type Scorer, TAGS, type Trainer } from './retrain.ts';
+import { COMPONENT, type RetrainOutcome, retrain, TAGS, type Trainer } from './retrain.ts';
 
 export interface RetrainerConsumerOptions extends RetrainerOptions {
   transport: Transport;
   backend: TrackingBackend;
   trainer: Trainer;
-  scorer: Scorer;
   /** @defaultValue 'activity-tracking-retrainer' */
   groupId?: string;
   topics?: TopicNames;
@@ -34,7 +33,27 @@ export interface RetrainerConsumerOptions extends RetrainerOptions {
   /** Where a new group starts on the drift topic. @defaultValue true */
   fromBeginning?: boolean;
   /** Called after each retraining (reports, tests). */
-  onRetrained?: (outcome: RetrainOutcome) => void;
+  onRetrained?: (outcome: RetrainOutcome, timing: RetrainTiming) => void;
+}
+
+/** When a retraining was asked for and when its outcome was stored (epoch ms, wall clock). */
+export interface RetrainTiming {
+  trigger: 'drift' | 'growth';
+  /** The burst's first drift event was consumed, or the post-drift data reached its growth step. */
+  requestedAt: number;
+  finishedAt: number;
+}
+
+/** The drift being followed: its post-drift ranges grow, and retraining repeats as they do. */
+interface Episode {
+  /** Key of the drift retraining that opened it. */
+  key: string;
+  /** Post-drift start per partition of the features topic. */
+  from: Map<number, number>;
+  devices: Set<string>;
+  /** Records in the post-drift ranges at the last retraining. */
+  records: number;
+  followUps: number;
 }
 
 class Stopping extends ActivityTrackingError {
@@ -66,6 +85,13 @@ export class RetrainerConsumer {
   #unconfirmed: { key: string; partition: number; from: number; to: number }[] = [];
   #producer: Producer | undefined;
   #subscription: Subscription | undefined;
+  /** One retraining at a time: drift bursts and follow-ups take turns. */
+  #turn: Promise<unknown> = Promise.resolve();
+  #burstOpen = false;
+  #episode: Episode | null = null;
+  #followUpDue = false;
+  #following: Promise<void> | undefined;
+  #stopped = false;
   readonly outcomes: RetrainOutcome[] = [];
 
   constructor(options: RetrainerConsumerOptions) {
@@ -85,9 +111,19 @@ export class RetrainerConsumer {
       onAssigned: () => this.#loadCovered(),
       handler: (batch, context) => this.#handle(batch, context),
     });
+    this.#stopped = false;
+    this.#following = this.#follow();
+  }
+
+  /** True while a burst gathers, a retraining runs, or a follow-up retraining is due. */
+  get busy(): boolean {
+    return this.#burstOpen || this.#followUpDue;
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#following;
+    this.#following = undefined;
     await this.#subscription?.stop();
     await this.#producer?.close();
     this.#subscription = undefined;
@@ -137,7 +173,6 @@ export class RetrainerConsumer {
       backend: this.#o.backend,
       topics: this.#topics,
       trainer: this.#o.trainer,
-      scorer: this.#o.scorer,
       options: this.#options,
       logger: this.#logger,
     };
@@ -148,9 +183,19 @@ export class RetrainerConsumer {
     await this.#republish(batch);
     const fresh = batch.records.filter((r) => r.offset > covered);
     if (fresh.length === 0) return;
+    this.#burstOpen = true;
+    try {
+      await this.#handleBurst(batch, context, fresh, covered);
+    } finally {
+      this.#burstOpen = false;
+    }
+  }
+
+  async #handleBurst(batch: RecordBatch, context: BatchContext, fresh: RecordBatch['records'], covered: number) {
     const { transport } = this.#o;
     const topic = this.#topics.driftEvents;
     const clock = this.#o.clock ?? realClock;
+    const requestedAt = Date.now();
     let end = fresh[fresh.length - 1].offset + 1;
     const closed = await awaitBurstEnd(
       clock.now(),
@@ -197,17 +242,106 @@ export class RetrainerConsumer {
         events.map((e) => e.data),
         ends,
       );
-      const outcome = await retrain(this.#deps(), {
-        key: `drift:${topic}:${batch.partition}:${records[0].offset}`,
-        trigger: events.map((e) => e.id),
-        postDrift,
-        covers: { [batch.partition]: lastOffset },
-      });
+      const key = `drift:${topic}:${batch.partition}:${records[0].offset}`;
+      const outcome = await this.#inTurn(
+        () =>
+          retrain(this.#deps(), {
+            key,
+            trigger: events.map((e) => e.id),
+            postDrift,
+            covers: { [batch.partition]: lastOffset },
+          }),
+        context,
+      );
+      this.#openEpisode(key, postDrift.ranges, postDrift.devices);
       this.outcomes.push(outcome);
-      this.#o.onRetrained?.(outcome);
+      this.#o.onRetrained?.(outcome, { trigger: 'drift', requestedAt, finishedAt: Date.now() });
       dead.push(...outcome.events);
     }
     if (dead.length > 0) await this.#producer!.publish(dead);
     this.#covered.set(batch.partition, Math.max(covered, lastOffset));
+  }
+
+  /** Runs `work` when no other retraining runs; a waiting batch keeps its group membership. */
+  async #inTurn<T>(work: () => Promise<T>, context?: BatchContext): Promise<T> {
+    const previous = this.#turn;
+    let release!: () => void;
+    this.#turn = new Promise<void>((r) => {
+      release = r;
+    });
+    try {
+      if (context) {
+        let waiting = true;
+        void previous.finally(() => {
+          waiting = false;
+        });
+        while (waiting) {
+          await Promise.race([previous.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+          if (waiting) await context.heartbeat();
+        }
+      } else await previous.catch(() => undefined);
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /** A drift retraining opens (or widens) the episode that follow-ups retrain on as its data grows. */
+  #openEpisode(key: string, ranges: OffsetRange[], devices: Set<string>): void {
+    const e = this.#episode;
+    const from = new Map(e?.from ?? []);
+    for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
+    const records = ranges.reduce((n, r) => n + r.toOffset - r.fromOffset + 1, 0);
+    this.#episode = { key, from, devices: new Set([...(e?.devices ?? []), ...devices]), records, followUps: 0 };
+  }
+
+  /**
+   * Follow-up retrainings (docs/retraining.md): one retraining right after a
+   * drift sees only the first post-drift windows, and activities the drifted
+   * phones have not done since are still scored the old way. Each time the
+   * post-drift data has grown by `growthFactor`, the episode is retrained on
+   * all of it; each new version still has to pass the gate.
+   */
+  async #follow(): Promise<void> {
+    const { followUps, growthFactor } = this.#options;
+    while (!this.#stopped) {
+      await new Promise((r) => setTimeout(r, this.#options.pollMs));
+      const e = this.#episode;
+      if (!e || e.followUps >= followUps || this.#burstOpen) continue;
+      try {
+        const ends = await this.#o.transport.endOffsets(this.#topics.features);
+        const ranges = [...e.from].map(([partition, fromOffset]) => ({
+          partition,
+          fromOffset,
+          toOffset: (ends[partition] ?? 0) - 1,
+        }));
+        const records = ranges.reduce((n, r) => n + Math.max(0, r.toOffset - r.fromOffset + 1), 0);
+        if (records < e.records * growthFactor || records < this.#options.minPostDrift) continue;
+        this.#followUpDue = true;
+        const requestedAt = Date.now();
+        const n = e.followUps + 1;
+        const outcome = await this.#inTurn(() =>
+          retrain(this.#deps(), {
+            key: `grow:${e.key}:${n}:${records}`,
+            trigger: [],
+            postDrift: { ranges: ranges.filter((r) => r.toOffset >= r.fromOffset), devices: e.devices },
+            covers: {},
+          }),
+        );
+        if (outcome.events.length > 0) await this.#producer!.publish(outcome.events);
+        if (this.#episode === e) {
+          e.records = records;
+          // A retraining that found too little labelled data does not use up the episode's follow-ups.
+          if (outcome.status !== 'not-enough-data') e.followUps = n;
+        }
+        this.outcomes.push(outcome);
+        this.#o.onRetrained?.(outcome, { trigger: 'growth', requestedAt, finishedAt: Date.now() });
+      } catch (err) {
+        this.#logger.error({ err }, 'follow-up retraining failed; it is tried again as data grows');
+        if (this.#episode === e) e.records = Math.max(e.records, 1) * growthFactor;
+      } finally {
+        this.#followUpDue = false;
+      }
+    }
   }
 }

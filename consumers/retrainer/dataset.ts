@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
 import { datasetDigest } from '../../src/model/train.ts';
+import { isUnseen, type TrainedUntil } from '../../src/model/trained-until.ts';
 import type { Dataset } from '../../src/model/types.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -17,23 +17,33 @@ export interface OffsetRange {
 
 export type Lineage = NonNullable<ModelEvent['lineage']>;
 
-/** Labelled rows with the position each came from, so the split and the lineage can name records. */
-export interface PositionedDataset extends Dataset {
-  positions: { partition: number; offset: number }[];
+/** Where a row came from: its record, and the device samples its window covers. */
+export interface RowOrigin {
+  partition: number;
+  offset: number;
+  device: string;
+  firstSample: number;
+  lastSample: number;
 }
+
+/** Labelled rows with the origin of each, so the split, the gate and the lineage can name records. */
+export interface PositionedDataset extends Dataset {
+  positions: RowOrigin[];
+}
+
 
 export interface TrainingData {
   train: PositionedDataset;
   validation: PositionedDataset;
   lineage: Lineage;
-  /** Post-drift and reference vectors, before the split. */
-  counts: { postDrift: number; reference: number; skipped: number };
+  /** Post-drift and reference vectors, before the split; `gap`: windows left out between train and validation. */
+  counts: { postDrift: number; reference: number; skipped: number; gap: number };
+  trainedUntil: TrainedUntil;
 }
 
 export interface DatasetPolicy {
   referenceSize: number;
   validationFraction: number;
-  seed: number;
 }
 
 /**
@@ -74,12 +84,6 @@ function usable(v: FeatureVector): v is FeatureVector & { label: string } {
   return v.label !== null && v.featureSet === FEATURE_SET && v.values.length === FEATURE_NAMES.length;
 }
 
-/** Deterministic [0, 1) of a record's position: the split does not depend on read order or batching. */
-export function positionHash(seed: number, partition: number, offset: number): number {
-  const h = createHash('sha256').update(`${seed}:${partition}:${offset}`).digest();
-  return h.readUInt32BE(0) / 2 ** 32;
-}
-
 function emptyDataset(): PositionedDataset {
   return { featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows: [], labels: [], positions: [] };
 }
@@ -90,7 +94,7 @@ function emptyDataset(): PositionedDataset {
  * - reference: up to `referenceSize` labelled vectors from before the
  *   post-drift ranges (every partition of the topic, evenly strided), so the
  *   new model still knows the devices and activities that did not drift;
- * - a seeded split by record position into train and validation.
+ * - a split in time per device with no shared samples (`splitByTime`).
  * With no drift events (the first model), `postDrift` covers everything and
  * `devices` is null: every labelled vector is used.
  */
@@ -106,7 +110,13 @@ export async function buildTrainingData(
   const add = (record: ConsumedRecord, v: FeatureVector & { label: string }) => {
     all.rows.push(Float64Array.from(v.values));
     all.labels.push(v.label);
-    all.positions.push({ partition: record.partition, offset: record.offset });
+    all.positions.push({
+      partition: record.partition,
+      offset: record.offset,
+      device: v.device,
+      firstSample: v.window.firstSample,
+      lastSample: v.window.lastSample,
+    });
   };
   let postCount = 0;
   for (const range of postDrift.ranges) {
@@ -141,15 +151,7 @@ export async function buildTrainingData(
       if (used > 0) lineageRanges.push({ ...range, records: used });
     }
   }
-  const train = emptyDataset();
-  const validation = emptyDataset();
-  for (let i = 0; i < all.rows.length; i++) {
-    const { partition, offset } = all.positions[i];
-    const to = positionHash(policy.seed, partition, offset) < policy.validationFraction ? validation : train;
-    to.rows.push(all.rows[i]);
-    to.labels.push(all.labels[i]);
-    to.positions.push(all.positions[i]);
-  }
+  const { train, validation, gap } = splitByTime(all, policy.validationFraction);
   return {
     train,
     validation,
@@ -159,6 +161,74 @@ export async function buildTrainingData(
       records: all.rows.length,
       digest: datasetDigest(all),
     },
-    counts: { postDrift: postCount, reference: refCount, skipped: stats.skipped },
+    counts: { postDrift: postCount, reference: refCount, skipped: stats.skipped, gap },
+    trainedUntil: trainedUntil(train),
   };
+}
+
+/**
+ * The honest split (docs/retraining.md): per device, the latest
+ * `fraction` of its windows (by sample index) are validation, and training
+ * keeps only windows that end before the first validation window starts.
+ * Consecutive windows share half their samples, so a random split would put
+ * a near-copy of nearly every validation window into training; this one
+ * leaves none, and validation comes later in time than training, as live
+ * data does. Devices with too few windows for both sides train only.
+ */
+export function splitByTime(
+  all: PositionedDataset,
+  fraction: number,
+): { train: PositionedDataset; validation: PositionedDataset; gap: number } {
+  const byDevice = new Map<string, number[]>();
+  for (let i = 0; i < all.rows.length; i++) {
+    const d = all.positions[i].device;
+    const list = byDevice.get(d);
+    if (list) list.push(i);
+    else byDevice.set(d, [i]);
+  }
+  const side = new Int8Array(all.rows.length); // 0 train, 1 validation, -1 left out
+  for (const indices of byDevice.values()) {
+    const held = Math.floor(indices.length * fraction);
+    if (held < 1 || indices.length - held < 2) continue;
+    indices.sort((a, b) => all.positions[a].firstSample - all.positions[b].firstSample || a - b);
+    const validation = indices.slice(indices.length - held);
+    const from = all.positions[validation[0]].firstSample;
+    for (const i of validation) side[i] = 1;
+    for (const i of indices.slice(0, indices.length - held)) if (all.positions[i].lastSample >= from) side[i] = -1;
+  }
+  const train = emptyDataset();
+  const validation = emptyDataset();
+  let gap = 0;
+  for (let i = 0; i < all.rows.length; i++) {
+    if (side[i] < 0) {
+      gap++;
+      continue;
+    }
+    const to = side[i] === 1 ? validation : train;
+    to.rows.push(all.rows[i]);
+    to.labels.push(all.labels[i]);
+    to.positions.push(all.positions[i]);
+  }
+  return { train, validation, gap };
+}
+
+/** Per device, the last sample any of `data`'s windows covers. */
+export function trainedUntil(data: PositionedDataset): TrainedUntil {
+  const out: TrainedUntil = {};
+  for (const p of data.positions) out[p.device] = Math.max(out[p.device] ?? -1, p.lastSample);
+  return out;
+}
+
+/** The rows of `data` that start after what a model trained until (unseen by it). */
+export function unseenBy(data: PositionedDataset, until: TrainedUntil | null): PositionedDataset {
+  if (until === null) return data;
+  const out = emptyDataset();
+  for (let i = 0; i < data.rows.length; i++) {
+    const p = data.positions[i];
+    if (!isUnseen(until, p.device, p.firstSample)) continue;
+    out.rows.push(data.rows[i]);
+    out.labels.push(data.labels[i]);
+    out.positions.push(p);
+  }
+  return out;
 }

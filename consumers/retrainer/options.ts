@@ -15,14 +15,21 @@ export interface RetrainerOptions {
   minPostDrift?: number;
   /** Labelled vectors from before the drift added as a reference sample, at most. @defaultValue 3000 */
   referenceSize?: number;
-  /** Share of the data held out for validation (and the gate). @defaultValue 0.25 */
+  /** Share of each device's latest windows held out for validation (and the gate). @defaultValue 0.25 */
   validationFraction?: number;
-  /** Seed of the train/validation split. @defaultValue 1 */
-  seed?: number;
-  /** The gate's metric (higher is better). @defaultValue 'macroF1' */
+  /** How the best candidate is picked on the validation data (higher is better). @defaultValue 'macroF1' */
   metric?: 'accuracy' | 'macroF1';
-  /** A challenger is promoted when it beats production by at least this much. @defaultValue 0.005 */
-  margin?: number;
+  /** The gate's significance level: a challenger is promoted when McNemar's one-sided p-value is below it. @defaultValue 0.05 */
+  alpha?: number;
+  /** The gate refuses to promote on fewer validation windows unseen by both models. @defaultValue 20 */
+  minGateWindows?: number;
+  /**
+   * After a drift retraining, retrain again each time the drifted devices' post-drift
+   * records have grown by this factor (docs/retraining.md). @defaultValue 2
+   */
+  growthFactor?: number;
+  /** Follow-up retrainings per drift, at most (0 turns them off). @defaultValue 4 */
+  followUps?: number;
 }
 
 export type ResolvedRetrainerOptions = Required<RetrainerOptions>;
@@ -36,15 +43,17 @@ export const RETRAINER_DEFAULTS: ResolvedRetrainerOptions = {
   minPostDrift: 60,
   referenceSize: 3000,
   validationFraction: 0.25,
-  seed: 1,
   metric: 'macroF1',
-  margin: 0.005,
+  alpha: 0.05,
+  minGateWindows: 20,
+  growthFactor: 2,
+  followUps: 4,
 };
 
 /** Fills the defaults and refuses combinations that cannot work, saying how to fix them. */
 export function resolveRetrainerOptions(options: RetrainerOptions = {}): ResolvedRetrainerOptions {
   const o = { ...RETRAINER_DEFAULTS, ...stripUndefined(options) };
-  for (const key of ['quietMs', 'maxWaitMs', 'pollMs', 'minPostDrift', 'referenceSize'] as const) {
+  for (const key of ['quietMs', 'maxWaitMs', 'pollMs', 'minPostDrift', 'referenceSize', 'minGateWindows', 'followUps'] as const) {
     if (!Number.isFinite(o[key]) || o[key] < 0)
       throw new InvalidOptionError(`retrainer ${key} must be >= 0, got ${o[key]}`);
   }
@@ -54,8 +63,8 @@ export function resolveRetrainerOptions(options: RetrainerOptions = {}): Resolve
     throw new InvalidOptionError(`retrainer pollMs (${o.pollMs}) must be > 0 and <= quietMs (${o.quietMs})`);
   if (!(o.validationFraction > 0 && o.validationFraction < 1))
     throw new InvalidOptionError(`retrainer validationFraction must be in (0, 1), got ${o.validationFraction}`);
-  if (!Number.isFinite(o.margin) || o.margin < 0)
-    throw new InvalidOptionError(`retrainer margin must be >= 0, got ${o.margin}`);
+  if (!(o.alpha > 0 && o.alpha < 1)) throw new InvalidOptionError(`retrainer alpha must be in (0, 1), got ${o.alpha}`);
+  if (!(o.growthFactor > 1)) throw new InvalidOptionError(`retrainer growthFactor must be > 1, got ${o.growthFactor}`);
   if (!/^[A-Za-z0-9][\w.-]{0,127}$/.test(o.model))
     throw new InvalidOptionError(`retrainer model name "${o.model}" must be 1-128 letters, digits, '.', '_' or '-'`);
   return o;

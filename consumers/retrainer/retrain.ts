@@ -1,5 +1,6 @@
 import { type Logger, silentLogger } from '../../src/log/logger.ts';
 import { serializeModel } from '../../src/model/artifact.ts';
+import { TRAINED_UNTIL_TAG } from '../../src/model/trained-until.ts';
 import type { Classifier, Dataset } from '../../src/model/types.ts';
 import { encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -29,8 +30,6 @@ export interface CandidateOutcome {
 
 /** Trains every candidate on `train` and evaluates it on `validation`. */
 export type Trainer = (train: Dataset, validation: Dataset) => Promise<CandidateOutcome[]>;
-/** The gate's metric of a classifier on a dataset (higher is better). */
-export type Scorer = (classifier: Classifier, data: Dataset, metric: 'accuracy' | 'macroF1') => number;
 
 export interface RetrainRequest {
   /** Deterministic id of the trigger (the burst's first drift event, or `bootstrap:<range>`): one version per key. */
@@ -64,7 +63,6 @@ export interface RetrainDeps {
   backend: TrackingBackend;
   topics: TopicNames;
   trainer: Trainer;
-  scorer: Scorer;
   options: ResolvedRetrainerOptions;
   logger?: Logger;
 }
@@ -111,10 +109,12 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
       train_records: data.train.rows.length,
       validation_records: data.validation.rows.length,
       validation_fraction: options.validationFraction,
-      seed: options.seed,
+      split: 'time-per-device',
+      gap_records: data.counts.gap,
       reference_size: options.referenceSize,
-      gate_metric: options.metric,
-      gate_margin: options.margin,
+      selection_metric: options.metric,
+      gate_test: 'mcnemar-exact',
+      gate_alpha: options.alpha,
       dataset_digest: data.lineage.digest,
       feature_set: data.train.featureSet,
     });
@@ -140,14 +140,10 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
       Object.entries(best.metrics).map(([key, value]) => ({ key, value })),
     );
     await backend.tracker.logArtifact(runId, 'confusion.json', Buffer.from(JSON.stringify(best.confusion)));
-    const gate = await championGate(
-      backend.registry,
-      options.model,
-      data.validation,
-      best.metrics[options.metric],
-      (classifier, d) => deps.scorer(classifier, d, options.metric),
-      options,
-    );
+    const gate = await championGate(backend.registry, options.model, data.validation, best.classifier, {
+      alpha: options.alpha,
+      minWindows: options.minGateWindows,
+    });
     const version = await backend.registry.createVersion(options.model, {
       runId,
       artifactPath: artifact.path,
@@ -156,6 +152,7 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
         [TAGS.key]: request.key,
         [TAGS.covers]: JSON.stringify(request.covers),
         [TAGS.datasetDigest]: data.lineage.digest,
+        [TRAINED_UNTIL_TAG]: JSON.stringify(data.trainedUntil),
         [TAGS.decision]: JSON.stringify({
           promote: gate.promote,
           gate,
@@ -166,8 +163,10 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
     });
     if (gate.promote) await backend.registry.setAlias(options.model, CHAMPION, version.version);
     await backend.tracker.logMetrics(runId, [
-      { key: `gate_candidate_${options.metric}`, value: gate.candidate },
-      ...(gate.production === null ? [] : [{ key: `gate_production_${options.metric}`, value: gate.production }]),
+      { key: 'gate_estimate_accuracy', value: gate.candidate },
+      { key: 'gate_windows', value: gate.windows },
+      ...(gate.production === null ? [] : [{ key: 'gate_production_accuracy', value: gate.production }]),
+      ...(gate.pValue === null ? [] : [{ key: 'gate_p_value', value: gate.pValue }]),
     ]);
     await backend.tracker.setTags(runId, {
       'activity-tracking.decision': gate.promote ? 'promoted' : 'rejected',
@@ -241,7 +240,14 @@ function modelEvents(
       metric: gate.metric,
       candidate: gate.candidate,
       production: gate.production,
-      margin: gate.margin,
+    },
+    gate: {
+      test: gate.test,
+      alpha: gate.alpha,
+      pValue: gate.pValue,
+      windows: gate.windows,
+      challengerOnly: gate.challengerOnly,
+      championOnly: gate.championOnly,
     },
     lineage,
     artifactDigest: version.artifactDigest,

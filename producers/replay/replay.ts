@@ -16,10 +16,17 @@ export interface ReplayOptions {
   /** Plays each device's recordings this many times back to back, so activities recur (before and after a drift). @defaultValue 1 */
   loops?: number;
   /**
-   * Drift injected into every device from `atSeconds` of its stream on, or
-   * from the start of loop `fromLoop` (0-based) when given.
+   * Drift injected into every device from `atSeconds` of its stream on, from
+   * the start of loop `fromLoop` (0-based), or from `atFraction` of each
+   * device's samples (0.5: the second half), whichever is given.
    */
-  drift?: { atSeconds?: number; fromLoop?: number; injection: Injection };
+  drift?: { atSeconds?: number; fromLoop?: number; atFraction?: number; injection: Injection };
+  /**
+   * Awaited before each second of stream time is sent, after what came before
+   * was published: a caller holds the phones here (the main job waits while
+   * the loop retrains). Time spent here does not count against `speed`.
+   */
+  hold?: () => Promise<void>;
   /** Epoch ms of every device's first sample. @defaultValue now */
   startTime?: number;
   /** Messages per publish call. @defaultValue 256 */
@@ -64,7 +71,11 @@ export function deviceStreams(recordings: Recording[], drift?: ReplayOptions['dr
       const loopLength = labels.length / loops;
       const at = Math.min(
         labels.length,
-        drift.fromLoop !== undefined ? drift.fromLoop * loopLength : Math.round((drift.atSeconds ?? 0) * 50),
+        drift.fromLoop !== undefined
+          ? drift.fromLoop * loopLength
+          : drift.atFraction !== undefined
+            ? Math.round(labels.length * drift.atFraction)
+            : Math.round((drift.atSeconds ?? 0) * 50),
       );
       const tail = applyInjection(samples.subarray(at * 6), labels.slice(at), drift.injection);
       const joined = new Float64Array(at * 6 + tail.samples.length);
@@ -100,11 +111,23 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
     for (const stream of streams)
       for (let from = 0; from < stream.labels.length; from += chunk) order.push({ stream, from });
   }
-  const wallStart = performance.now();
+  let wallStart = performance.now();
   let sent = 0;
   let messages = 0;
   let batch = [];
+  let step = -1;
   for (const { stream, from } of order) {
+    if (options.hold && from !== step) {
+      step = from;
+      if (batch.length > 0) {
+        await publish(producer, batch);
+        batch = [];
+        options.onProgress?.(sent, total);
+      }
+      const held = performance.now();
+      await options.hold();
+      wallStart += performance.now() - held;
+    }
     const to = Math.min(stream.labels.length, from + chunk);
     const rows: number[][] = [];
     for (let i = from; i < to; i++) rows.push(Array.from(stream.samples.subarray(i * 6, i * 6 + 6)));
@@ -130,7 +153,7 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
   }
   if (batch.length > 0) await publish(producer, batch);
   options.onProgress?.(sent, total);
-  const seconds = (performance.now() - wallStart) / 1000;
+  const seconds = (performance.now() - wallStart) / 1000; // held time excluded
   return { devices: streams.length, samples: sent, messages, seconds, samplesPerSecond: sent / seconds };
 }
 

@@ -6,6 +6,7 @@ import { topicSpecs } from '../topics.ts';
 import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
+import { parseInjection } from '../../producers/replay/inject.ts';
 import { DEFAULT_DATA } from './run.ts';
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
@@ -38,10 +39,10 @@ export function buildProgram(): Command {
     )
     .option(
       '--drift <spec>',
-      'drift injected from the second pass on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
+      'drift injected into each test phone from --drift-at on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
       'rotation:z:45',
     )
-    .option('--passes <n>', 'passes of the test phones over their recordings', positiveInt, 3)
+    .option('--drift-at <share>', "where each test phone's drift begins, as a share of its samples", '0.5')
     .option('--speed <factor>', 'replay speed of the test phones, a multiple of real time', '25')
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 3)
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
@@ -49,7 +50,7 @@ export function buildProgram(): Command {
     .action(
       async (options: {
         drift: string;
-        passes: number;
+        driftAt: string;
         speed: string;
         partitions: number;
         data: 'sample' | 'shared';
@@ -59,8 +60,9 @@ export function buildProgram(): Command {
         const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
         const speed = Number(options.speed);
         if (!(speed > 0)) throw new InvalidOptionError('--speed must be a positive number');
-        if (options.passes < 2)
-          throw new InvalidOptionError('--passes must be at least 2: the drift starts with pass 2');
+        const driftAt = Number(options.driftAt);
+        if (!(driftAt > 0 && driftAt < 1)) throw new InvalidOptionError('--drift-at must be a number in (0, 1)');
+        parseInjection(options.drift);
         if (global.transport === 'eventhubs')
           throw new InvalidOptionError(
             'the main job makes topics and consumer groups for each run, which Event Hubs only creates through its control plane; run it on the embedded log or Kafka, and on Event Hubs run each consumer (docs/eventhubs.md)',
@@ -72,6 +74,12 @@ export function buildProgram(): Command {
         // MLFLOW_TRACKING_URI selects a real MLflow server; otherwise a fresh embedded store for this run.
         const backend = createTrackingBackend({ dir: path.join(out, 'tracking') });
         const print = (line: string) => process.stdout.write(`${line}\n`);
+        // Ctrl-C or SIGTERM: the run stops at its next second of stream and tears everything down
+        // (serving processes included) before the process exits.
+        const stop = new AbortController();
+        const onSignal = () => stop.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
         try {
           const summary = await runMainJob(
             transport,
@@ -79,8 +87,9 @@ export function buildProgram(): Command {
             {
               data: options.data,
               drift: options.drift,
-              passes: options.passes,
+              driftAt,
               speed,
+              signal: stop.signal,
               partitions: options.partitions,
               reportPath: path.join(out, 'report.html'),
               // On a shared MLflow server each run registers its own model: the embedded log's offsets
@@ -95,6 +104,8 @@ export function buildProgram(): Command {
           );
           printMainJobSummary(summary, print);
         } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
           await transport.close();
           await backend.close();
         }

@@ -8,7 +8,7 @@ import {
   predictorConsumer,
 } from '../../consumers/index.ts';
 import { ModelSwitcher } from '../../consumers/predictor/switcher.ts';
-import { candidateTrainer, QUICK_CANDIDATES, validationScorer } from '../../consumers/retrainer/candidates.ts';
+import { candidateTrainer, QUICK_CANDIDATES } from '../../consumers/retrainer/candidates.ts';
 import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
 import { AciTarget, aciOptionsFromEnv } from '../deploy/aci.ts';
 import { LocalTarget } from '../deploy/local.ts';
@@ -156,18 +156,19 @@ export function addServiceCommands(program: Command): void {
     .option('--quick', 'train the quick candidates only (k-NN, linear SVM, short logistic regression)')
     .option('--quiet-ms <ms>', 'a burst ends after this long without drift events', '5000')
     .option('--max-wait-ms <ms>', 'or this long after it began', '30000')
-    .option('--margin <m>', 'how much a challenger must beat production by', '0.005')
-    .action((o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; margin: string }) =>
+    .option('--alpha <p>', "the gate's significance level (McNemar, one-sided)", '0.05')
+    .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '4')
+    .action((o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; alpha: string; followUps: string }) =>
       runService('retrainer', global(), o, async ({ transport, logger }) => {
         const backend = createTrackingBackend();
         const retrainer = new RetrainerConsumer({
           transport,
           backend,
           trainer: candidateTrainer(o.quick ? QUICK_CANDIDATES : DEFAULT_CANDIDATES),
-          scorer: validationScorer,
           quietMs: Number(o.quietMs),
           maxWaitMs: Number(o.maxWaitMs),
-          margin: Number(o.margin),
+          alpha: Number(o.alpha),
+          followUps: Number(o.followUps),
           logger,
           ...(o.group ? { groupId: o.group } : {}),
         });

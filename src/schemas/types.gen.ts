@@ -173,15 +173,15 @@ export interface FeatureVector {
 }
 
 /**
- * A model version was registered, promoted to production, or rejected by the champion/challenger gate.
+ * A model version was registered, promoted to production, or rejected by the champion/challenger gate; once it served, how accurate it was live.
  */
 export interface ModelEvent {
-  event: 'registered' | 'promoted' | 'rejected';
+  event: 'registered' | 'promoted' | 'rejected' | 'evaluated';
   model: string;
   version: number;
   runId: string;
   /**
-   * The gate's metric (higher is better) for the candidate and for the production model it was compared with (null when there was none).
+   * The gate's estimate: the candidate's accuracy on validation windows neither model trained on, and production's on the same windows (null when there was none). `margin` is kept for events written before the paired test.
    */
   scores: {
     metric: string;
@@ -243,6 +243,30 @@ export interface ModelEvent {
    * Ids of the drift events that caused the retraining.
    */
   trigger?: string[];
+  /**
+   * The paired test behind the decision (docs/retraining.md).
+   */
+  gate?: {
+    test: 'mcnemar-exact';
+    alpha: number;
+    /**
+     * One-sided exact McNemar p-value; null when there was no production model to compare with.
+     */
+    pValue: number | null;
+    /**
+     * Validation windows compared (unseen by both models).
+     */
+    windows: number;
+    challengerOnly: number;
+    championOnly: number;
+  };
+  /**
+   * With event `evaluated`: the version's live accuracy over its first labelled windows it never trained on.
+   */
+  live?: {
+    windows: number;
+    accuracy: number;
+  };
 }
 
 /**
@@ -251,11 +275,16 @@ export interface ModelEvent {
 export interface Prediction {
   device: string;
   /**
-   * Epoch ms of the window's first and last sample (end >= start).
+   * Epoch ms of the window's first and last sample (end >= start), and, from the feature vector, its sample indices: with a version's trained-until they tell whether the version ever trained on this window.
    */
   window: {
     start: number;
     end: number;
+    /**
+     * The window's first sample in the device's sequence (as in the feature vector).
+     */
+    firstSample?: number;
+    lastSample?: number;
   };
   activity: string;
   /**

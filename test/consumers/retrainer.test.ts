@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { candidateTrainer, validationScorer } from '../../consumers/retrainer/candidates.ts';
+import { candidateTrainer } from '../../consumers/retrainer/candidates.ts';
 import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
 import { resolveRetrainerOptions } from '../../consumers/retrainer/options.ts';
 import { bootstrap, type RetrainOutcome, retrain, TAGS } from '../../consumers/retrainer/retrain.ts';
@@ -71,7 +71,7 @@ describe.each([
       );
       const har = `har-${randomUUID().slice(0, 8)}`;
       const options = resolveRetrainerOptions({ quietMs: 300, maxWaitMs: 3000, pollMs: 100, model: har });
-      const deps = { transport, backend, topics, trainer, scorer: validationScorer, options };
+      const deps = { transport, backend, topics, trainer, options };
 
       // A burst of drift events becomes one retraining: the first model, promoted without a contest.
       const outcomes: RetrainOutcome[] = [];
@@ -80,7 +80,6 @@ describe.each([
         transport,
         backend,
         trainer,
-        scorer: validationScorer,
         topics,
         groupId: `rt-${randomUUID()}`,
         onRetrained: (o) => outcomes.push(o),
@@ -122,7 +121,6 @@ describe.each([
         transport,
         backend,
         trainer,
-        scorer: validationScorer,
         topics,
         groupId: `rt-${randomUUID()}`,
         onRetrained: (o) => again.push(o),

@@ -1,0 +1,239 @@
+import type { RetrainTiming } from '../../consumers/retrainer/consumer.ts';
+import type { RetrainOutcome } from '../../consumers/retrainer/retrain.ts';
+import type { ReplayStats } from '../../producers/replay/replay.ts';
+import {
+  isLiveEvidence,
+  type LiveAccuracy,
+  liveAccuracy,
+  liveAccuracyByVersion,
+  type TrainedUntilByVersion,
+} from '../evaluation/live.ts';
+import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../model/trained-until.ts';
+import { decodeEvent, encodeEvent } from '../schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../schemas/registry.ts';
+import type { DriftEvent, ModelEvent, Prediction } from '../schemas/types.gen.ts';
+import type { TopicNames } from '../topics.ts';
+import type { TrackingBackend } from '../tracking/types.ts';
+import { readTopic } from '../transport/read.ts';
+import type { Transport } from '../transport/types.ts';
+
+export type AccuracyCell = LiveAccuracy;
+
+export interface VersionSummary {
+  version: number;
+  promoted: boolean;
+  candidate: string;
+  reason: string;
+  trigger: 'bootstrap' | 'drift' | 'growth' | 'unknown';
+  /** The gate's estimate: accuracy on the validation windows it compared. */
+  gateEstimate: number | null;
+  gateWindows: number | null;
+  pValue: number | null;
+  /** Live accuracy over the version's first labelled windows it never trained on. */
+  live: LiveAccuracy;
+  /** Wall seconds from the retraining's trigger to its stored outcome (null for the first model). */
+  wallSeconds: number | null;
+}
+
+export interface MainJobSummary {
+  devices: number;
+  samples: number;
+  seconds: number;
+  driftEvents: number;
+  conceptDriftEvents: number;
+  firstDetectionSeconds: Record<string, number | null>;
+  versions: VersionSummary[];
+  retrainings: RetrainOutcome[];
+  /**
+   * Labelled windows the predictions were made on: before each phone's drift (first model), after it
+   * with the first model, and after it with a retrained version that never trained on the window.
+   */
+  accuracy: { beforeDrift: AccuracyCell; afterDriftOldModel: AccuracyCell; afterDriftRetrained: AccuracyCell };
+  /** Every prediction of the test phones, with each version's training horizon (benchmarks). */
+  predictions: Prediction[];
+  trainedUntil: TrainedUntilByVersion;
+  driftAtMs: ReadonlyMap<string, number>;
+  reportPath: string;
+  deadLetters: number;
+}
+
+export interface SummarizeInput {
+  model: string;
+  topics: TopicNames;
+  firstVersion: number;
+  driftAtMs: ReadonlyMap<string, number>;
+  startTime: number;
+  from: { driftEvents: number[]; predictions: number[] };
+  liveWindows: number;
+  retrainings: { outcome: RetrainOutcome; timing: RetrainTiming }[];
+  stats: ReplayStats;
+  seconds: () => number;
+  reportPath: string;
+}
+
+interface StoredDecision {
+  gate?: { reason?: string; candidate?: number; windows?: number; pValue?: number | null };
+}
+
+/**
+ * Reads back what the run wrote (drift events, predictions, versions), scores
+ * each version live, records that next to the gate's estimate (an `evaluated`
+ * model event and a `live_accuracy` metric on the version's run) and sums up.
+ */
+export async function summarize(
+  transport: Transport,
+  backend: TrackingBackend,
+  input: SummarizeInput,
+): Promise<MainJobSummary> {
+  const drifts: DriftEvent[] = [];
+  for await (const r of readTopic(transport, input.topics.driftEvents, input.from.driftEvents))
+    drifts.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data);
+  const firstDetection: Record<string, number | null> = {};
+  for (const device of input.driftAtMs.keys()) firstDetection[device] = null;
+  for (const d of drifts) {
+    const at = input.driftAtMs.get(d.device);
+    if (d.kind !== 'data' || d.time === undefined || at === undefined) continue;
+    const s = (d.time - at) / 1000;
+    if (s >= 0 && (firstDetection[d.device] === null || s < firstDetection[d.device]!)) firstDetection[d.device] = s;
+  }
+
+  const predictions: Prediction[] = [];
+  for await (const r of readTopic(transport, input.topics.predictions, input.from.predictions))
+    predictions.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.prediction] }).data);
+  const registered = await backend.registry.listVersions(input.model);
+  const trainedUntil = new Map(registered.map((v) => [v.version, parseTrainedUntil(v.tags[TRAINED_UNTIL_TAG])]));
+
+  const cells = { before: [0, 0], oldAfter: [0, 0], newAfter: [0, 0] };
+  for (const p of predictions) {
+    const at = input.driftAtMs.get(p.device);
+    if (at === undefined || !isLiveEvidence(p, trainedUntil)) continue;
+    // A window that straddles the drift's start is neither before nor after it.
+    const cell =
+      p.window.end < at
+        ? cells.before
+        : p.window.start < at
+          ? null
+          : p.version === input.firstVersion
+            ? cells.oldAfter
+            : cells.newAfter;
+    if (!cell) continue;
+    cell[0] += p.activity === p.label ? 1 : 0;
+    cell[1]++;
+  }
+
+  const live = liveAccuracyByVersion(predictions, trainedUntil, input.liveWindows);
+  const byKey = new Map(input.retrainings.map((r) => [r.outcome.version?.version, r]));
+  const versions: VersionSummary[] = [];
+  const evaluated: ModelEvent[] = [];
+  for (const v of registered) {
+    const decision = JSON.parse(v.tags['activity-tracking.decision'] ?? '{}') as StoredDecision & { promote?: boolean };
+    const run = await backend.tracker.getRun(v.runId);
+    const key = v.tags['activity-tracking.trigger-key'] ?? '';
+    const r = byKey.get(v.version);
+    const l = live.get(v.version) ?? liveAccuracy(0, 0);
+    versions.push({
+      version: v.version,
+      promoted: decision.promote ?? false,
+      candidate: run.params.champion_candidate ?? '',
+      reason: decision.gate?.reason ?? '',
+      trigger: key.startsWith('bootstrap:')
+        ? 'bootstrap'
+        : key.startsWith('drift:')
+          ? 'drift'
+          : key.startsWith('grow:')
+            ? 'growth'
+            : 'unknown',
+      gateEstimate: decision.gate?.candidate ?? null,
+      gateWindows: decision.gate?.windows ?? null,
+      pValue: decision.gate?.pValue ?? null,
+      live: l,
+      wallSeconds: r ? (r.timing.finishedAt - r.timing.requestedAt) / 1000 : null,
+    });
+    if (l.accuracy !== null) {
+      await backend.tracker.logMetrics(v.runId, [
+        { key: 'live_accuracy', value: l.accuracy },
+        { key: 'live_windows', value: l.windows },
+      ]);
+      evaluated.push({
+        event: 'evaluated',
+        model: v.name,
+        version: v.version,
+        runId: v.runId,
+        scores: { metric: 'accuracy', candidate: decision.gate?.candidate ?? l.accuracy, production: null },
+        artifactDigest: v.artifactDigest,
+        live: { windows: l.windows, accuracy: l.accuracy },
+      });
+    }
+  }
+  if (evaluated.length > 0) {
+    const producer = await transport.producer();
+    try {
+      await producer.publish(
+        evaluated.map((data) => {
+          const { headers, value } = encodeEvent({
+            type: EVENT_TYPES.model,
+            source: 'activity-tracking/main-job',
+            subject: data.model,
+            id: `${data.model}:${data.version}:evaluated:${data.live!.windows}`,
+            data,
+          });
+          return { topic: input.topics.modelEvents, key: data.model, value, headers };
+        }),
+      );
+    } finally {
+      await producer.close();
+    }
+  }
+  return {
+    devices: input.stats.devices,
+    samples: input.stats.samples,
+    seconds: input.seconds(),
+    driftEvents: drifts.filter((d) => d.kind === 'data').length,
+    conceptDriftEvents: drifts.filter((d) => d.kind === 'concept').length,
+    firstDetectionSeconds: firstDetection,
+    versions,
+    retrainings: input.retrainings.map((r) => r.outcome),
+    accuracy: {
+      beforeDrift: liveAccuracy(cells.before[0], cells.before[1]),
+      afterDriftOldModel: liveAccuracy(cells.oldAfter[0], cells.oldAfter[1]),
+      afterDriftRetrained: liveAccuracy(cells.newAfter[0], cells.newAfter[1]),
+    },
+    predictions,
+    trainedUntil,
+    driftAtMs: input.driftAtMs,
+    reportPath: input.reportPath,
+    deadLetters: (await transport.endOffsets(input.topics.deadLetter)).reduce((a, b) => a + b, 0),
+  };
+}
+
+export function printMainJobSummary(s: MainJobSummary, print: (line: string) => void): void {
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  const cell = (c: AccuracyCell) => (c.accuracy === null ? 'n/a' : `${pct(c.accuracy)} of ${c.windows}`);
+  print('');
+  print('summary');
+  print(
+    `  phones ${s.devices}, samples ${s.samples.toLocaleString('en')}, ${s.seconds.toFixed(0)} s in all, dead letters ${s.deadLetters}`,
+  );
+  print(
+    `  drift events ${s.driftEvents} (concept drift ${s.conceptDriftEvents}); first detection after the drift began (stream time):`,
+  );
+  for (const [device, t] of Object.entries(s.firstDetectionSeconds))
+    print(`    ${device}: ${t === null ? 'not detected' : `${t.toFixed(1)} s`}`);
+  print('  model versions (gate: estimate on validation windows unseen by both models; live: first windows served):');
+  for (const v of s.versions) {
+    const gate =
+      v.gateEstimate === null
+        ? ''
+        : ` gate ${pct(v.gateEstimate)}${v.pValue === null ? '' : ` p=${v.pValue < 1e-4 ? v.pValue.toExponential(0) : v.pValue.toFixed(3)}`}`;
+    const live = v.live.accuracy === null ? ' live n/a' : ` live ${pct(v.live.accuracy)} of ${v.live.windows}`;
+    const wall = v.wallSeconds === null ? '' : ` ${v.wallSeconds.toFixed(1)} s`;
+    print(
+      `    v${v.version} ${v.trigger.padEnd(9)} ${v.candidate.padEnd(10)} ${v.promoted ? 'promoted    ' : 'not promoted'}${gate}${live}${wall}`,
+    );
+  }
+  print('  accuracy of the predictions (labelled windows the serving version never trained on):');
+  print(`    before the drift:                 ${cell(s.accuracy.beforeDrift)}`);
+  print(`    after the drift, old model:       ${cell(s.accuracy.afterDriftOldModel)}`);
+  print(`    after the drift, retrained model: ${cell(s.accuracy.afterDriftRetrained)}`);
+  print(`  report: ${s.reportPath}`);
+}
