@@ -1,29 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry } from 'prom-client';
-import { InvalidOptionError } from '../errors.ts';
-import { FEATURE_SET, Featurizer, INPUT_CHANNELS, WINDOW } from '../features/index.ts';
-import { type Logger, silentLogger } from '../log/logger.ts';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { InvalidValueError } from '../errors.ts';
+import { silentLogger } from '../log/logger.ts';
 import type { LoadedModel } from '../model/types.ts';
-import { ajv } from '../schemas/registry.ts';
-import type { ModelRef, ModelSource } from './model-source.ts';
+import type { ModelRef } from './model-source.ts';
+import { resolveServingOptions, type ServingOptions } from './options.ts';
+import { ClientAbort, HttpError, isJsonMediaType, readBody, scoreRows } from './request.ts';
+import { predictInSlices, ScoreGate } from './scoring.ts';
 
-export interface ServingOptions {
-  source: ModelSource;
-  model: ModelRef;
-  /** @defaultValue '127.0.0.1' */
-  host?: string;
-  /** 0 lets the OS choose. @defaultValue 0 */
-  port?: number;
-  /** Required when `host` is not a loopback address; sent as `x-api-key`. */
-  apiKey?: string;
-  /** Largest request body accepted, bytes. @defaultValue 1 MiB (about 500 vectors of 218 features) */
-  maxBodyBytes?: number;
-  /** Largest batch accepted. @defaultValue 1024 */
-  maxBatch?: number;
-  logger?: Logger;
-}
+export type { ServingOptions } from './options.ts';
 
 export interface ServingServer {
   readonly url: string;
@@ -31,45 +18,8 @@ export interface ServingServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
-const vectorSchema = { type: 'array', items: { type: 'number' }, minItems: 1 };
-const scoreSchema = {
-  $id: 'urn:activity-tracking:serving:score-request',
-  oneOf: [
-    { type: 'object', additionalProperties: false, required: ['vector'], properties: { vector: vectorSchema } },
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['readings'],
-      properties: {
-        readings: {
-          type: 'array',
-          minItems: WINDOW,
-          maxItems: WINDOW,
-          items: { type: 'array', minItems: INPUT_CHANNELS, maxItems: INPUT_CHANNELS, items: { type: 'number' } },
-        },
-      },
-    },
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['vectors'],
-      properties: { vectors: { type: 'array', minItems: 1, items: vectorSchema } },
-    },
-  ],
-};
-const validateScore = ajv.getSchema(scoreSchema.$id) ?? ajv.compile(scoreSchema);
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** The status counted for a client that hung up first (nginx's convention); never answered, never a 5xx. */
+const CLIENT_CLOSED = 499;
 
 /**
  * Starts the serving process' HTTP server: POST /score, GET /healthz, /readyz,
@@ -77,29 +27,19 @@ class HttpError extends Error {
  * so `/readyz` answering 200 means the version is loaded.
  */
 export async function startServing(options: ServingOptions): Promise<ServingServer> {
-  const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 0;
-  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
-  const maxBatch = options.maxBatch ?? 1024;
-  if (!LOOPBACK.has(host) && !options.apiKey)
-    throw new InvalidOptionError(
-      `serving bound to ${host} (beyond loopback) needs an API key: set apiKey (SERVING_API_KEY) or bind to 127.0.0.1`,
-    );
-  if (options.apiKey !== undefined && options.apiKey.length < 16)
-    throw new InvalidOptionError('the serving API key must be at least 16 characters');
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024)
-    throw new InvalidOptionError(`maxBodyBytes must be an integer >= 1024, got ${maxBodyBytes}`);
-  const log = (options.logger ?? silentLogger).child({ component: 'serving' });
+  const o = resolveServingOptions(options);
+  const log = (o.logger ?? silentLogger).child({ component: 'serving' });
 
-  const loaded: LoadedModel = await options.source(options.model);
+  const loaded: LoadedModel = await o.source(o.model);
   const { classifier } = loaded;
   const dims = (classifier as { standardizer?: { dimensions: number } }).standardizer?.dimensions;
-  const keyBytes = options.apiKey ? Buffer.from(options.apiKey) : undefined;
+  const keyBytes = o.apiKey ? Buffer.from(o.apiKey) : undefined;
+  const gate = new ScoreGate(o.maxConcurrentScores);
 
   const registry = new Registry();
   const requests = new Counter({
     name: 'serving_requests_total',
-    help: 'Requests by route and status',
+    help: `Requests by route and status (${CLIENT_CLOSED}: the client hung up first)`,
     labelNames: ['route', 'status'],
     registers: [registry],
   });
@@ -110,58 +50,34 @@ export async function startServing(options: ServingOptions): Promise<ServingServ
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
     registers: [registry],
   });
-  const versionLabel = { model: options.model.name, version: options.model.version, digest: loaded.digest };
+  new Gauge({
+    name: 'serving_scores_in_flight',
+    help: 'Batches being scored in slices',
+    registers: [registry],
+    collect() {
+      this.set(gate.inFlight);
+    },
+  });
+  const dropped = new Counter({
+    name: 'serving_connections_dropped_total',
+    help: 'Connections closed on accept because maxConnections were open',
+    registers: [registry],
+  });
+  const versionLabel = { model: o.model.name, version: o.model.version, digest: loaded.digest };
 
-  const readBody = (req: IncomingMessage): Promise<Buffer> =>
-    new Promise((resolve, reject) => {
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > maxBodyBytes) {
-        reject(new HttpError(413, 'body_too_large', `request body over ${maxBodyBytes} bytes`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > maxBodyBytes) {
-          reject(new HttpError(413, 'body_too_large', `request body over ${maxBodyBytes} bytes`));
-          req.pause();
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => resolve(Buffer.concat(chunks)));
-      req.on('error', reject);
-    });
-
-  const score = async (req: IncomingMessage): Promise<unknown> => {
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/json'))
-      throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json');
-    const body = await readBody(req);
+  const score = async (req: IncomingMessage, res: ServerResponse): Promise<unknown> => {
+    if (!isJsonMediaType(req.headers['content-type']))
+      throw new HttpError(415, 'unsupported_media_type', 'content-type must be application/json (charset utf-8)');
+    const body = await readBody(req, o.maxBodyBytes);
     let input: unknown;
     try {
       input = JSON.parse(body.toString('utf8'));
     } catch {
       throw new HttpError(400, 'invalid_json', 'request body is not JSON');
     }
-    if (!validateScore(input)) {
-      const e = validateScore.errors?.[0];
-      throw new HttpError(400, 'schema_violation', `${e?.instancePath || '(body)'} ${e?.message ?? 'is invalid'}`);
-    }
-    const req2 = input as { vector?: number[]; vectors?: number[][]; readings?: number[][] };
-    let rows: (number[] | Float64Array)[];
-    if (req2.readings) {
-      if (classifier.featureSet !== FEATURE_SET)
-        throw new HttpError(
-          400,
-          'feature_set_mismatch',
-          `the model takes ${classifier.featureSet}, not ${FEATURE_SET} windows`,
-        );
-      // A standalone window: the gravity filter starts from this window's first sample (the stream featurizer's is warm).
-      const windows = new Featurizer().push(req2.readings.flat());
-      rows = [windows[0].features];
-    } else rows = req2.vectors ?? [req2.vector!];
-    if (rows.length > maxBatch) throw new HttpError(400, 'batch_too_large', `at most ${maxBatch} vectors per request`);
+    const rows = scoreRows(input, classifier.featureSet);
+    if (rows.length > o.maxBatch)
+      throw new HttpError(400, 'batch_too_large', `at most ${o.maxBatch} vectors per request`);
     if (dims !== undefined)
       for (let i = 0; i < rows.length; i++)
         if (rows[i].length !== dims)
@@ -170,7 +86,28 @@ export async function startServing(options: ServingOptions): Promise<ServingServ
             'wrong_dimensions',
             `vector ${i} has ${rows[i].length} features, the model needs ${dims}`,
           );
-    const probs = classifier.predictProba(rows);
+    const sliced = rows.length > o.scoreSliceRows;
+    if (sliced && !gate.tryEnter())
+      throw new HttpError(
+        503,
+        'overloaded',
+        `${o.maxConcurrentScores} batches are being scored; retry later or send smaller batches`,
+        { 'retry-after': '1' },
+      );
+    let probs: number[][];
+    try {
+      const aborted = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) aborted.abort(new ClientAbort());
+      });
+      probs = await predictInSlices(classifier, rows, o.scoreSliceRows, aborted.signal);
+    } catch (err) {
+      // Finite but extreme values (1e308) can overflow in the model's own scaling.
+      if (err instanceof InvalidValueError) throw new HttpError(400, 'invalid_value', err.message);
+      throw err;
+    } finally {
+      if (sliced) gate.leave();
+    }
     predictions.inc(rows.length);
     const classes = classifier.classes;
     const results = probs.map((p) => {
@@ -195,21 +132,26 @@ export async function startServing(options: ServingOptions): Promise<ServingServ
     return given.length === keyBytes.length && timingSafeEqual(given, keyBytes);
   };
 
+  const allow = (req: IncomingMessage, method: string) => {
+    if (req.method !== method) throw new HttpError(405, 'method_not_allowed', `use ${method}`, { allow: method });
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = (req.url ?? '/').split('?')[0];
     let route = url;
     try {
       if (url === '/healthz' || url === '/readyz') {
-        if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET');
+        allow(req, 'GET');
         send(res, 200, { status: 'ok', ...versionLabel });
       } else if (url === '/metrics') {
+        allow(req, 'GET');
         if (!authorized(req)) throw new HttpError(401, 'unauthorized', 'x-api-key header missing or wrong');
         send(res, 200, await registry.metrics(), registry.contentType);
       } else if (url === '/score') {
-        if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST');
+        allow(req, 'POST');
         if (!authorized(req)) throw new HttpError(401, 'unauthorized', 'x-api-key header missing or wrong');
         const end = latency.startTimer();
-        const out = await score(req);
+        const out = await score(req, res);
         end();
         send(res, 200, out);
       } else {
@@ -218,19 +160,38 @@ export async function startServing(options: ServingOptions): Promise<ServingServ
       }
       requests.inc({ route, status: 200 });
     } catch (err) {
+      if (err instanceof ClientAbort) {
+        log.debug({ route }, 'client closed the connection before the response');
+        requests.inc({ route, status: CLIENT_CLOSED });
+        return;
+      }
       const e =
         err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error while handling the request');
-      if (e.status >= 500) log.error({ err }, 'request failed');
+      if (e.status >= 500 && e.status !== 503) log.error({ err }, 'request failed');
       requests.inc({ route, status: e.status });
+      if (res.headersSent) return;
+      for (const [name, value] of Object.entries(e.headers)) res.setHeader(name, value);
       if (e.status === 413) res.setHeader('connection', 'close');
-      if (!res.headersSent) send(res, e.status, { error: e.code, message: e.message });
+      send(res, e.status, { error: e.code, message: e.message });
     }
   };
 
-  const server: Server = createServer({ requestTimeout: 30_000 }, (req, res) => void handle(req, res));
+  const server: Server = createServer(
+    {
+      headersTimeout: o.headersTimeoutMs,
+      requestTimeout: o.requestTimeoutMs,
+      // The timeouts above are enforced by a sweep every this often (30 s by
+      // default, which is how a 30 s limit let a slow body run for 45 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(o.headersTimeoutMs / 4))),
+    },
+    (req, res) => void handle(req, res),
+  );
+  server.keepAliveTimeout = o.keepAliveTimeoutMs;
+  server.maxConnections = o.maxConnections;
+  server.on('drop', () => dropped.inc());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(o.port, o.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -238,7 +199,7 @@ export async function startServing(options: ServingOptions): Promise<ServingServ
   log.info({ url, ...versionLabel }, 'serving');
   return {
     url,
-    model: { ...options.model, digest: loaded.digest },
+    model: { ...o.model, digest: loaded.digest },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,5 +1,5 @@
 import { KnnClassifier, serializeModel } from '../../src/model/index.ts';
-import type { Dataset } from '../../src/model/types.ts';
+import type { Classifier, Dataset } from '../../src/model/types.ts';
 import { type ModelRef, writeModelDirectory } from '../../src/serving/model-source.ts';
 
 /** Synthetic, well-separated rows of `d` features: class i centred at i*5 on every axis. */
@@ -55,4 +55,40 @@ export async function writeFeatureSetModel(dir: string, ref: ModelRef) {
   const model = KnnClassifier.train({ featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows, labels }, { k: 3 });
   const { bytes, digest } = serializeModel(model, FEATURE_NAMES);
   await writeModelDirectory(dir, ref, bytes, digest);
+}
+
+/**
+ * Wraps a classifier with a fixed amount of arithmetic per row (work, not a
+ * clock) and counts the rows scored, so a test can see a batch in flight.
+ */
+export class SlowClassifier implements Classifier {
+  rowsScored = 0;
+  #sink = 0;
+
+  constructor(
+    readonly inner: Classifier,
+    readonly workPerRow = 50_000,
+  ) {}
+
+  get kind() {
+    return this.inner.kind;
+  }
+  get classes() {
+    return this.inner.classes;
+  }
+  get featureSet() {
+    return this.inner.featureSet;
+  }
+  get params() {
+    return this.inner.params;
+  }
+  toState() {
+    return this.inner.toState();
+  }
+
+  predictProba(rows: readonly (readonly number[] | Float64Array)[]): number[][] {
+    for (let r = 0; r < rows.length; r++) for (let i = 0; i < this.workPerRow; i++) this.#sink += Math.sqrt(i + r);
+    this.rowsScored += rows.length;
+    return this.inner.predictProba(rows);
+  }
 }

@@ -11,6 +11,16 @@ const KEY = 'test-key-0123456789abcdef';
 let dir: string;
 let open: ServingServer;
 let keyed: ServingServer;
+let featureSet: ServingServer | undefined;
+
+/** A server of the featurizer's feature set, made once for the tests that send raw windows. */
+async function featureSetServer(): Promise<ServingServer> {
+  if (!featureSet) {
+    await writeFeatureSetModel(dir, { name: 'har-fs', version: 2 });
+    featureSet = await startServing({ source: directoryModelSource(dir), model: { name: 'har-fs', version: 2 } });
+  }
+  return featureSet;
+}
 
 const post = (s: ServingServer, body: string, headers: Record<string, string> = {}) =>
   fetch(`${s.url}/score`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
@@ -29,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await open?.close();
   await keyed?.close();
+  await featureSet?.close();
 });
 
 describe('serving', () => {
@@ -105,6 +116,61 @@ describe('serving', () => {
     const mismatch = await post(open, JSON.stringify({ readings: readingsWindow(true) }));
     expect(mismatch.status).toBe(400);
     expect(((await mismatch.json()) as { error: string }).error).toBe('feature_set_mismatch');
+  });
+
+  it('refuses a window whose readings give non-finite features with a 400 that says so', async () => {
+    const huge = readingsWindow(true).map((row, i) => row.map((_, j) => ((i + j) % 2 ? 1e308 : -1e308)));
+    const r = await post(await featureSetServer(), JSON.stringify({ readings: huge }));
+    const body = (await r.json()) as { error: string; message: string };
+    expect(r.status).toBe(400);
+    expect(body.error).toBe('invalid_readings');
+    expect(body.message).toMatch(/non-finite feature .* is (NaN|-?Infinity)/);
+  });
+
+  it('names what is wrong for the form the client meant', async () => {
+    const fs = await featureSetServer();
+    const shapes: [unknown, RegExp][] = [
+      [readingsWindow(true).map((row) => row.slice(1)), /^readings must be 128 rows of 6 numbers .*: readings\/0 /],
+      [readingsWindow(true).slice(2), /^readings must be 128 rows of 6 numbers .*: readings must NOT have fewer/],
+      ['x', /^readings must be 128 rows/],
+    ];
+    for (const [readings, message] of shapes) {
+      const w = await post(fs, JSON.stringify({ readings }));
+      const b = (await w.json()) as { error: string; message: string };
+      expect(w.status).toBe(400);
+      expect(b).toEqual({ error: 'schema_violation', message: expect.stringMatching(message) });
+      expect(b.message).not.toMatch(/vector/);
+    }
+    const extra = await post(open, JSON.stringify({ vector: [1], model: 'x' }));
+    expect(((await extra.json()) as { message: string }).message).toMatch(/unknown property 'model'/);
+    const none = await post(open, JSON.stringify({ vektor: [1] }));
+    expect(((await none.json()) as { message: string }).message).toMatch(
+      /one of vector, vectors, readings; got vektor/,
+    );
+  });
+
+  it('names the allowed method in a 405', async () => {
+    const score = await fetch(`${open.url}/score`);
+    expect(score.status).toBe(405);
+    expect(score.headers.get('allow')).toBe('POST');
+    for (const route of ['/healthz', '/readyz', '/metrics']) {
+      const r = await fetch(`${open.url}${route}`, { method: 'POST', body: '{}' });
+      expect(r.status, route).toBe(405);
+      expect(r.headers.get('allow'), route).toBe('GET');
+    }
+  });
+
+  it('takes application/json with parameters and refuses other media types', async () => {
+    const body = JSON.stringify({ vector: Array(8).fill(0) });
+    for (const type of [
+      'application/json',
+      'Application/JSON',
+      'application/json; charset=utf-8',
+      'application/json;charset="UTF-8"',
+    ])
+      expect((await post(open, body, { 'content-type': type })).status, type).toBe(200);
+    for (const type of ['application/jsonx', 'application/json-seq', 'application/json; charset=latin1', 'text/json'])
+      expect((await post(open, body, { 'content-type': type })).status, type).toBe(415);
   });
 
   it('refuses to bind beyond loopback without an API key', async () => {
