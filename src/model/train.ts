@@ -94,7 +94,8 @@ export async function trainCandidatesAsync(
   return results;
 }
 
-function checkCandidates(train: Dataset, validation: Dataset, specs: readonly CandidateSpec[]): string[] {
+/** Refuses an empty or ambiguous list and mismatched sets; returns the classes every evaluation uses, sorted. */
+export function checkCandidates(train: Dataset, validation: Dataset, specs: readonly CandidateSpec[]): string[] {
   if (specs.length === 0) throw new InvalidOptionError('no candidates to train');
   const names = new Set(specs.map((s) => s.name));
   if (names.size !== specs.length) throw new InvalidOptionError('candidate names must be unique');
