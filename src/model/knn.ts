@@ -18,8 +18,8 @@ export interface KnnOptions {
  * tries: it measures the distance to the splitting plane by handing a plain
  * object to the metric, whose loop reads `.length` (undefined) and returns 0,
  * so every node is visited through recursion, closures and a binary heap.
- * The scan finds the same neighbours (up to exact distance ties) about 20x
- * faster (docs/models.md, `npm run bench:knn`).
+ * The scan finds the same neighbours (up to exact distance ties) 12x to 51x
+ * faster on HAR (docs/models.md, `npm run bench:knn`).
  *
  * The artifact keeps its format: the standardized rows (one base64 float64
  * block, row-major) and the labels as class indices.

@@ -77,7 +77,8 @@ export function trainCandidates(
  * `trainCandidates`, giving the event loop a turn between candidates (a
  * consumer's heartbeats keep going between them). One candidate still runs
  * without a break: logistic regression took 37 s on 7 136 HAR windows, so a
- * caller with a shorter session timeout should train in a worker thread.
+ * caller with a shorter session timeout should use `trainCandidatesInWorkers`
+ * (workers.ts).
  */
 export async function trainCandidatesAsync(
   train: Dataset,
