@@ -19,6 +19,7 @@ export const ErrorCodes = [
   'TRACKING',
   'DEPLOYMENT',
   'SERVICE_UNAVAILABLE',
+  'TRAINING',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];
@@ -136,4 +137,37 @@ export class ServiceUnavailableError extends ActivityTrackingError {
   constructor(message: string, options: ErrorOptions = {}) {
     super('SERVICE_UNAVAILABLE', message, { retriable: true, ...options });
   }
+}
+
+/** A candidate failed to train for a reason that is not an option or a value (a library threw, its worker thread died). */
+export class TrainingError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('TRAINING', message, options);
+  }
+}
+
+const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: ErrorOptions) => ActivityTrackingError> = {
+  INVALID_OPTION: InvalidOptionError,
+  INVALID_VALUE: InvalidValueError,
+  INVALID_RECORD: InvalidRecordError,
+  SCHEMA_VIOLATION: SchemaViolationError,
+  SNAPSHOT_INVALID: SnapshotInvalidError,
+  TRANSPORT: TransportError,
+  TIMEOUT: TimeoutError,
+  NOT_FOUND: NotFoundError,
+  CONFLICT: ConflictError,
+  ARTIFACT_INVALID: ArtifactInvalidError,
+  TRACKING: TrackingError,
+  DEPLOYMENT: DeploymentError,
+  SERVICE_UNAVAILABLE: ServiceUnavailableError,
+  TRAINING: TrainingError,
+};
+
+/**
+ * The error class of `code`, for an error that crossed a thread boundary as
+ * data (structured clone keeps neither the class nor its fields): callers keep
+ * matching on the class and retries keep reading `retriable`.
+ */
+export function errorFromCode(code: ErrorCode, message: string, options: ErrorOptions = {}): ActivityTrackingError {
+  return new CLASS_OF_CODE[code](message, options);
 }

@@ -1,4 +1,7 @@
+import { InvalidOptionError } from '../../src/errors.ts';
 import { type CandidateSpec, DEFAULT_CANDIDATES, trainCandidatesAsync } from '../../src/model/train.ts';
+import type { Dataset } from '../../src/model/types.ts';
+import { trainCandidatesInWorkers } from '../../src/model/workers.ts';
 import type { CandidateOutcome, Trainer } from './retrain.ts';
 
 /**
@@ -13,10 +16,37 @@ export const QUICK_CANDIDATES: readonly CandidateSpec[] = Object.freeze([
   { name: 'logreg', kind: 'logistic-regression', options: { steps: 200, rate: 1.5 } },
 ]);
 
+export interface CandidateTrainerOptions {
+  /**
+   * `workers`: each candidate in a worker thread, so that the consumer's
+   * heartbeats and polls go on while logistic regression trains (10 to 40 s on
+   * HAR); `in-process`: on the event loop between yields (no threads, e.g. to
+   * profile a candidate). @defaultValue 'workers'
+   */
+  mode?: 'workers' | 'in-process';
+  /** Candidates trained at once in `workers` mode. @defaultValue max(1, availableParallelism() - 1) */
+  concurrency?: number;
+}
+
 /** Trains `specs` with the model layer and flattens each evaluation into run metrics. */
-export function candidateTrainer(specs: readonly CandidateSpec[] = DEFAULT_CANDIDATES): Trainer {
+export function candidateTrainer(
+  specs: readonly CandidateSpec[] = DEFAULT_CANDIDATES,
+  options: CandidateTrainerOptions = {},
+): Trainer {
+  const mode = options.mode ?? 'workers';
+  if (mode !== 'workers' && mode !== 'in-process')
+    throw new InvalidOptionError(`candidate trainer mode must be workers or in-process, got ${mode}`);
+  if (mode === 'in-process' && options.concurrency !== undefined)
+    throw new InvalidOptionError('concurrency applies to mode workers only; drop it or use mode: workers');
+  const { concurrency } = options;
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1))
+    throw new InvalidOptionError(`candidate trainer concurrency must be a positive integer, got ${concurrency}`);
+  const run = (train: Dataset, validation: Dataset) =>
+    mode === 'workers'
+      ? trainCandidatesInWorkers(train, validation, specs, { concurrency })
+      : trainCandidatesAsync(train, validation, specs);
   return async (train, validation) =>
-    (await trainCandidatesAsync(train, validation, specs)).map(
+    (await run(train, validation)).map(
       (r): CandidateOutcome => ({
         name: r.name,
         kind: r.kind,

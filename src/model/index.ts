@@ -19,3 +19,4 @@ export {
   trainCandidatesAsync,
 } from './train.ts';
 export * from './types.ts';
+export { trainCandidatesInWorkers, type WorkerTrainOptions } from './workers.ts';

@@ -46,6 +46,20 @@ export class Standardizer {
     return out;
   }
 
+  /** `apply` into a caller's buffer: the k-NN scan standardizes every query without allocating. */
+  applyInto(row: readonly number[] | Float64Array, out: Float64Array): Float64Array {
+    const d = this.mean.length;
+    if (row.length !== d) throw new InvalidValueError(`row has ${row.length} features, expected ${d}`);
+    const mean = this.mean;
+    const scale = this.scale;
+    for (let j = 0; j < d; j++) {
+      const v = row[j];
+      if (!Number.isFinite(v)) throw new InvalidValueError(`feature ${j} is ${v}`);
+      out[j] = (v - mean[j]) / scale[j];
+    }
+    return out;
+  }
+
   applyAll(rows: readonly (readonly number[] | Float64Array)[]): number[][] {
     return rows.map((r) => this.apply(r));
   }

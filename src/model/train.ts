@@ -77,7 +77,8 @@ export function trainCandidates(
  * `trainCandidates`, giving the event loop a turn between candidates (a
  * consumer's heartbeats keep going between them). One candidate still runs
  * without a break: logistic regression took 37 s on 7 136 HAR windows, so a
- * caller with a shorter session timeout should train in a worker thread.
+ * caller with a shorter session timeout should use `trainCandidatesInWorkers`
+ * (workers.ts).
  */
 export async function trainCandidatesAsync(
   train: Dataset,
@@ -94,7 +95,8 @@ export async function trainCandidatesAsync(
   return results;
 }
 
-function checkCandidates(train: Dataset, validation: Dataset, specs: readonly CandidateSpec[]): string[] {
+/** Refuses an empty or ambiguous list and mismatched sets; returns the classes every evaluation uses, sorted. */
+export function checkCandidates(train: Dataset, validation: Dataset, specs: readonly CandidateSpec[]): string[] {
   if (specs.length === 0) throw new InvalidOptionError('no candidates to train');
   const names = new Set(specs.map((s) => s.name));
   if (names.size !== specs.length) throw new InvalidOptionError('candidate names must be unique');
