@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Admin,
   type Consumer,
@@ -250,24 +251,88 @@ export class KafkaTransport implements Transport {
     });
     const maxBatch = options.maxBatchSize ?? 500;
     const transactional = options.exactlyOnce ? new TransactionalProducers(this.#kafka, options.groupId) : undefined;
+    const group = options.groupId;
+    const keyOf = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
     let owned: TopicPartition[] = [];
+    // Partitions whose onAssigned has finished: only these get batches (state is restored before the first).
+    const restored = new Set<string>();
+    // The hooks run one after another in this chain, and batches wait for it. Every link settles (a hook's
+    // failure is handled inside it): a rejected link would fail every later batch and hook for good, and
+    // reject unhandled when no batch is waiting.
     let ready: Promise<void> = Promise.resolve();
+    const enqueue = (hooks: () => Promise<void>) => {
+      ready = ready.then(hooks).catch((err: unknown) => {
+        this.#logger.error({ err, group }, 'partition hooks failed');
+      });
+      return ready;
+    };
     let stopping = false;
+    let rejoining = false;
+    // Failed onAssigned calls in a row: the pause before joining again grows with them.
+    let failures = 0;
+    const revoke = async (partitions: TopicPartition[]) => {
+      for (const tp of partitions) restored.delete(keyOf(tp));
+      try {
+        if (options.onRevoked) await options.onRevoked(partitions);
+      } catch (err) {
+        // The partitions are given up all the same; their next owner starts from the committed offsets.
+        this.#logger.error({ err, group, partitions }, 'onRevoked failed');
+      }
+      if (transactional) for (const tp of partitions) await transactional.release(tp);
+    };
+    /**
+     * After a failed onAssigned: leave and join the group again, so that the partitions are assigned (and
+     * onAssigned called) afresh. Leaving lets other members take our partitions meanwhile, so all of them
+     * are given up first (onRevoked) and restored on the next assignment, as after any rebalance.
+     */
+    const rejoin = () => {
+      if (stopping || rejoining) return;
+      rejoining = true;
+      failures += 1;
+      const pauseMs = Math.min(500 * 2 ** (failures - 1), 15_000);
+      const attempt = async () => {
+        try {
+          // Waits for the running batch, which waits for the hooks' chain: never awaited from inside it.
+          await consumer.stop();
+          const given = owned;
+          owned = [];
+          await enqueue(() => revoke(given));
+          // A hook that keeps failing (a checkpoint topic gone) must not become a storm of rebalances.
+          await sleep(pauseMs);
+          if (!stopping) await consumer.run(runConfig);
+          rejoining = false;
+        } catch (err) {
+          this.#logger.warn({ err, group }, 'rejoining the group failed; trying again');
+          setTimeout(() => void attempt(), 2000);
+        }
+      };
+      setImmediate(() => void attempt());
+    };
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const next = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((partition) => ({ topic, partition })),
       );
-      const keyOf = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
       const before = new Set(owned.map(keyOf));
       const after = new Set(next.map(keyOf));
       const revoked = owned.filter((tp) => !after.has(keyOf(tp)));
       const assigned = next.filter((tp) => !before.has(keyOf(tp)));
       owned = next;
-      // Batches wait for these hooks: state is restored before the first record of a new partition.
-      ready = ready.then(async () => {
-        if (revoked.length > 0 && options.onRevoked) await options.onRevoked(revoked);
-        if (transactional) for (const tp of revoked) await transactional.release(tp);
-        if (assigned.length > 0 && options.onAssigned) await options.onAssigned(assigned);
+      void enqueue(async () => {
+        if (revoked.length > 0) await revoke(revoked);
+        if (assigned.length === 0) return;
+        try {
+          if (options.onAssigned) await options.onAssigned(assigned);
+        } catch (err) {
+          // Not owned as far as the next join is concerned, so that it hands them to onAssigned again; their
+          // batches are refused until then (a checkpoint restore that timed out must not be skipped).
+          const failed = new Set(assigned.map(keyOf));
+          owned = owned.filter((tp) => !failed.has(keyOf(tp)));
+          this.#logger.error({ err, group, partitions: assigned }, 'onAssigned failed; rejoining the group');
+          rejoin();
+          return;
+        }
+        for (const tp of assigned) restored.add(keyOf(tp));
+        failures = 0;
       });
     });
     // A fetch that held only transaction markers or aborted records never reaches the handler; its
@@ -290,6 +355,9 @@ export class KafkaTransport implements Transport {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         await ready;
+        // Not restored (its onAssigned failed; a rejoin is under way): nothing is resolved or committed, so
+        // the records come again once the partition is assigned and restored.
+        if (!restored.has(`${batch.topic}/${batch.partition}`)) return;
         const context: BatchContext = {
           get stopping() {
             return stopping || !isRunning();
