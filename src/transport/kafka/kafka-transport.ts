@@ -291,6 +291,7 @@ export class KafkaTransport implements Transport {
       failures += 1;
       const pauseMs = Math.min(500 * 2 ** (failures - 1), 15_000);
       const attempt = async () => {
+        if (stopping) return;
         try {
           // Waits for the running batch, which waits for the hooks' chain: never awaited from inside it.
           await consumer.stop();
