@@ -2,8 +2,9 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ActivityTrackingError, InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
+import { redactText } from '../log/redact.ts';
 import { topicSpecs } from '../topics.ts';
-import { createTrackingBackend } from '../tracking/index.ts';
+import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
 import { parseInjection } from '../../producers/replay/inject.ts';
@@ -176,12 +177,13 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   } catch (err) {
     if (err instanceof ActivityTrackingError) {
-      process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      // A message may quote a URI from the environment (MLFLOW_TRACKING_URI with credentials).
+      process.stderr.write(`error [${err.code}]: ${redactText(err.message, trackingSecrets())}\n`);
       if (err.code === 'INVALID_OPTION') return EXIT.config;
       if (err.code === 'SERVICE_UNAVAILABLE' || err.code === 'TRANSPORT') return EXIT.unavailable;
       return EXIT.failure;
     }
-    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`error: ${redactText((err as Error).stack ?? String(err), trackingSecrets())}\n`);
     return EXIT.failure;
   }
 }

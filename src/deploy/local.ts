@@ -3,7 +3,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DeploymentError, InvalidOptionError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
+import { redactText } from '../log/redact.ts';
 import type { ModelRef } from '../serving/model-source.ts';
+import { trackingSecrets } from '../tracking/index.ts';
 import { type Deployment, type DeployTarget, waitReady } from './types.ts';
 
 export interface LocalTargetOptions {
@@ -49,25 +51,26 @@ export class LocalTarget implements DeployTarget {
   }
 
   async deploy(model: ModelRef): Promise<Deployment> {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
-      env: {
-        ...process.env,
-        ...this.#options.env,
-        MODEL_NAME: model.name,
-        MODEL_VERSION: String(model.version),
-        // Exactly one model source reaches the serving process, whatever this process's environment holds.
-        MODEL_DIR: this.#options.modelDir ?? '',
-        MLFLOW_TRACKING_URI: this.#options.trackingUri ?? '',
-        TRACKING_DIR: this.#options.trackingDir ?? '',
-        SERVING_HOST: '127.0.0.1',
-        SERVING_PORT: '0',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.#options.env,
+      MODEL_NAME: model.name,
+      MODEL_VERSION: String(model.version),
+      // Exactly one model source reaches the serving process, whatever this process's environment holds.
+      MODEL_DIR: this.#options.modelDir ?? '',
+      MLFLOW_TRACKING_URI: this.#options.trackingUri ?? '',
+      TRACKING_DIR: this.#options.trackingDir ?? '',
+      SERVING_HOST: '127.0.0.1',
+      SERVING_PORT: '0',
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-4000);
     });
+    // The child's output is text, not a record pino could redact by field: every secret the child was
+    // given is taken out before it reaches our log, whatever the child (or a library in it) printed.
+    const secrets = trackingSecrets(env);
     try {
       const endpoint = await this.#readUrl(child);
       if (!(await waitReady(endpoint, this.#options.readyTimeoutMs)))
@@ -80,7 +83,7 @@ export class LocalTarget implements DeployTarget {
     } catch (err) {
       await stop(child);
       const rolledBack = this.#current !== null;
-      this.#log.warn({ err, model, stderr: stderr.slice(-500) }, 'deploy failed');
+      this.#log.warn({ err, model, stderr: redactText(stderr, secrets).slice(-500) }, 'deploy failed');
       throw new DeploymentError(`deploying ${model.name} v${model.version} failed: ${(err as Error).message}`, {
         cause: err,
         context: { model, rolledBack, keptVersion: this.#current?.model.version ?? null },

@@ -1,10 +1,19 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { REDACTED, redactText } from './redact.ts';
 
 export type { Logger } from 'pino';
 
 /**
+ * Fields that hold a URI or another process's output: a URI may carry
+ * credentials in its userinfo (`http://user:pass@host`), so pino keeps these
+ * fields but with the userinfo replaced, instead of dropping them.
+ */
+const URL_FIELDS = ['uri', 'url', 'endpoint', 'trackingUri', 'stderr'] as const;
+const URL_FIELD_SET: ReadonlySet<string> = new Set(URL_FIELDS);
+
+/**
  * Paths pino redacts in every log record: secrets must never reach a log
- * (connection strings, SASL passwords, API keys, bearer tokens).
+ * (connection strings, SASL passwords, API keys, bearer tokens, a URI's userinfo).
  */
 export const REDACT_PATHS = [
   'password',
@@ -27,6 +36,7 @@ export const REDACT_PATHS = [
   '*.secret',
   'clientSecret',
   '*.clientSecret',
+  ...URL_FIELDS.flatMap((f) => [f, `*.${f}`]),
 ];
 
 export interface CreateLoggerOptions {
@@ -40,11 +50,24 @@ export interface CreateLoggerOptions {
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const config: LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { err: pino.stdSerializers.err },
+    redact: { paths: REDACT_PATHS, censor },
+    serializers: { err: redactedErr },
   };
   if (options.name !== undefined) config.name = options.name;
   return options.destination ? pino(config, options.destination) : pino(config);
+}
+
+// pino calls the censor only for records that have one of the paths, so the common record pays nothing.
+function censor(value: unknown, path: string[]): unknown {
+  return typeof value === 'string' && URL_FIELD_SET.has(path[path.length - 1] ?? '') ? redactText(value) : REDACTED;
+}
+
+// An error's message or stack may quote a URI (fetch's own errors do): the userinfo goes before it is written.
+function redactedErr(err: Error): Record<string, unknown> {
+  const out = pino.stdSerializers.err(err) as unknown as Record<string, unknown>;
+  if (typeof out.message === 'string') out.message = redactText(out.message);
+  if (typeof out.stack === 'string') out.stack = redactText(out.stack);
+  return out;
 }
 
 /** A logger that drops everything, for library defaults. */

@@ -206,22 +206,20 @@ class Checkpointer {
       let replayed = 0;
       if (committed > cp.watermark + 1) {
         let chunk: ConsumedRecord[] = [];
-        const feed = () => {
+        // Awaited: an async processor's state is rebuilt before the partition's first live batch, and
+        // its failure fails the restore (and so onAssigned) instead of rejecting unhandled.
+        const feed = async () => {
           if (chunk.length === 0) return;
-          this.processor.process({
-            topic: tp.topic,
-            partition: tp.partition,
-            records: chunk,
-            highWatermark: committed,
-          });
-          replayed += chunk.length;
+          const records = chunk;
           chunk = [];
+          await this.processor.process({ topic: tp.topic, partition: tp.partition, records, highWatermark: committed });
+          replayed += records.length;
         };
         for await (const r of readPartition(transport, tp.topic, tp.partition, cp.watermark + 1, committed - 1)) {
           chunk.push(r);
-          if (chunk.length >= 500) feed();
+          if (chunk.length >= 500) await feed();
         }
-        feed();
+        await feed();
       }
       this.#since.set(`${tp.topic}/${tp.partition}`, replayed);
       this.logger.info(

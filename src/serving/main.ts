@@ -15,7 +15,8 @@
  */
 import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
-import { createTrackingBackend } from '../tracking/index.ts';
+import { redactText } from '../log/redact.ts';
+import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { directoryModelSource, registryModelSource } from './model-source.ts';
 import { startServing } from './server.ts';
 
@@ -51,7 +52,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.on('SIGINT', stop);
     },
     (err) => {
-      process.stderr.write(`${JSON.stringify({ ready: false, error: String(err?.message ?? err) })}\n`);
+      // The deployer relays this line into its log: no URI's userinfo, no secret of our environment.
+      const error = redactText(String(err?.message ?? err), trackingSecrets());
+      process.stderr.write(`${JSON.stringify({ ready: false, error })}\n`);
       process.exit(1);
     },
   );

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { urlPassword } from '../log/redact.ts';
 import { EmbeddedTrackingStore } from './embedded/store.ts';
 import { MlflowTrackingStore } from './mlflow/store.ts';
 import type { TrackingBackend } from './types.ts';
@@ -41,4 +42,15 @@ export function createTrackingBackend(options: TrackingBackendOptions = {}): Tra
     });
   }
   return new EmbeddedTrackingStore(path.resolve(options.dir ?? env[TRACKING_ENV.dir] ?? '.data/tracking'));
+}
+
+/**
+ * The secrets a tracking configuration holds (the URI's password, the MLflow
+ * password and token), for redacting text that another process printed: such
+ * text is not a log record, so pino's field redaction never sees it.
+ */
+export function trackingSecrets(env: NodeJS.ProcessEnv = process.env, uri = env[TRACKING_ENV.mlflowUri]): string[] {
+  return [urlPassword(uri), env[TRACKING_ENV.mlflowPassword], env[TRACKING_ENV.mlflowToken]].filter((s): s is string =>
+    Boolean(s),
+  );
 }

@@ -86,9 +86,13 @@ export interface SubscribeOptions {
   handler: BatchHandler;
   /** Where a partition with no committed offset starts. @defaultValue true (earliest) */
   fromBeginning?: boolean;
-  /** Called with the partitions this member now owns, before their first batch. */
+  /**
+   * Called with the partitions this member now owns, before their first batch. On Kafka, when it
+   * throws, the error is logged, the partitions get no batch, and the member leaves and joins the group
+   * again (all its partitions revoked first), so that it is called again: it must be safe to repeat.
+   */
   onAssigned?: (partitions: TopicPartition[]) => Promise<void> | void;
-  /** Called with the partitions this member gives up, after their last batch. */
+  /** Called with the partitions this member gives up, after their last batch; on Kafka a throw is logged. */
   onRevoked?: (partitions: TopicPartition[]) => Promise<void> | void;
   /** At most this many records per handler call. @defaultValue 500 */
   maxBatchSize?: number;

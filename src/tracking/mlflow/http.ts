@@ -1,12 +1,17 @@
-import { ConflictError, NotFoundError, TrackingError } from '../../errors.ts';
+import { ConflictError, InvalidOptionError, NotFoundError, TrackingError } from '../../errors.ts';
+import { redactText, redactUrl } from '../../log/redact.ts';
 import { retryRetriable } from '../../retry.ts';
 
 export interface MlflowHttpOptions {
-  /** Tracking server URL, e.g. http://127.0.0.1:5000 (MLFLOW_TRACKING_URI). */
+  /**
+   * Tracking server URL, e.g. http://127.0.0.1:5000 (MLFLOW_TRACKING_URI). A userinfo
+   * (`http://user:pass@host`) is taken out of the URL and sent as Basic auth: fetch refuses
+   * URLs with credentials, and the URL is what error messages quote.
+   */
   uri: string;
-  /** Bearer token (MLFLOW_TRACKING_TOKEN). Never logged. */
+  /** Bearer token (MLFLOW_TRACKING_TOKEN); wins over Basic auth, as in MLflow's own client. Never logged. */
   token?: string;
-  /** Basic auth (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD). Never logged. */
+  /** Basic auth (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD); wins over the URI's userinfo. Never logged. */
   username?: string;
   password?: string;
   /** @defaultValue 30000 */
@@ -25,14 +30,17 @@ export class MlflowHttp {
   readonly #timeoutMs: number;
 
   constructor(options: MlflowHttpOptions) {
-    this.#base = options.uri.replace(/\/+$/, '');
+    const { base, username, password } = splitCredentials(options.uri);
+    this.#base = base;
     this.#headers = {};
+    const user = options.username ?? username;
+    const pass = options.username !== undefined ? options.password : password;
     if (options.token) this.#headers.authorization = `Bearer ${options.token}`;
-    else if (options.username)
-      this.#headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+    else if (user) this.#headers.authorization = `Basic ${Buffer.from(`${user}:${pass ?? ''}`).toString('base64')}`;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
   }
 
+  /** The server's URL without credentials: safe to log. */
   get uri(): string {
     return this.#base;
   }
@@ -85,10 +93,13 @@ export class MlflowHttp {
             signal: AbortSignal.timeout(this.#timeoutMs),
           });
         } catch (cause) {
-          throw new TrackingError(`MLflow at ${this.#base} is unreachable: ${(cause as Error).message}`, {
-            cause,
-            retriable: true,
-          });
+          throw new TrackingError(
+            `MLflow at ${this.#base} is unreachable: ${redactText(String((cause as Error)?.message))}`,
+            {
+              cause,
+              retriable: true,
+            },
+          );
         }
         if (response.ok) return response;
         const text = await response.text();
@@ -113,4 +124,29 @@ export class MlflowHttp {
       { attempts: 6, initialMs: 250, maxMs: 2000 },
     );
   }
+}
+
+/**
+ * The URL without its userinfo, and the userinfo decoded. Only the URL object
+ * sees the password: an unparsable URI is refused with its userinfo redacted.
+ */
+function splitCredentials(uri: string): { base: string; username?: string; password?: string } {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    // Not chained as the cause: Node's URL error carries the whole input, password included.
+    throw new InvalidOptionError(
+      `MLflow tracking URI "${redactUrl(uri)}" is not a URL; set MLFLOW_TRACKING_URI to e.g. http://127.0.0.1:15000`,
+    );
+  }
+  const username = url.username ? decodeURIComponent(url.username) : undefined;
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  url.username = '';
+  url.password = '';
+  return {
+    base: url.href.replace(/\/+$/, ''),
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
+  };
 }

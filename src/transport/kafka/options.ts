@@ -165,3 +165,6 @@ export function kafkaOptionsFromEnv(
   }
   return validateKafkaOptions(options);
 }
+
+/** Retries of a publish (plain and transactional): ride out a broker restart or a leader move, about a minute. */
+export const PUBLISH_RETRY = { retries: 15, initialRetryTime: 300, maxRetryTime: 5000 };

@@ -1,0 +1,135 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { TransportError } from '../../errors.ts';
+import { retryRetriable } from '../../retry.ts';
+import type { OutgoingRecord, TopicSpec } from '../types.ts';
+
+/**
+ * kafkajs errors that mean "the cluster is not reachable right now" (a broker restarting, a coordinator
+ * moving) but that kafkajs marks non-retriable once its own retries are spent: the admin reads retry
+ * them again rather than failing a consumer's drain or a lag check on a broker restart.
+ */
+const TRANSIENT = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
+
+/** Calls an admin read, retrying transient failures (TRANSIENT, and what kafkajs marks retriable). */
+function adminRead<T>(call: () => Promise<T>): Promise<T> {
+  return retryRetriable(() =>
+    call().catch((err: unknown) => {
+      const name = (err as { name?: string }).name;
+      if (name && TRANSIENT.has(name))
+        throw new TransportError(`Kafka not reachable: ${(err as Error).message}`, { cause: err, retriable: true });
+      throw err;
+    }),
+  );
+}
+
+/**
+ * The transport's one admin client, connected on first use: topics, offsets, and the throw-away groups
+ * of readRange.
+ */
+export class KafkaAdmin {
+  readonly #kafka: Kafka;
+  readonly #replicationFactor: number;
+  #admin: Promise<Admin> | undefined;
+  readonly #knownTopics = new Set<string>();
+
+  constructor(kafka: Kafka, replicationFactor: number) {
+    this.#kafka = kafka;
+    this.#replicationFactor = replicationFactor;
+  }
+
+  #client(): Promise<Admin> {
+    this.#admin ??= (async () => {
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      return admin;
+    })();
+    return this.#admin;
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    const admin = await this.#client();
+    // Another client may create the same topics at the same time, and right after creation the
+    // metadata of a new topic can lag (UNKNOWN_TOPIC_OR_PARTITION): both are retried, and a topic
+    // that exists by then is left as it is.
+    await retryRetriable(async () => {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((spec) => !existing.has(spec.topic));
+      if (missing.length === 0) return;
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((spec) => ({
+            topic: spec.topic,
+            numPartitions: spec.partitions ?? 3,
+            replicationFactor: this.#replicationFactor,
+            configEntries: [
+              ...(spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+              ...(spec.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(spec.retentionMs) }] : []),
+            ],
+          })),
+        });
+      } catch (err) {
+        const e = err as { type?: string; retriable?: boolean };
+        if (e.type === 'TOPIC_ALREADY_EXISTS')
+          throw Object.assign(new Error('topic created meanwhile'), { retriable: true });
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * A publish to a topic that does not exist fails at once with a clear error, instead of after the
+   * minute of retries that ride out a broker restart (kafkajs retries unknown topics as transient).
+   */
+  async requireTopics(records: OutgoingRecord[]): Promise<void> {
+    const unknown = new Set<string>();
+    for (const r of records) if (!this.#knownTopics.has(r.topic)) unknown.add(r.topic);
+    if (unknown.size === 0) return;
+    const admin = await this.#client();
+    const existing = new Set(await retryRetriable(() => admin.listTopics()));
+    for (const topic of unknown) {
+      if (!existing.has(topic))
+        throw new TransportError(
+          `topic "${topic}" does not exist; create the topics first (activity-tracking topics create)`,
+          { retriable: false, context: { topic } },
+        );
+      this.#knownTopics.add(topic);
+    }
+  }
+
+  async endOffsets(topic: string): Promise<number[]> {
+    const admin = await this.#client();
+    const offsets = await adminRead(() => admin.fetchTopicOffsets(topic));
+    const out: number[] = [];
+    for (const o of offsets) out[o.partition] = Number(o.high);
+    return out;
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<number[]> {
+    const admin = await this.#client();
+    const [entry] = await adminRead(() => admin.fetchOffsets({ groupId, topics: [topic] }));
+    const out: number[] = [];
+    for (const p of entry?.partitions ?? []) out[p.partition] = Number(p.offset);
+    return out;
+  }
+
+  /** Deletes a group; best effort (a throw-away group that outlives us is harmless). */
+  async deleteGroup(groupId: string): Promise<void> {
+    const admin = await this.#client();
+    await admin.deleteGroups([groupId]).catch(() => {});
+  }
+
+  /** Disconnects; the next call connects again. */
+  async close(): Promise<void> {
+    const admin = this.#admin;
+    this.#admin = undefined;
+    if (admin) await (await admin).disconnect();
+  }
+}

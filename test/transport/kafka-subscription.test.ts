@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TimeoutError } from '../../src/errors.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
+import type { ConsumedRecord, TopicPartition } from '../../src/transport/types.ts';
+import { requireKafka } from '../setup/services.ts';
+import { waitFor } from './conformance.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(partitions: number) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      done();
+    },
+  });
+  const transport = new KafkaTransport({
+    brokers: requireKafka(),
+    clientId: 'subscription-hooks',
+    ssl: false,
+    replicationFactor: -1,
+    connectionTimeoutMs: 10_000,
+    logger: createLogger({ destination: sink as never }),
+  });
+  cleanups.push(() => transport.close());
+  const topic = `hooks-${randomUUID()}`;
+  await transport.ensureTopics([{ topic, partitions }]);
+  const producer = await transport.producer();
+  cleanups.push(() => producer.close());
+  return { transport, topic, producer, lines };
+}
+
+describe('kafka subscription: partition hooks', () => {
+  it('a failed onAssigned (a restore that timed out) is logged, assigned again on a rejoin, and no batch runs before it succeeds', async () => {
+    const { transport, topic, producer, lines } = await setup(2);
+    await producer.publish(
+      Array.from({ length: 40 }, (_, i) => ({ topic, key: `k${i}`, value: Buffer.from(String(i)), partition: i % 2 })),
+    );
+    const calls: TopicPartition[][] = [];
+    let succeeded = false;
+    let beforeRestore = 0;
+    const seen: ConsumedRecord[] = [];
+    const sub = await transport.subscribe({
+      groupId: `g-${randomUUID()}`,
+      topics: [topic],
+      onAssigned: async (partitions) => {
+        calls.push(partitions);
+        if (calls.length === 1) throw new TimeoutError('reading the checkpoint took too long');
+        succeeded = true;
+      },
+      handler: async (batch) => {
+        if (!succeeded) beforeRestore += batch.records.length;
+        seen.push(...batch.records);
+      },
+    });
+    cleanups.push(() => sub.stop());
+
+    await waitFor(() => seen.length >= 40, 'all 40 records after the failed onAssigned');
+    expect(beforeRestore).toBe(0);
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(calls.at(-1)?.map((tp) => tp.partition))).toEqual(new Set([0, 1]));
+    expect(new Set(seen.map((r) => `${r.partition}/${r.offset}`)).size).toBe(40);
+    expect(sub.assignments()).toHaveLength(2);
+    const failed = lines.find((l) => l.msg === 'onAssigned failed; rejoining the group');
+    expect(failed).toMatchObject({ err: { message: 'reading the checkpoint took too long', code: 'TIMEOUT' } });
+  }, 60_000);
+
+  it('a failed onRevoked does not stop the partitions being assigned to the member that joins', async () => {
+    const { transport, topic, producer, lines } = await setup(2);
+    const groupId = `g-${randomUUID()}`;
+    const a: ConsumedRecord[] = [];
+    const b: ConsumedRecord[] = [];
+    const subA = await transport.subscribe({
+      groupId,
+      topics: [topic],
+      onRevoked: async () => {
+        throw new Error('flushing the checkpoint failed');
+      },
+      handler: async (batch) => {
+        a.push(...batch.records);
+      },
+    });
+    cleanups.push(() => subA.stop().catch(() => {}));
+    await waitFor(() => subA.assignments().length === 2, 'the first member to own both partitions');
+    const subB = await transport.subscribe({
+      groupId,
+      topics: [topic],
+      handler: async (batch) => {
+        b.push(...batch.records);
+      },
+    });
+    cleanups.push(() => subB.stop());
+    await waitFor(() => subA.assignments().length === 1 && subB.assignments().length === 1, 'one partition each');
+    await producer.publish(
+      Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: Buffer.from(String(i)), partition: i % 2 })),
+    );
+    await waitFor(() => a.length >= 10 && b.length >= 10, 'both members to read their partition');
+    expect(lines.some((l) => l.msg === 'onRevoked failed')).toBe(true);
+  }, 60_000);
+});
