@@ -1,21 +1,21 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ActivityTrackingError, InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { topicSpecs } from '../topics.ts';
 import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
+import { describeError, EXIT, exitCodeOf } from './exit.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
+import { checkGlobalOptions, positiveInt, positiveNumber } from './options.ts';
 import { DEFAULT_DATA } from './run.ts';
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
 
-/** Exit codes scripts can rely on (docs/configuration.md). */
-export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+function atLeastTwo(value: string): number {
+  const n = positiveInt(value);
+  // The drift starts with pass 2: one pass would have nothing to detect.
+  if (n < 2) throw new InvalidArgumentError('must be at least 2: the drift starts with pass 2');
   return n;
 }
 
@@ -29,7 +29,12 @@ export function buildProgram(): Command {
       process.env.TRANSPORT ?? 'embedded',
     )
     .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander throws instead of exiting, so that main() gives usage errors their own exit code (2).
+    // Set before the subcommands are added: they inherit it.
+    .exitOverride();
+  // Every subcommand reads the global options; a bad one is refused before any of them starts.
+  program.hook('preAction', () => checkGlobalOptions(program.opts<{ transport: string; logLevel: string }>()));
 
   program
     .command('run')
@@ -41,8 +46,8 @@ export function buildProgram(): Command {
       'drift injected from the second pass on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
       'rotation:z:45',
     )
-    .option('--passes <n>', 'passes of the test phones over their recordings', positiveInt, 3)
-    .option('--speed <factor>', 'replay speed of the test phones, a multiple of real time', '25')
+    .option('--passes <n>', 'passes of the test phones over their recordings (at least 2)', atLeastTwo, 3)
+    .option('--speed <factor>', 'replay speed of the test phones, a multiple of real time', positiveNumber, 25)
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 3)
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
     .option('--out <dir>', 'folder for this run: tracking store and report (default .data/runs/<time>)')
@@ -50,17 +55,13 @@ export function buildProgram(): Command {
       async (options: {
         drift: string;
         passes: number;
-        speed: string;
+        speed: number;
         partitions: number;
         data: 'sample' | 'shared';
         out?: string;
       }) => {
         const global = program.opts<{ transport: string; logLevel: string }>();
         const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
-        const speed = Number(options.speed);
-        if (!(speed > 0)) throw new InvalidOptionError('--speed must be a positive number');
-        if (options.passes < 2)
-          throw new InvalidOptionError('--passes must be at least 2: the drift starts with pass 2');
         if (global.transport === 'eventhubs')
           throw new InvalidOptionError(
             'the main job makes topics and consumer groups for each run, which Event Hubs only creates through its control plane; run it on the embedded log or Kafka, and on Event Hubs run each consumer (docs/eventhubs.md)',
@@ -80,7 +81,7 @@ export function buildProgram(): Command {
               data: options.data,
               drift: options.drift,
               passes: options.passes,
-              speed,
+              speed: options.speed,
               partitions: options.partitions,
               reportPath: path.join(out, 'report.html'),
               // On a shared MLflow server each run registers its own model: the embedded log's offsets
@@ -159,19 +160,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs the CLI; every error becomes its exit code here, and nowhere else (src/cli/exit.ts). */
 export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof ActivityTrackingError) {
-      process.stderr.write(`error [${err.code}]: ${err.message}\n`);
-      if (err.code === 'INVALID_OPTION') return EXIT.config;
-      if (err.code === 'SERVICE_UNAVAILABLE' || err.code === 'TRANSPORT') return EXIT.unavailable;
-      return EXIT.failure;
-    }
-    process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
-    return EXIT.failure;
+    const level = program.opts<{ logLevel?: string }>().logLevel ?? process.env.LOG_LEVEL;
+    process.stderr.write(describeError(err, level === 'debug' || level === 'trace'));
+    return exitCodeOf(err);
   }
 }
 
