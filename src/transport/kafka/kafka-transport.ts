@@ -10,7 +10,7 @@ import {
   Partitioners,
   type TopicMessages,
 } from 'kafkajs';
-import { TimeoutError, TransportError } from '../../errors.ts';
+import { ServiceUnavailableError, TimeoutError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
 import { isRetriable, retryRetriable } from '../../retry.ts';
 import type {
@@ -76,6 +76,26 @@ const TRANSIENT = new Set([
   'KafkaJSNumberOfRetriesExceeded',
 ]);
 
+/**
+ * Connects a kafkajs client; a cluster that cannot be reached once kafkajs's connection retries are spent
+ * becomes a ServiceUnavailableError with one line that names the brokers and the setting to check (the CLI
+ * exits 69 on it), instead of kafkajs's retry error and its stack.
+ */
+async function connect(client: { connect(): Promise<void> }, brokers: readonly string[]): Promise<void> {
+  try {
+    await client.connect();
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (!name || !TRANSIENT.has(name)) throw err;
+    let root: unknown = err;
+    while ((root as { cause?: unknown }).cause instanceof Error) root = (root as { cause: Error }).cause;
+    throw new ServiceUnavailableError(
+      `Kafka brokers ${brokers.join(',')} are not reachable (${(root as Error).message}); check KAFKA_BROKERS and that the brokers run (KAFKA_RETRIES sets how long to retry)`,
+      { cause: err, context: { brokers } },
+    );
+  }
+}
+
 /** Calls an admin read, retrying transient failures (TRANSIENT, and what kafkajs marks retriable). */
 function adminRead<T>(call: () => Promise<T>): Promise<T> {
   return retryRetriable(() =>
@@ -127,8 +147,8 @@ export class KafkaTransport implements Transport {
       ssl: options.ssl,
       ...(options.sasl ? { sasl: options.sasl as never } : {}),
       connectionTimeout: options.connectionTimeoutMs,
-      // Metadata and connection retries of every client (about 35 s): long enough for a broker restart.
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
+      // Metadata and connection retries of every client (10: about 35 s, long enough for a broker restart).
+      retry: { retries: options.retries ?? 10, initialRetryTime: 300, maxRetryTime: 5000 },
       logLevel: logLevel.WARN,
       logCreator:
         () =>
@@ -142,7 +162,13 @@ export class KafkaTransport implements Transport {
   #adminClient(): Promise<Admin> {
     this.#admin ??= (async () => {
       const admin = this.#kafka.admin();
-      await admin.connect();
+      try {
+        await connect(admin, this.#options.brokers);
+      } catch (err) {
+        // Not kept: the next call connects again rather than failing on a broker that is back.
+        this.#admin = undefined;
+        throw err;
+      }
       this.#closers.add(() => admin.disconnect());
       return admin;
     })();
@@ -209,7 +235,7 @@ export class KafkaTransport implements Transport {
       // Rides out a broker restart or a leader move (about a minute of retries) before a publish fails.
       retry: PUBLISH_RETRY,
     });
-    await producer.connect();
+    await connect(producer, this.#options.brokers);
     const close = () => producer.disconnect();
     this.#closers.add(close);
     return {
@@ -283,7 +309,7 @@ export class KafkaTransport implements Transport {
         );
       });
     });
-    await consumer.connect();
+    await connect(consumer, this.#options.brokers);
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
     const runConfig: Parameters<typeof consumer.run>[0] = {
       autoCommit: false,
