@@ -85,6 +85,8 @@ export class KnnClassifier implements Classifier {
     const labels = s.labels;
     if (!Array.isArray(labels) || !labels.every((l) => Number.isInteger(l) && l >= 0 && l < doc.classes.length))
       throw new ArtifactInvalidError('knn: labels must be class indices');
+    // More neighbours than rows cannot vote as trained (and k = 1e9 would size buffers by it).
+    if (k > labels.length) throw new ArtifactInvalidError(`knn: k = ${k} exceeds the ${labels.length} training rows`);
     const flat = decodeFloats(s.rows, labels.length * d);
     const rows = labels.map((_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
     return new KnnClassifier(doc.featureSet, doc.classes, new Standardizer(mean, scale), rows, labels as number[], k);
