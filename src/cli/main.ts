@@ -1,24 +1,27 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ActivityTrackingError, InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { redactText } from '../log/redact.ts';
 import { topicSpecs } from '../topics.ts';
 import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
+import { describeError, EXIT, exitCodeOf } from './exit.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
 import { parseInjection } from '../../producers/replay/inject.ts';
+import { checkGlobalOptions, positiveInt, positiveNumber, share } from './options.ts';
 import { DEFAULT_DATA } from './run.ts';
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
 
-/** Exit codes scripts can rely on (docs/configuration.md). */
-export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 69, config: 78 } as const;
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-  return n;
+/** A drift spec, checked before anything runs (a bad one used to fail only after the first model was deployed). */
+function driftSpec(value: string): string {
+  try {
+    parseInjection(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
 }
 
 export function buildProgram(): Command {
@@ -31,7 +34,12 @@ export function buildProgram(): Command {
       process.env.TRANSPORT ?? 'embedded',
     )
     .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander throws instead of exiting, so that main() gives usage errors their own exit code (2).
+    // Set before the subcommands are added: they inherit it.
+    .exitOverride();
+  // Every subcommand reads the global options; a bad one is refused before any of them starts.
+  program.hook('preAction', () => checkGlobalOptions(program.opts<{ transport: string; logLevel: string }>()));
 
   program
     .command('run')
@@ -41,29 +49,25 @@ export function buildProgram(): Command {
     .option(
       '--drift <spec>',
       'drift injected into each test phone from --drift-at on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
+      driftSpec,
       'rotation:z:45',
     )
-    .option('--drift-at <share>', "where each test phone's drift begins, as a share of its samples", '0.5')
-    .option('--speed <factor>', 'replay speed of the test phones, a multiple of real time', '25')
+    .option('--drift-at <share>', "where each test phone's drift begins, as a share of its samples", share, 0.5)
+    .option('--speed <factor>', 'replay speed of the test phones, a multiple of real time', positiveNumber, 25)
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 3)
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
     .option('--out <dir>', 'folder for this run: tracking store and report (default .data/runs/<time>)')
     .action(
       async (options: {
         drift: string;
-        driftAt: string;
-        speed: string;
+        driftAt: number;
+        speed: number;
         partitions: number;
         data: 'sample' | 'shared';
         out?: string;
       }) => {
         const global = program.opts<{ transport: string; logLevel: string }>();
         const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
-        const speed = Number(options.speed);
-        if (!(speed > 0)) throw new InvalidOptionError('--speed must be a positive number');
-        const driftAt = Number(options.driftAt);
-        if (!(driftAt > 0 && driftAt < 1)) throw new InvalidOptionError('--drift-at must be a number in (0, 1)');
-        parseInjection(options.drift);
         if (global.transport === 'eventhubs')
           throw new InvalidOptionError(
             'the main job makes topics and consumer groups for each run, which Event Hubs only creates through its control plane; run it on the embedded log or Kafka, and on Event Hubs run each consumer (docs/eventhubs.md)',
@@ -88,8 +92,8 @@ export function buildProgram(): Command {
             {
               data: options.data,
               drift: options.drift,
-              driftAt,
-              speed,
+              driftAt: options.driftAt,
+              speed: options.speed,
               signal: stop.signal,
               partitions: options.partitions,
               reportPath: path.join(out, 'report.html'),
@@ -171,20 +175,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs the CLI; every error becomes its exit code here, and nowhere else (src/cli/exit.ts). */
 export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
+    await program.parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof ActivityTrackingError) {
-      // A message may quote a URI from the environment (MLFLOW_TRACKING_URI with credentials).
-      process.stderr.write(`error [${err.code}]: ${redactText(err.message, trackingSecrets())}\n`);
-      if (err.code === 'INVALID_OPTION') return EXIT.config;
-      if (err.code === 'SERVICE_UNAVAILABLE' || err.code === 'TRANSPORT') return EXIT.unavailable;
-      return EXIT.failure;
-    }
-    process.stderr.write(`error: ${redactText((err as Error).stack ?? String(err), trackingSecrets())}\n`);
-    return EXIT.failure;
+    const level = program.opts<{ logLevel?: string }>().logLevel ?? process.env.LOG_LEVEL;
+    // A message may quote a URI from the environment (MLFLOW_TRACKING_URI with credentials).
+    process.stderr.write(redactText(describeError(err, level === 'debug' || level === 'trace'), trackingSecrets()));
+    return exitCodeOf(err);
   }
 }
 

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import {
   type ConsumerWiring,
   deployerConsumer,
@@ -25,6 +24,7 @@ import { TOPICS } from '../topics.ts';
 import { createTrackingBackend, TRACKING_ENV } from '../tracking/index.ts';
 import { createTransport } from '../transport/index.ts';
 import type { Transport } from '../transport/types.ts';
+import { port } from './options.ts';
 
 interface ServiceOptions {
   group?: string;
@@ -57,11 +57,13 @@ async function runService(
   }) => Promise<Running>,
 ): Promise<void> {
   const logger = createLogger({ level: global.logLevel, name });
-  const transport = createTransport(global.transport, { logger });
-  const metrics = new PipelineMetrics();
+  // Checked before the transport connects: a typo should not wait for a broker first.
+  const metricsPort = port('--metrics-port (env METRICS_PORT)', options.metricsPort);
   const interval = options.checkpointInterval === undefined ? undefined : Number(options.checkpointInterval);
   if (interval !== undefined && !(Number.isInteger(interval) && interval > 0))
     throw new InvalidOptionError('--checkpoint-interval must be a positive integer');
+  const transport = createTransport(global.transport, { logger });
+  const metrics = new PipelineMetrics();
   const wiring: ConsumerWiring = {
     transport,
     logger,
@@ -85,7 +87,7 @@ async function runService(
   const ops = await startOpsServer({
     metrics,
     health: () => ({ ok: true, details: { component: name, transport: transport.kind, ...running.details() } }),
-    port: Number(options.metricsPort),
+    port: metricsPort,
     host: options.metricsHost,
     ...(process.env.ACTIVITY_API_KEY ? { apiKey: process.env.ACTIVITY_API_KEY } : {}),
     logger,
@@ -108,11 +110,17 @@ function consumerRunning(consumer: StreamConsumer): Running {
   return { stop: () => consumer.stop(), details: () => ({ partitions: consumer.assignments() }) };
 }
 
+const DEPLOY_TARGETS = ['local', 'aci'] as const;
+
+function checkDeployTarget(kind: string): void {
+  if (!(DEPLOY_TARGETS as readonly string[]).includes(kind))
+    throw new InvalidOptionError(`--target (env DEPLOY_TARGET) is "${kind}"; choose ${DEPLOY_TARGETS.join(' or ')}`);
+}
+
 function deployTarget(kind: string, logger: Logger): DeployTarget {
-  if (kind === 'local')
-    return new LocalTarget({ trackingDir: process.env[TRACKING_ENV.dir] ?? '.data/tracking', logger });
+  checkDeployTarget(kind);
   if (kind === 'aci') return new AciTarget({ ...aciOptionsFromEnv(), logger });
-  throw new InvalidArgumentError('--target must be local or aci');
+  return new LocalTarget({ trackingDir: process.env[TRACKING_ENV.dir] ?? '.data/tracking', logger });
 }
 
 /** One subcommand per consumer, for a deployment with one process per consumer (docs/operations.md). */
@@ -191,8 +199,10 @@ export function addServiceCommands(program: Command): void {
       'local (a serving process per version) or aci (Azure Container Instances)',
       process.env.DEPLOY_TARGET ?? 'local',
     )
-    .action((o: ServiceOptions & { target: string }) =>
-      runService('deployer', global(), o, async ({ wiring, logger }) => {
+    .action((o: ServiceOptions & { target: string }) => {
+      // Checked before the transport connects: a typo should not wait for a broker first.
+      checkDeployTarget(o.target);
+      return runService('deployer', global(), o, async ({ wiring, logger }) => {
         const target = deployTarget(o.target, logger);
         const { consumer } = deployerConsumer(wiring, { target });
         await consumer.start();
@@ -203,8 +213,8 @@ export function addServiceCommands(program: Command): void {
           },
           details: () => ({ serving: target.current() }),
         };
-      }),
-    );
+      });
+    });
 
   common(
     program

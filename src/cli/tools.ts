@@ -1,22 +1,32 @@
 import { writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { parseInjection } from '../../producers/replay/inject.ts';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Injection, parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
 import { loadRecordings } from '../data/hapt.ts';
+import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { collectReport } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
-import { decodeEvent, encodeEvent } from '../schemas/cloudevents.ts';
+import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import type { ModelEvent } from '../schemas/types.gen.ts';
 import { TOPICS } from '../topics.ts';
-import { CHAMPION, createTrackingBackend } from '../tracking/index.ts';
+import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport } from '../transport/index.ts';
 import { readTopic } from '../transport/read.ts';
+import { positiveInt, seconds as secondsArg, speed as speedArg } from './options.ts';
+import { promoteVersion } from './promote.ts';
 import { DEFAULT_DATA } from './run.ts';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+
+/** A drift spec checked while the command line is parsed, so a typo is a usage error (exit 2). */
+function injectionArg(value: string): Injection {
+  try {
+    return parseInjection(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 /** replay, models, runs, deployments, report: the CLI's tools around the consumers. */
 export function addToolCommands(program: Command): void {
@@ -25,41 +35,43 @@ export function addToolCommands(program: Command): void {
   program
     .command('replay')
     .description('stream HAPT recordings into sensor-readings as concurrent phones (optionally with an injected drift)')
-    .option('--split <which>', 'train or test users', 'test')
+    .addOption(new Option('--split <which>', 'train or test users').choices(['train', 'test']).default('test'))
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har)', DEFAULT_DATA())
-    .option('--loops <n>', 'passes over each phone’s recordings', '1')
-    .option('--speed <factor>', 'multiple of real time, or max', '1')
+    .option('--loops <n>', 'passes over each phone’s recordings', positiveInt, 1)
+    .option('--speed <factor>', 'multiple of real time, or max', speedArg, 1)
     .option('--sequential', 'one phone after another instead of all at once')
     .option(
       '--drift <spec>',
       'inject a drift: rotation:z:45, bias:acc:0.2,0,0, gain:gyro:1.5, noise:acc:0.05, sample-rate:40',
+      injectionArg,
     )
-    .option('--drift-at <seconds>', 'when the drift starts in each phone’s stream (default: the second loop)')
+    .option(
+      '--drift-at <seconds>',
+      'when the drift starts in each phone’s stream (default: the second loop)',
+      secondsArg,
+    )
     .action(
       async (o: {
-        split: string;
+        split: 'train' | 'test';
         data: 'sample' | 'shared';
-        loops: string;
-        speed: string;
+        loops: number;
+        speed: number | 'max';
         sequential?: boolean;
-        drift?: string;
-        driftAt?: string;
+        drift?: Injection;
+        driftAt?: number;
       }) => {
-        if (o.split !== 'train' && o.split !== 'test') throw new InvalidArgumentError('--split must be train or test');
-        const speed = o.speed === 'max' ? 'max' : Number(o.speed);
-        if (speed !== 'max' && !(speed > 0)) throw new InvalidArgumentError('--speed must be a positive number or max');
         const logger = createLogger({ level: global().logLevel });
         const transport = createTransport(global().transport, { logger });
         try {
           const producer = await transport.producer();
-          const injection = o.drift ? parseInjection(o.drift) : undefined;
+          const injection = o.drift;
           const stats = await replay(producer, {
             recordings: loadRecordings(o.split, o.data),
-            loops: Number(o.loops),
-            speed,
+            loops: o.loops,
+            speed: o.speed,
             mode: o.sequential ? 'sequential' : 'interleaved',
             ...(injection
-              ? { drift: o.driftAt ? { atSeconds: Number(o.driftAt), injection } : { fromLoop: 1, injection } }
+              ? { drift: o.driftAt !== undefined ? { atSeconds: o.driftAt, injection } : { fromLoop: 1, injection } }
               : {}),
             onProgress: (sent, total) => {
               if (process.stdout.isTTY)
@@ -100,47 +112,23 @@ export function addToolCommands(program: Command): void {
     .description(
       'make a version the champion and tell the deployer (a manual promotion, or a rollback to an earlier version)',
     )
-    .requiredOption('--version <n>', 'the version to put in production')
+    .requiredOption('--version <n>', 'the version to put in production', positiveInt)
     .option('--model <name>', 'registered model', 'activity-classifier')
-    .action(async (o: { version: string; model: string }) => {
+    .action(async (o: { version: number; model: string }) => {
+      if (global().transport === 'embedded')
+        throw new InvalidOptionError(
+          'promote tells the deployer through the transport, and the embedded log lives only inside this process: no deployer would hear of it; use --transport kafka or eventhubs (env TRANSPORT)',
+        );
       const backend = createTrackingBackend();
-      const version = await backend.registry.getVersion(o.model, Number(o.version));
-      const previous = await backend.registry.byAlias(o.model, CHAMPION);
-      await backend.registry.setAlias(o.model, CHAMPION, version.version);
-      const decision = JSON.parse(version.tags['activity-tracking.decision'] ?? '{}') as {
-        gate?: { metric: string; candidate: number };
-        lineage?: ModelEvent['lineage'];
-      };
       const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
       try {
-        const producer = await transport.producer();
-        const { headers, value } = encodeEvent({
-          type: EVENT_TYPES.model,
-          source: 'activity-tracking/cli',
-          subject: o.model,
-          id: `${o.model}:${version.version}:promoted:manual:${Date.now()}`,
-          data: {
-            event: 'promoted',
-            model: o.model,
-            version: version.version,
-            runId: version.runId,
-            scores: {
-              metric: decision.gate?.metric ?? 'manual',
-              candidate: decision.gate?.candidate ?? 0,
-              production: null,
-            },
-            ...(decision.lineage ? { lineage: decision.lineage } : {}),
-            artifactDigest: version.artifactDigest,
-            reason: `promoted by hand (was v${previous?.version ?? 'none'})`,
-          },
-        });
-        await producer.publish([{ topic: TOPICS.modelEvents, key: o.model, headers, value }]);
-        await producer.close();
+        const { version, previous } = await promoteVersion(backend.registry, transport, o);
         print(
           `v${version.version} of ${o.model} is the champion (was ${previous ? `v${previous.version}` : 'none'}); the deployer deploys it`,
         );
       } finally {
         await transport.close();
+        await backend.close();
       }
     });
 

@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { InvalidOptionError } from '../errors.ts';
 import { REDACTED, redactText } from './redact.ts';
 
 export type { Logger } from 'pino';
@@ -46,10 +47,18 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
+/** pino's levels; another name would make pino throw a bare Error from deep inside a component. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 /** The root logger; components take it and make `logger.child({ component })` once. */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new InvalidOptionError(
+      `log level (LOG_LEVEL, --log-level) is "${level}"; choose one of ${LOG_LEVELS.join(', ')}`,
+    );
   const config: LoggerOptions = {
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    level,
     redact: { paths: REDACT_PATHS, censor },
     serializers: { err: redactedErr },
   };

@@ -24,6 +24,17 @@ export function registerModelKind(kind: string, loader: Loader): void {
   LOADERS.set(kind, loader);
 }
 
+/**
+ * The input width of a loaded model: its standardizer's (k-NN, logistic regression, SVM) or the state's
+ * `dimensions` (random forest). Undefined for a registered kind that exposes neither.
+ */
+function dimensionsOf(classifier: Classifier, doc: ModelDocument): number | undefined {
+  const standardizer = (classifier as { standardizer?: { dimensions?: unknown } }).standardizer;
+  if (typeof standardizer?.dimensions === 'number') return standardizer.dimensions;
+  const d = (doc.state as { dimensions?: unknown } | null)?.dimensions;
+  return typeof d === 'number' ? d : undefined;
+}
+
 export function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
@@ -63,13 +74,25 @@ export function loadModel(bytes: Buffer, expectedDigest?: string): LoadedModel {
     throw new ArtifactInvalidError(`model artifact format must be ${MODEL_FORMAT}`);
   if (typeof doc.featureSet !== 'string' || !Array.isArray(doc.classes) || doc.classes.length < 2)
     throw new ArtifactInvalidError('model artifact lacks featureSet or classes');
-  if (!Array.isArray(doc.featureNames) || typeof doc.params !== 'object' || doc.params === null)
-    throw new ArtifactInvalidError('model artifact lacks featureNames or params');
+  if (
+    !Array.isArray(doc.featureNames) ||
+    !doc.featureNames.every((n) => typeof n === 'string') ||
+    typeof doc.params !== 'object' ||
+    doc.params === null
+  )
+    throw new ArtifactInvalidError('model artifact lacks featureNames (strings) or params');
   const loader = LOADERS.get(doc.kind);
   if (!loader) throw new ArtifactInvalidError(`unknown model kind "${doc.kind}"`, { context: { kind: doc.kind } });
   const classifier = loader(doc);
   // A loader reads the classes and feature set from `doc`; a model whose state disagrees is refused here.
   if (classifier.classes.length !== doc.classes.length)
     throw new ArtifactInvalidError('model artifact classes do not match its state');
+  // Vectors are matched to the model by these names: a list of another length would feed it misaligned rows.
+  const dimensions = dimensionsOf(classifier, doc);
+  if (dimensions !== undefined && dimensions !== doc.featureNames.length)
+    throw new ArtifactInvalidError(
+      `model artifact names ${doc.featureNames.length} features but its model takes ${dimensions}`,
+      { context: { featureNames: doc.featureNames.length, dimensions } },
+    );
   return { classifier, digest };
 }

@@ -28,6 +28,9 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
+/** As for the serving API key (src/serving/server.ts): a key anyone can guess protects nothing. */
+export const MIN_API_KEY_LENGTH = 16;
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export function isLoopback(host: string): boolean {
@@ -59,7 +62,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   const host = options.host ?? '127.0.0.1';
   if (!isLoopback(host) && !options.apiKey)
     throw new InvalidOptionError(
-      `the operations server binds ${host}, beyond loopback: set an API key (--api-key or ACTIVITY_API_KEY)`,
+      `the operations server binds ${host}, beyond loopback: set an API key of at least ${MIN_API_KEY_LENGTH} characters in ACTIVITY_API_KEY, or bind --metrics-host 127.0.0.1`,
+    );
+  if (options.apiKey !== undefined && options.apiKey.length < MIN_API_KEY_LENGTH)
+    throw new InvalidOptionError(
+      `ACTIVITY_API_KEY must be at least ${MIN_API_KEY_LENGTH} characters (a short key is guessed); generate one with: openssl rand -hex 24`,
     );
   const server: Server = createServer((req, res) => {
     void (async () => {

@@ -22,9 +22,17 @@ import { startServing } from './server.ts';
 
 export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env) {
   const name = env.MODEL_NAME;
-  const version = Number(env.MODEL_VERSION);
-  if (!name || !Number.isInteger(version) || version < 1)
-    throw new InvalidOptionError('set MODEL_NAME and MODEL_VERSION (a positive integer) for the serving process');
+  // Plain decimal only: Number() would read "0x2" or "2e0" as version 2 and serve a version nobody named.
+  const version = /^[1-9][0-9]*$/.test(env.MODEL_VERSION ?? '') ? Number(env.MODEL_VERSION) : Number.NaN;
+  if (!name || !Number.isSafeInteger(version))
+    throw new InvalidOptionError(
+      `set MODEL_NAME and MODEL_VERSION (--model, --version; a positive decimal integer, got "${env.MODEL_VERSION ?? ''}") for the serving process`,
+    );
+  const port = env.SERVING_PORT === undefined ? 8080 : Number(env.SERVING_PORT);
+  if (env.SERVING_PORT !== undefined && (!/^[0-9]+$/.test(env.SERVING_PORT) || port > 65_535))
+    throw new InvalidOptionError(
+      `SERVING_PORT (--port) is "${env.SERVING_PORT}"; it must be a port number from 0 to 65535`,
+    );
   if (!env.MODEL_DIR && !env.TRACKING_DIR && !env.MLFLOW_TRACKING_URI)
     throw new InvalidOptionError(
       'set MODEL_DIR (an artifact directory), MLFLOW_TRACKING_URI or TRACKING_DIR (the registry) for the serving process',
@@ -36,7 +44,7 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env) {
     source,
     model: { name, version },
     host: env.SERVING_HOST ?? '127.0.0.1',
-    port: env.SERVING_PORT === undefined ? 8080 : Number(env.SERVING_PORT),
+    port,
     apiKey: env.SERVING_API_KEY || undefined,
     logger: createLogger({ name: 'serving', destination: process.stderr as never }),
   });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidOptionError, NotFoundError } from '../errors.ts';
+import { ArtifactInvalidError, InvalidOptionError, NotFoundError } from '../errors.ts';
 import { loadModel } from '../model/artifact.ts';
 import type { LoadedModel } from '../model/types.ts';
 import type { Registry } from '../tracking/types.ts';
@@ -38,13 +38,26 @@ export function directoryModelSource(dir: string): ModelSource {
     let digest: string;
     try {
       bytes = await readFile(path.join(folder, 'model.json'));
-      digest = (await readFile(path.join(folder, 'digest'), 'utf8')).trim();
     } catch (cause) {
       throw new NotFoundError(`model ${name} version ${version} not found in ${dir}`, {
         cause,
         context: { name, version },
       });
     }
+    try {
+      digest = (await readFile(path.join(folder, 'digest'), 'utf8')).trim();
+    } catch (cause) {
+      // The version is there but cannot be checked: corrupt or half-written, not absent.
+      throw new ArtifactInvalidError(
+        `model ${name} version ${version} in ${dir} is incomplete: model.json has no digest file (${path.join(folder, 'digest')}) to check it against; write the version again`,
+        { cause, context: { name, version } },
+      );
+    }
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest))
+      throw new ArtifactInvalidError(
+        `model ${name} version ${version} in ${dir} is corrupt: its digest file holds no sha256:<hex> digest`,
+        { context: { name, version } },
+      );
     return loadModel(bytes, digest);
   };
 }

@@ -54,6 +54,21 @@ describe('k-NN classifier', () => {
     const unknown = Buffer.from(bytes.toString().replace('"kind":"knn"', '"kind":"eval"'));
     expect(() => loadModel(unknown)).toThrow(/unknown model kind "eval"/);
   });
+
+  it('refuses an artifact whose k exceeds its rows or whose feature names do not match its width', () => {
+    const data = blobs(30);
+    const { bytes } = serializeModel(KnnClassifier.train(data, { k: 3 }), data.featureNames);
+    const doc = JSON.parse(bytes.toString());
+    const tamper = (change: (d: typeof doc) => void) => {
+      const copy = structuredClone(doc);
+      change(copy);
+      return Buffer.from(JSON.stringify(copy));
+    };
+    expect(() => loadModel(tamper((d) => (d.params.k = 1e9)))).toThrow(/k = 1000000000 exceeds the 30 training rows/);
+    expect(() => loadModel(tamper((d) => d.featureNames.pop()))).toThrow(ArtifactInvalidError);
+    expect(() => loadModel(tamper((d) => d.featureNames.push('w')))).toThrow(/names 4 features but its model takes 3/);
+    expect(loadModel(tamper(() => {})).classifier.params.k).toBe(3);
+  });
 });
 
 /** Windows of the bundled sample (real HAR recordings through the project's featurizer). */

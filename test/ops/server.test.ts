@@ -25,18 +25,31 @@ describe('operations endpoint', () => {
   });
 
   it('refuses to bind beyond loopback without an API key, and checks the key when it has one', async () => {
+    const key = 's3cret-s3cret-s3cret';
+    // The message names the setting that exists (ACTIVITY_API_KEY), not a flag that does not.
     await expect(
       startOpsServer({ metrics: new PipelineMetrics(), health: () => ({ ok: true }), host: '0.0.0.0' }),
+    ).rejects.toThrow(/ACTIVITY_API_KEY/);
+    await expect(
+      startOpsServer({ metrics: new PipelineMetrics(), health: () => ({ ok: true }), host: '0.0.0.0' }),
+    ).rejects.not.toThrow(/--api-key/);
+    // A key anyone can guess is refused, beyond loopback or not.
+    for (const host of ['0.0.0.0', '127.0.0.1'])
+      await expect(
+        startOpsServer({ metrics: new PipelineMetrics(), health: () => ({ ok: true }), host, apiKey: 'k' }),
+      ).rejects.toThrow(/ACTIVITY_API_KEY must be at least 16 characters/);
+    await expect(
+      startOpsServer({ metrics: new PipelineMetrics(), health: () => ({ ok: true }), apiKey: 'x'.repeat(15) }),
     ).rejects.toThrow(InvalidOptionError);
     const server = await startOpsServer({
       metrics: new PipelineMetrics(),
       health: () => ({ ok: true }),
-      apiKey: 's3cret',
+      apiKey: key,
     });
     try {
       expect((await fetch(`${server.url}/healthz`)).status).toBe(401);
       expect((await fetch(`${server.url}/healthz`, { headers: { 'x-api-key': 'wrong!' } })).status).toBe(401);
-      expect((await fetch(`${server.url}/healthz`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+      expect((await fetch(`${server.url}/healthz`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
     } finally {
       await server.close();
     }

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,5 +59,17 @@ describe('model sources', () => {
     expect((await source({ name: 'har', version: 2 })).digest).toBe(digest);
     await expect(source({ name: 'har', version: 3 })).rejects.toThrow(NotFoundError);
     await expect(source({ name: '../har', version: 2 })).rejects.toThrow(InvalidOptionError);
+  });
+
+  it('reports a version without its digest file as incomplete, not as missing', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'source-'));
+    await writeTestModel(dir, { name: 'har', version: 2 });
+    const source = directoryModelSource(dir);
+    await rm(path.join(dir, 'har', '2', 'digest'));
+    const err = await source({ name: 'har', version: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArtifactInvalidError);
+    expect((err as Error).message).toMatch(/is incomplete: model.json has no digest file/);
+    await writeFile(path.join(dir, 'har', '2', 'digest'), 'garbage\n');
+    await expect(source({ name: 'har', version: 2 })).rejects.toThrow(/is corrupt/);
   });
 });

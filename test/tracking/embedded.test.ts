@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -56,5 +56,63 @@ for (let i = 0; i < 15; i++) await s.createVersion('m', { runId: ${JSON.stringif
     writeFileSync(path.join(dir, 'LOCK'), `${process.ppid}@${(await import('node:os')).hostname()}`);
     const { withLock } = await import('../../src/tracking/embedded/files.ts');
     await expect(withLock(dir, () => 1, 300)).rejects.toThrow(/is locked by .* for over 300 ms/);
+  });
+
+  // A lock is held for milliseconds; one older than the bound blocks nobody, whatever it names or holds.
+  it.each([
+    ['a live unrelated pid on this host', async () => `${process.ppid}@${(await import('node:os')).hostname()}`],
+    [
+      'a live pid in the JSON format',
+      async () => JSON.stringify({ pid: process.ppid, host: (await import('node:os')).hostname(), token: 't', at: 0 }),
+    ],
+    ['nothing (a crash between create and write)', async () => ''],
+    ['garbage', async () => '\u0000\u0001not a lock'],
+    ['a pid on another host', async () => `${process.ppid}@elsewhere`],
+  ])('takes over a lock older than the bound that holds %s', async (_what, content) => {
+    const dir = fresh();
+    const { withLock } = await import('../../src/tracking/embedded/files.ts');
+    const lock = path.join(dir, 'LOCK');
+    writeFileSync(lock, await content());
+    // Young: waited for, then refused.
+    await expect(withLock(dir, () => 1, 200, 60_000)).rejects.toThrow(/is locked by/);
+    const old = (Date.now() - 120_000) / 1000;
+    utimesSync(lock, old, old);
+    expect(await withLock(dir, () => 'mine', 200, 60_000)).toBe('mine');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a lock holds pid, host, token and time, and is released only by its holder', async () => {
+    const dir = fresh();
+    const { withLock } = await import('../../src/tracking/embedded/files.ts');
+    const { readFileSync } = await import('node:fs');
+    const seen = await withLock(dir, () => JSON.parse(readFileSync(path.join(dir, 'LOCK'), 'utf8')));
+    expect(seen).toMatchObject({ pid: process.pid, host: (await import('node:os')).hostname() });
+    expect(seen.token).toMatch(/^[0-9a-f]{16}$/);
+    expect(typeof seen.at).toBe('number');
+    // A holder whose lock was taken over meanwhile leaves the new owner's lock in place.
+    await withLock(dir, () => writeFileSync(path.join(dir, 'LOCK'), JSON.stringify({ ...seen, token: 'other' })));
+    expect(readdirSync(dir)).toContain('LOCK');
+  });
+
+  it('concurrent takeovers of one stale lock leave exactly one holder at a time', async () => {
+    const dir = fresh();
+    const { withLock } = await import('../../src/tracking/embedded/files.ts');
+    const lock = path.join(dir, 'LOCK');
+    writeFileSync(lock, 'garbage');
+    const old = (Date.now() - 120_000) / 1000;
+    utimesSync(lock, old, old);
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        withLock(dir, () => {
+          inside++;
+          most = Math.max(most, inside);
+          inside--;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -2,22 +2,12 @@ import type { Admin, Kafka } from 'kafkajs';
 import { TransportError } from '../../errors.ts';
 import { retryRetriable } from '../../retry.ts';
 import type { OutgoingRecord, TopicSpec } from '../types.ts';
+import { connect, TRANSIENT } from './clients.ts';
 
 /**
- * kafkajs errors that mean "the cluster is not reachable right now" (a broker restarting, a coordinator
- * moving) but that kafkajs marks non-retriable once its own retries are spent: the admin reads retry
- * them again rather than failing a consumer's drain or a lag check on a broker restart.
+ * Calls an admin read, retrying transient failures (TRANSIENT, and what kafkajs marks retriable): a
+ * consumer's drain or a lag check rides out a broker restart.
  */
-const TRANSIENT = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSNumberOfRetriesExceeded',
-]);
-
-/** Calls an admin read, retrying transient failures (TRANSIENT, and what kafkajs marks retriable). */
 function adminRead<T>(call: () => Promise<T>): Promise<T> {
   return retryRetriable(() =>
     call().catch((err: unknown) => {
@@ -36,18 +26,26 @@ function adminRead<T>(call: () => Promise<T>): Promise<T> {
 export class KafkaAdmin {
   readonly #kafka: Kafka;
   readonly #replicationFactor: number;
+  readonly #brokers: readonly string[];
   #admin: Promise<Admin> | undefined;
   readonly #knownTopics = new Set<string>();
 
-  constructor(kafka: Kafka, replicationFactor: number) {
+  constructor(kafka: Kafka, replicationFactor: number, brokers: readonly string[]) {
     this.#kafka = kafka;
     this.#replicationFactor = replicationFactor;
+    this.#brokers = brokers;
   }
 
   #client(): Promise<Admin> {
     this.#admin ??= (async () => {
       const admin = this.#kafka.admin();
-      await admin.connect();
+      try {
+        await connect(admin, this.#brokers);
+      } catch (err) {
+        // Not kept: the next call connects again rather than failing on a broker that is back.
+        this.#admin = undefined;
+        throw err;
+      }
       return admin;
     })();
     return this.#admin;

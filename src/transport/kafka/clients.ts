@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { ServiceUnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { KafkaOptions } from './options.ts';
 
@@ -17,8 +18,8 @@ export function createKafka(options: KafkaOptions, logger: Logger): Kafka {
     ssl: options.ssl,
     ...(options.sasl ? { sasl: options.sasl as never } : {}),
     connectionTimeout: options.connectionTimeoutMs,
-    // Metadata and connection retries of every client (about 35 s): long enough for a broker restart.
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5000 },
+    // Metadata and connection retries of every client (10: about 35 s, long enough for a broker restart).
+    retry: { retries: options.retries ?? 10, initialRetryTime: 300, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -44,4 +45,37 @@ export async function within(
   const outcome = await Promise.race([done.then(() => 'ok' as const), timedOut]);
   clearTimeout(timer);
   if (outcome === 'timeout') logger.error({ ...context, ms }, message);
+}
+
+/**
+ * kafkajs errors that mean "the cluster is not reachable right now" (a broker restarting, a coordinator
+ * moving) but that kafkajs marks non-retriable once its own retries are spent.
+ */
+export const TRANSIENT = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+]);
+
+/**
+ * Connects a kafkajs client; a cluster that cannot be reached once kafkajs's connection retries are spent
+ * becomes a ServiceUnavailableError with one line that names the brokers and the setting to check (the CLI
+ * exits 69 on it), instead of kafkajs's retry error and its stack.
+ */
+export async function connect(client: { connect(): Promise<void> }, brokers: readonly string[]): Promise<void> {
+  try {
+    await client.connect();
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (!name || !TRANSIENT.has(name)) throw err;
+    let root: unknown = err;
+    while ((root as { cause?: unknown }).cause instanceof Error) root = (root as { cause: Error }).cause;
+    throw new ServiceUnavailableError(
+      `Kafka brokers ${brokers.join(',')} are not reachable (${(root as Error).message}); check KAFKA_BROKERS and that the brokers run (KAFKA_RETRIES sets how long to retry)`,
+      { cause: err, context: { brokers } },
+    );
+  }
 }

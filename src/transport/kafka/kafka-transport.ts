@@ -12,7 +12,7 @@ import type {
   Transport,
 } from '../types.ts';
 import { KafkaAdmin } from './admin.ts';
-import { createKafka, within } from './clients.ts';
+import { connect, createKafka, within } from './clients.ts';
 import { type KafkaOptions, PUBLISH_RETRY, validateKafkaOptions } from './options.ts';
 import { readRange } from './read-range.ts';
 import { topicMessages } from './records.ts';
@@ -39,7 +39,7 @@ export class KafkaTransport implements Transport {
     this.#options = validateKafkaOptions(options);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
     this.#kafka = createKafka(options, this.#logger);
-    this.#admin = new KafkaAdmin(this.#kafka, this.#options.replicationFactor);
+    this.#admin = new KafkaAdmin(this.#kafka, this.#options.replicationFactor, this.#options.brokers);
   }
 
   ensureTopics(specs: TopicSpec[]): Promise<void> {
@@ -53,7 +53,7 @@ export class KafkaTransport implements Transport {
       // Rides out a broker restart or a leader move (about a minute of retries) before a publish fails.
       retry: PUBLISH_RETRY,
     });
-    await producer.connect();
+    await connect(producer, this.#options.brokers);
     const close = () => producer.disconnect();
     this.#closers.add(close);
     return {
@@ -81,6 +81,7 @@ export class KafkaTransport implements Transport {
     return subscribe(this.#kafka, options, {
       logger: this.#logger,
       sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
+      brokers: this.#options.brokers,
       closers: this.#closers,
     });
   }

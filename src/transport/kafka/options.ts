@@ -16,6 +16,12 @@ export interface KafkaOptions {
   /** Connection timeout in ms. @defaultValue 10000 */
   connectionTimeoutMs: number;
   /**
+   * Retries of connections and metadata requests, 300 ms growing to 5 s apart. 10 (about 35 s) rides out
+   * a broker restart; a one-shot command that should fail fast on a broker that is down can use 0-2.
+   * @defaultValue 10
+   */
+  retries?: number;
+  /**
    * Consumer-group session timeout: how long a member that died (SIGKILL) keeps its partitions before
    * the group moves them. Within the broker's group.min/max.session.timeout.ms. @defaultValue 30000
    */
@@ -36,6 +42,7 @@ export const KAFKA_ENV = {
   saslPassword: 'KAFKA_SASL_PASSWORD',
   replicationFactor: 'KAFKA_REPLICATION_FACTOR',
   connectionTimeoutMs: 'KAFKA_CONNECTION_TIMEOUT_MS',
+  retries: 'KAFKA_RETRIES',
   sessionTimeoutMs: 'KAFKA_SESSION_TIMEOUT_MS',
 } as const;
 
@@ -83,6 +90,7 @@ export function kafkaOptionsFromEventHubs(
     replicationFactor: defaults.replicationFactor ?? -1,
     connectionTimeoutMs: defaults.connectionTimeoutMs ?? 10_000,
     sessionTimeoutMs: defaults.sessionTimeoutMs ?? 30_000,
+    ...(defaults.retries !== undefined ? { retries: defaults.retries } : {}),
   });
 }
 
@@ -93,6 +101,14 @@ export function validateKafkaOptions(options: KafkaOptions): KafkaOptions {
       `Kafka brokers must be a non-empty list of host:port, got ${JSON.stringify(options.brokers)}; set ${KAFKA_ENV.brokers}=host1:9092,host2:9092`,
     );
   }
+  if (options.retries !== undefined && !(Number.isInteger(options.retries) && options.retries >= 0))
+    throw new InvalidOptionError(
+      `Kafka retries must be an integer >= 0, got ${options.retries}; set ${KAFKA_ENV.retries}=10 (the default) or less to fail sooner`,
+    );
+  if (!(Number.isInteger(options.connectionTimeoutMs) && options.connectionTimeoutMs > 0))
+    throw new InvalidOptionError(
+      `Kafka connection timeout must be a positive number of ms, got ${options.connectionTimeoutMs}; set ${KAFKA_ENV.connectionTimeoutMs}`,
+    );
   if (options.sasl) {
     if (!MECHANISMS.includes(options.sasl.mechanism)) {
       throw new InvalidOptionError(
@@ -128,6 +144,7 @@ export function kafkaOptionsFromEnv(
         env[KAFKA_ENV.sessionTimeoutMs],
         defaults.sessionTimeoutMs ?? 30_000,
       ),
+      retries: parseInteger(KAFKA_ENV.retries, env[KAFKA_ENV.retries], defaults.retries ?? 10),
     });
   const brokers = (env[KAFKA_ENV.brokers] ?? defaults.brokers?.join(',') ?? '127.0.0.1:9092')
     .split(',')
@@ -153,6 +170,7 @@ export function kafkaOptionsFromEnv(
       env[KAFKA_ENV.sessionTimeoutMs],
       defaults.sessionTimeoutMs ?? 30_000,
     ),
+    retries: parseInteger(KAFKA_ENV.retries, env[KAFKA_ENV.retries], defaults.retries ?? 10),
   };
   if (mechanism) {
     options.sasl = {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../../log/logger.ts';
 import type { BatchContext, SubscribeOptions, Subscription, TopicPartition } from '../types.ts';
-import { within } from './clients.ts';
+import { connect, within } from './clients.ts';
 import { toRecord } from './records.ts';
 import { TransactionalProducers } from './transactions.ts';
 
@@ -13,6 +13,7 @@ export interface SubscriptionContext {
   sessionTimeoutMs: number;
   /** The transport's close() stops what is here; a subscription is here until stopped. */
   closers: Set<() => Promise<void>>;
+  brokers: readonly string[];
 }
 
 /**
@@ -139,7 +140,7 @@ export async function subscribe(
       );
     });
   });
-  await consumer.connect();
+  await connect(consumer, context.brokers);
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
   const runConfig: Parameters<typeof consumer.run>[0] = {
     autoCommit: false,

@@ -1,0 +1,76 @@
+import { InvalidArgumentError } from 'commander';
+import { InvalidOptionError } from '../errors.ts';
+import { LOG_LEVELS } from '../log/logger.ts';
+import { TRANSPORT_KINDS } from '../transport/index.ts';
+
+/*
+ * Two kinds of bad input, two exit codes (docs/configuration.md):
+ * - a command-line argument that exists only as a flag (`--loops`, `--version`) is a usage error:
+ *   the parsers below throw commander's InvalidArgumentError, and commander prints it with the help (exit 2);
+ * - a setting that can also come from the environment (`--transport`/TRANSPORT, `--port`/SERVING_PORT)
+ *   is configuration: InvalidOptionError names both spellings (exit 78).
+ */
+
+const DECIMAL = /^[1-9][0-9]*$/;
+
+/** A plain positive decimal integer: `0x2`, `1e3`, ` 2` and `2.0` are refused, not read as numbers. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!DECIMAL.test(value) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be a positive decimal integer (1, 2, 3, ...)');
+  return n;
+}
+
+/** A finite number > 0 given in decimal. */
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]*\.?[0-9]+$/.test(value) || !(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError('must be a positive number, such as 1, 2.5 or 0.5');
+  return n;
+}
+
+/** A share strictly between 0 and 1, such as 0.5. */
+export function share(value: string): number {
+  const n = Number(value);
+  if (!/^0?\.[0-9]+$/.test(value) || !(n > 0 && n < 1))
+    throw new InvalidArgumentError('must be a number between 0 and 1, such as 0.5');
+  return n;
+}
+
+/** A replay speed: a positive multiple of real time, or `max`. */
+export function speed(value: string): number | 'max' {
+  if (value === 'max') return 'max';
+  try {
+    return positiveNumber(value);
+  } catch {
+    throw new InvalidArgumentError('must be a positive multiple of real time (such as 1 or 25) or max');
+  }
+}
+
+/** Seconds from a start: a finite number >= 0. */
+export function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]*\.?[0-9]+$/.test(value) || !Number.isFinite(n))
+    throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+/** Checks the global options, which may come from TRANSPORT and LOG_LEVEL, before any subcommand runs. */
+export function checkGlobalOptions(options: { transport: string; logLevel: string }): void {
+  if (!(TRANSPORT_KINDS as readonly string[]).includes(options.transport))
+    throw new InvalidOptionError(
+      `--transport (env TRANSPORT) is "${options.transport}"; choose one of ${TRANSPORT_KINDS.join(', ')}`,
+    );
+  if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel))
+    throw new InvalidOptionError(
+      `--log-level (env LOG_LEVEL) is "${options.logLevel}"; choose one of ${LOG_LEVELS.join(', ')}`,
+    );
+}
+
+/** A TCP port from a flag or its environment variable: an integer 0-65535 (0: any free port). */
+export function port(setting: string, raw: string): number {
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || n > 65_535)
+    throw new InvalidOptionError(`${setting} is "${raw}"; it must be a port number from 0 to 65535`);
+  return n;
+}

@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `activity-tracking <args>` to its end with extra environment (and nothing inherited that selects
+ * a transport, a log level or a registry, so a developer's shell cannot change the outcome). Bounded by
+ * `timeoutMs`: a CLI that hangs is killed and the test fails with what it printed.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+  const base = { ...process.env };
+  for (const name of ['TRANSPORT', 'LOG_LEVEL', 'MLFLOW_TRACKING_URI', 'TRACKING_DIR', 'SERVING_PORT', 'METRICS_PORT'])
+    delete base[name];
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`activity-tracking ${args.join(' ')} ran over ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
