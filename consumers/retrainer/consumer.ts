@@ -183,6 +183,10 @@ export class RetrainerConsumer {
     await this.#republish(batch);
     const fresh = batch.records.filter((r) => r.offset > covered);
     if (fresh.length === 0) return;
+    if (await this.#fold(batch, fresh)) {
+      this.#covered.set(batch.partition, Math.max(covered, fresh[fresh.length - 1].offset));
+      return;
+    }
     this.#burstOpen = true;
     try {
       await this.#handleBurst(batch, context, fresh, covered);
@@ -238,22 +242,28 @@ export class RetrainerConsumer {
     const lastOffset = records[records.length - 1].offset;
     if (events.length > 0) {
       const ends = await transport.endOffsets(this.#topics.features);
-      const postDrift = postDriftRanges(
+      const burst = postDriftRanges(
         events.map((e) => e.data),
         ends,
       );
       const key = `drift:${topic}:${batch.partition}:${records[0].offset}`;
+      // The new version serves every phone: it trains on every phone still drifting, not just this burst's.
+      const episode = this.#openEpisode(key, burst.ranges, burst.devices, ends);
+      const ranges = [...episode.from].map(([partition, fromOffset]) => ({
+        partition,
+        fromOffset,
+        toOffset: Math.max(fromOffset, (ends[partition] ?? 0) - 1),
+      }));
       const outcome = await this.#inTurn(
         () =>
           retrain(this.#deps(), {
             key,
             trigger: events.map((e) => e.id),
-            postDrift,
+            postDrift: { ranges, devices: episode.devices },
             covers: { [batch.partition]: lastOffset },
           }),
         context,
       );
-      this.#openEpisode(key, postDrift.ranges, postDrift.devices);
       this.outcomes.push(outcome);
       this.#o.onRetrained?.(outcome, { trigger: 'drift', requestedAt, finishedAt: Date.now() });
       dead.push(...outcome.events);
@@ -286,13 +296,48 @@ export class RetrainerConsumer {
     }
   }
 
-  /** A drift retraining opens (or widens) the episode that follow-ups retrain on as its data grows. */
-  #openEpisode(key: string, ranges: OffsetRange[], devices: Set<string>): void {
+  /**
+   * Drift events of devices the open episode already follows (more features or activities of the same
+   * drift, seen as the phones go on) start no retraining of their own: they widen the episode, whose next
+   * follow-up trains on them. Returns false when the batch holds a new drift (a burst to gather).
+   */
+  async #fold(batch: RecordBatch, fresh: RecordBatch['records']): Promise<boolean> {
     const e = this.#episode;
-    const from = new Map(e?.from ?? []);
+    if (!e || e.followUps >= this.#options.followUps) return false;
+    const events: DriftEvent[] = [];
+    const dead: OutgoingRecord[] = [];
+    for (const record of fresh) {
+      try {
+        events.push(decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.drift] }).data);
+      } catch (err) {
+        dead.push(deadLetter(COMPONENT, record, err, this.#topics.deadLetter));
+      }
+    }
+    if (!events.every((d) => e.devices.has(d.device))) return false;
+    const ends = await this.#o.transport.endOffsets(this.#topics.features);
+    for (const r of postDriftRanges(events, ends).ranges)
+      e.from.set(r.partition, Math.min(e.from.get(r.partition) ?? r.fromOffset, r.fromOffset));
+    if (dead.length > 0) await this.#producer!.publish(dead);
+    this.#logger.debug({ events: events.length, episode: e.key }, 'drift of followed devices: folded into the episode');
+    return true;
+  }
+
+  /**
+   * A drift retraining opens the episode that follow-ups retrain on as its data grows, or widens the
+   * open one (follow-ups left) with the burst's devices and ranges.
+   */
+  #openEpisode(key: string, ranges: OffsetRange[], devices: Set<string>, ends: number[]): Episode {
+    const open = this.#episode && this.#episode.followUps < this.#options.followUps ? this.#episode : null;
+    const from = new Map(open?.from ?? []);
     for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
-    const records = ranges.reduce((n, r) => n + r.toOffset - r.fromOffset + 1, 0);
-    this.#episode = { key, from, devices: new Set([...(e?.devices ?? []), ...devices]), records, followUps: 0 };
+    this.#episode = {
+      key,
+      from,
+      devices: new Set([...(open?.devices ?? []), ...devices]),
+      records: episodeRecords(from, ends),
+      followUps: 0,
+    };
+    return this.#episode;
   }
 
   /**
@@ -315,7 +360,7 @@ export class RetrainerConsumer {
           fromOffset,
           toOffset: (ends[partition] ?? 0) - 1,
         }));
-        const records = ranges.reduce((n, r) => n + Math.max(0, r.toOffset - r.fromOffset + 1), 0);
+        const records = episodeRecords(e.from, ends);
         if (records < e.records * growthFactor || records < this.#options.minPostDrift) continue;
         this.#followUpDue = true;
         const requestedAt = Date.now();
@@ -344,4 +389,11 @@ export class RetrainerConsumer {
       }
     }
   }
+}
+
+/** Records from each partition's post-drift start to its end: how far the episode's data has grown. */
+function episodeRecords(from: ReadonlyMap<number, number>, ends: readonly number[]): number {
+  let n = 0;
+  for (const [partition, offset] of from) n += Math.max(0, (ends[partition] ?? 0) - offset);
+  return n;
 }

@@ -24,13 +24,14 @@ export interface RowOrigin {
   device: string;
   firstSample: number;
   lastSample: number;
+  /** From the post-drift ranges (false: the reference sample from before them). */
+  postDrift: boolean;
 }
 
 /** Labelled rows with the origin of each, so the split, the gate and the lineage can name records. */
 export interface PositionedDataset extends Dataset {
   positions: RowOrigin[];
 }
-
 
 export interface TrainingData {
   train: PositionedDataset;
@@ -107,7 +108,7 @@ export async function buildTrainingData(
   const stats = { skipped: 0 };
   const all = emptyDataset();
   const lineageRanges: Lineage['ranges'][number][] = [];
-  const add = (record: ConsumedRecord, v: FeatureVector & { label: string }) => {
+  const add = (record: ConsumedRecord, v: FeatureVector & { label: string }, postDrift: boolean) => {
     all.rows.push(Float64Array.from(v.values));
     all.labels.push(v.label);
     all.positions.push({
@@ -116,6 +117,7 @@ export async function buildTrainingData(
       device: v.device,
       firstSample: v.window.firstSample,
       lastSample: v.window.lastSample,
+      postDrift,
     });
   };
   let postCount = 0;
@@ -123,7 +125,7 @@ export async function buildTrainingData(
     let used = 0;
     for await (const [record, v] of readVectors(transport, topic, range, stats)) {
       if (!usable(v) || (postDrift.devices !== null && !postDrift.devices.has(v.device))) continue;
-      add(record, v);
+      add(record, v, true);
       used++;
     }
     lineageRanges.push({ ...range, records: used });
@@ -144,7 +146,7 @@ export async function buildTrainingData(
       let used = 0;
       for await (const [record, v] of readVectors(transport, topic, range, stats)) {
         if (record.offset % stride !== 0 || !usable(v) || refCount >= policy.referenceSize) continue;
-        add(record, v);
+        add(record, v, false);
         used++;
         refCount++;
       }
@@ -219,13 +221,17 @@ export function trainedUntil(data: PositionedDataset): TrainedUntil {
   return out;
 }
 
-/** The rows of `data` that start after what a model trained until (unseen by it). */
+/**
+ * The rows of `data` that start after what a model trained until (unseen by it), and, when there are
+ * any, only post-drift rows: the gate asks how a model does on what the drifted phones send now, and
+ * reference rows (where both models agree) would only dilute that estimate.
+ */
 export function unseenBy(data: PositionedDataset, until: TrainedUntil | null): PositionedDataset {
-  if (until === null) return data;
+  const post = data.positions.some((p) => p.postDrift);
   const out = emptyDataset();
   for (let i = 0; i < data.rows.length; i++) {
     const p = data.positions[i];
-    if (!isUnseen(until, p.device, p.firstSample)) continue;
+    if ((post && !p.postDrift) || !isUnseen(until, p.device, p.firstSample)) continue;
     out.rows.push(data.rows[i]);
     out.labels.push(data.labels[i]);
     out.positions.push(p);

@@ -1,9 +1,9 @@
-import { argmaxClasses } from '../../src/model/evaluate.ts';
 import { loadModel } from '../../src/model/artifact.ts';
+import { argmaxClasses } from '../../src/model/evaluate.ts';
 import { comparePaired } from '../../src/model/significance.ts';
+import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../../src/model/trained-until.ts';
 import type { Classifier } from '../../src/model/types.ts';
 import { CHAMPION, type ModelVersion, type Registry } from '../../src/tracking/types.ts';
-import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../../src/model/trained-until.ts';
 import { type PositionedDataset, unseenBy } from './dataset.ts';
 
 export interface GateDecision {
@@ -52,16 +52,17 @@ export async function championGate(
   const current: ModelVersion | null = await registry.byAlias(model, CHAMPION);
   const base = { metric: 'accuracy' as const, test: 'mcnemar-exact' as const, alpha: options.alpha };
   const alone = (reason: string, productionVersion: number | null): GateDecision => {
-    const predicted = predict(challenger, validation.rows);
-    const right = predicted.reduce((n, p, i) => n + (p === validation.labels[i] ? 1 : 0), 0);
+    const compared = unseenBy(validation, null);
+    const predicted = predict(challenger, compared.rows);
+    const right = predicted.reduce((n, p, i) => n + (p === compared.labels[i] ? 1 : 0), 0);
     return {
       ...base,
       promote: true,
-      candidate: validation.rows.length > 0 ? right / validation.rows.length : 0,
+      candidate: compared.rows.length > 0 ? right / compared.rows.length : 0,
       production: null,
       productionVersion,
       pValue: null,
-      windows: validation.rows.length,
+      windows: compared.rows.length,
       challengerOnly: 0,
       championOnly: 0,
       reason,
@@ -100,7 +101,7 @@ export async function championGate(
     reason:
       `accuracy ${pct(cmp.challengerAccuracy)} vs production v${current.version} ${pct(cmp.championAccuracy)} ` +
       `on ${cmp.n} windows (${cmp.challengerOnly} vs ${cmp.championOnly} discordant, McNemar p = ${formatP(cmp.pValue)}): ` +
-      (promote ? `beats production at alpha ${options.alpha}` : `does not beat production at alpha ${options.alpha}`),
+      `${promote ? 'beats' : 'does not beat'} production v${current.version} at alpha ${options.alpha}`,
   };
 }
 

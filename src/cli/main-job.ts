@@ -122,7 +122,9 @@ export async function runMainJob(
 
     // 1. The training phones, once, labelled: the first model's data.
     const trainRecordings = loadRecordings('train', options.data);
-    print(`training: ${trainRecordings.length} recordings of ${new Set(trainRecordings.map((r) => r.user)).size} phones`);
+    print(
+      `training: ${trainRecordings.length} recordings of ${new Set(trainRecordings.map((r) => r.user)).size} phones`,
+    );
     await replay(producer, {
       recordings: trainRecordings,
       speed: 'max',
@@ -147,7 +149,14 @@ export async function runMainJob(
       ...options.retrainer,
       model,
     });
-    const deps = { transport, backend, topics, trainer: candidateTrainer(QUICK_CANDIDATES), options: retrainerOptions, logger };
+    const deps = {
+      transport,
+      backend,
+      topics,
+      trainer: candidateTrainer(QUICK_CANDIDATES),
+      options: retrainerOptions,
+      logger,
+    };
     state.phase = 'training the first model';
     view.update(state, true);
     const first = await bootstrap(deps);
@@ -247,7 +256,8 @@ export async function runMainJob(
         const deploying = serving < promoted;
         if (deploying) deployWaitFrom ??= performance.now();
         const deployStuck = deploying && performance.now() - deployWaitFrom! > DEPLOY_WAIT_MS;
-        if (deployStuck && i % 200 === 0) logger.warn({ promoted, serving }, 'promoted version not serving; phones go on');
+        if (deployStuck && i % 200 === 0)
+          logger.warn({ promoted, serving }, 'promoted version not serving; phones go on');
         const behind = checkLag && i % 4 === 0 ? await lagging(transport, live) : false;
         if (!retrainer.busy && (!deploying || deployStuck) && !behind) return;
         if (i > 60_000) throw new TimeoutError('the loop did not catch up with the phones within 10 minutes');
@@ -285,7 +295,7 @@ export async function runMainJob(
       firstVersion: first.version.version,
       driftAtMs,
       startTime,
-      from: { driftEvents: driftStart, predictions: predictionsStart },
+      from: { driftEvents: driftStart, predictions: predictionsStart, features: featuresAtJoin },
       liveWindows: options.liveWindows ?? 200,
       retrainings,
       stats,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { parseInjection } from '../../producers/replay/inject.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { redactText } from '../log/redact.ts';
@@ -8,9 +9,7 @@ import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { describeError, EXIT, exitCodeOf } from './exit.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
-import { parseInjection } from '../../producers/replay/inject.ts';
-import { checkGlobalOptions, positiveInt, positiveNumber, share } from './options.ts';
-import { DEFAULT_DATA } from './run.ts';
+import { checkGlobalOptions, DEFAULT_DATA, positiveInt, positiveNumber, share } from './options.ts';
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { hasSharedHar } from '../data/hapt.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { LOG_LEVELS } from '../log/logger.ts';
 import { TRANSPORT_KINDS } from '../transport/index.ts';
@@ -74,3 +75,7 @@ export function port(setting: string, raw: string): number {
     throw new InvalidOptionError(`${setting} is "${raw}"; it must be a port number from 0 to 65535`);
   return n;
 }
+
+/** The data `run` and `replay` use unless told: the full recordings when ACTIVITY_DATA=shared and they are there. */
+export const DEFAULT_DATA = (): 'sample' | 'shared' =>
+  process.env.ACTIVITY_DATA === 'shared' && hasSharedHar() ? 'shared' : 'sample';

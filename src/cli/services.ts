@@ -165,30 +165,31 @@ export function addServiceCommands(program: Command): void {
     .option('--quiet-ms <ms>', 'a burst ends after this long without drift events', '5000')
     .option('--max-wait-ms <ms>', 'or this long after it began', '30000')
     .option('--alpha <p>', "the gate's significance level (McNemar, one-sided)", '0.05')
-    .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '4')
-    .action((o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; alpha: string; followUps: string }) =>
-      runService('retrainer', global(), o, async ({ transport, logger }) => {
-        const backend = createTrackingBackend();
-        const retrainer = new RetrainerConsumer({
-          transport,
-          backend,
-          trainer: candidateTrainer(o.quick ? QUICK_CANDIDATES : DEFAULT_CANDIDATES),
-          quietMs: Number(o.quietMs),
-          maxWaitMs: Number(o.maxWaitMs),
-          alpha: Number(o.alpha),
-          followUps: Number(o.followUps),
-          logger,
-          ...(o.group ? { groupId: o.group } : {}),
-        });
-        await retrainer.start();
-        return {
-          stop: async () => {
-            await retrainer.stop();
-            await backend.close();
-          },
-          details: () => ({ retrainings: retrainer.outcomes.length }),
-        };
-      }),
+    .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '6')
+    .action(
+      (o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; alpha: string; followUps: string }) =>
+        runService('retrainer', global(), o, async ({ transport, logger }) => {
+          const backend = createTrackingBackend();
+          const retrainer = new RetrainerConsumer({
+            transport,
+            backend,
+            trainer: candidateTrainer(o.quick ? QUICK_CANDIDATES : DEFAULT_CANDIDATES),
+            quietMs: Number(o.quietMs),
+            maxWaitMs: Number(o.maxWaitMs),
+            alpha: Number(o.alpha),
+            followUps: Number(o.followUps),
+            logger,
+            ...(o.group ? { groupId: o.group } : {}),
+          });
+          await retrainer.start();
+          return {
+            stop: async () => {
+              await retrainer.stop();
+              await backend.close();
+            },
+            details: () => ({ retrainings: retrainer.outcomes.length }),
+          };
+        }),
     );
 
   common(

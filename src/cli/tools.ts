@@ -13,9 +13,8 @@ import { TOPICS } from '../topics.ts';
 import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport } from '../transport/index.ts';
 import { readTopic } from '../transport/read.ts';
-import { positiveInt, seconds as secondsArg, speed as speedArg } from './options.ts';
+import { DEFAULT_DATA, positiveInt, seconds as secondsArg, speed as speedArg } from './options.ts';
 import { promoteVersion } from './promote.ts';
-import { DEFAULT_DATA } from './run.ts';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -21,7 +21,10 @@ export type TrainedUntilByVersion = ReadonlyMap<number, TrainedUntil | null>;
  * version that trained on it says how well the version memorized, not how it
  * does on what phones send next (docs/retraining.md).
  */
-export function isLiveEvidence(p: Prediction, trainedUntil: TrainedUntilByVersion): p is Prediction & { label: string } {
+export function isLiveEvidence(
+  p: Prediction,
+  trainedUntil: TrainedUntilByVersion,
+): p is Prediction & { label: string } {
   if (p.label === null || p.label === undefined) return false;
   const first = p.window.firstSample;
   if (first === undefined) return !trainedUntil.get(p.version);

@@ -129,6 +129,10 @@ function versionCard(v: ReportVersion): string {
     .filter(([k]) => !k.includes('_'))
     .map(([k, val]) => `<tr><th>${esc(k)}</th><td>${val.toFixed(4)}</td></tr>`)
     .join('');
+  const m = v.metrics;
+  const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
+  // The gate's estimate next to what the version then did live, on windows it never trained on.
+  const gateLive = `<p class="gate-live" data-gate="${m.gate_estimate_accuracy ?? ''}" data-live="${m.live_accuracy ?? ''}">gate estimate ${pct(m.gate_estimate_accuracy)}${m.gate_p_value === undefined ? '' : ` (McNemar p ${m.gate_p_value.toPrecision(2)} on ${m.gate_windows} windows)`} · live ${m.live_accuracy === undefined ? 'not measured (never served labelled windows)' : `${pct(m.live_accuracy)} over its first ${m.live_windows} windows`}</p>`;
   const lineage = v.lineage
     ? `<p class="lineage">${v.lineage.records} records of <code>${esc(v.lineage.topic)}</code>: ${v.lineage.ranges
         .map((r) => `p${r.partition} [${r.fromOffset}, ${r.toOffset}] (${r.records})`)
@@ -137,6 +141,7 @@ function versionCard(v: ReportVersion): string {
   return `<section class="version" data-version="${v.version}" data-promoted="${v.promoted}">
 <h3>v${v.version} ${v.promoted ? '<span class="badge">promoted</span>' : '<span class="badge no">not promoted</span>'}</h3>
 <p>${esc(v.candidate)} — ${esc(v.reason)}</p>
+${gateLive}
 <table class="metrics">${metrics}</table>
 ${v.confusion ? confusionTable(v.confusion) : ''}
 ${lineage}

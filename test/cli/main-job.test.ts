@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runMainJob } from '../../src/cli/main-job.ts';
+import { isLiveEvidence } from '../../src/evaluation/live.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
@@ -34,7 +35,6 @@ describe.each([
         {
           data: 'sample',
           drift: 'rotation:z:45',
-          passes: 3,
           speed: 25,
           partitions: 3,
           reportPath: path.join(out, 'report.html'),
@@ -48,27 +48,41 @@ describe.each([
       expect(s.devices).toBe(3);
       expect(s.deadLetters).toBe(0);
       for (const [device, t] of Object.entries(s.firstDetectionSeconds)) expect(t, device).not.toBeNull();
-      expect(s.versions.length).toBeGreaterThanOrEqual(2);
-      expect(s.versions[0].promoted).toBe(true);
-      expect(s.versions.slice(1).some((v) => v.promoted)).toBe(true);
+      expect(s.versions[0]).toMatchObject({ version: 1, promoted: true, trigger: 'bootstrap' });
+      const retrained = s.versions.slice(1).filter((v) => v.promoted);
+      expect(retrained.length).toBeGreaterThan(0);
+      for (const v of retrained) {
+        // Each promotion is the paired test's decision, on post-drift windows neither model trained on.
+        expect(v.reason).toMatch(/beats production v\d+ at alpha 0.05/);
+        expect(v.pValue!).toBeLessThan(0.05);
+        expect(v.gateWindows!).toBeGreaterThanOrEqual(40);
+      }
       expect((await backend.byAlias(model, CHAMPION))!.version).toBeGreaterThan(1);
+      // The phones wait while the loop retrains, so the story does not depend on the machine's speed:
+      // the drift costs the old model, the retrained versions win it back on the same windows, and
+      // come within 5 points of the accuracy before the drift, over hundreds of windows they never trained on.
       const { beforeDrift, afterDriftOldModel, afterDriftRetrained } = s.accuracy;
-      expect(afterDriftRetrained.predictions).toBeGreaterThan(30);
-      // The drift hurts the old model; the retrained one recovers most of it.
+      expect(afterDriftRetrained.windows).toBeGreaterThanOrEqual(300);
+      expect(afterDriftOldModel.windows).toBe(afterDriftRetrained.windows);
       expect(afterDriftOldModel.accuracy!).toBeLessThan(beforeDrift.accuracy! - 0.1);
-      // How early the retrained version takes over depends on how fast this machine retrains against the
-      // stream's fixed 25x speed. Early (measured +18 to +26 points) the stream judges the recovery; late in
-      // the last pass (session 3's CI: 74 predictions, a k-NN v2 below v1 on them) too few windows are left
-      // to judge it, and the gate's evidence on identical validation data (below) is what is asserted.
-      if (afterDriftRetrained.predictions >= 200)
-        expect(afterDriftRetrained.accuracy!).toBeGreaterThan(afterDriftOldModel.accuracy!);
-      const promoted = s.versions.slice(1).find((v) => v.promoted)!;
-      expect(promoted.reason).toMatch(/beats production v1/);
+      expect(afterDriftRetrained.accuracy!).toBeGreaterThan(afterDriftOldModel.accuracy! + 0.1);
+      expect(afterDriftRetrained.accuracy!).toBeGreaterThan(beforeDrift.accuracy! - 0.05);
+      // Live accuracy counts only windows a version never trained on (its trained-until horizon).
+      for (const p of s.predictions) {
+        const until = s.trainedUntil.get(p.version);
+        if (p.version > 1 && until && p.label && p.window.firstSample! <= (until[p.device] ?? -1))
+          expect(isLiveEvidence(p, s.trainedUntil)).toBe(false);
+      }
+      for (const v of s.versions.filter((v) => v.live.windows > 0)) expect(v.live.windows).toBeLessThanOrEqual(200);
       expect(existsSync(s.reportPath)).toBe(true);
       const html = readFileSync(s.reportPath, 'utf8');
       expect(html).toContain('data-chart="drift-timeline"');
       expect(html.match(/<section class="version"/g)?.length).toBe(s.versions.length);
       expect(lines.some((l) => l.includes('test phones'))).toBe(true);
+      // The report shows each version's gate estimate next to its live accuracy (metrics on its run).
+      expect(
+        html.match(/<p class="gate-live" data-gate="0?\.?\d*" data-live="0\.\d+"/g)?.length,
+      ).toBeGreaterThanOrEqual(2);
     } finally {
       await transport.close();
     }

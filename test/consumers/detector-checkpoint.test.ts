@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DriftDetectorProcessor } from '../../consumers/drift-detector/processor.ts';
 import { mulberry32 } from '../../producers/replay/inject.ts';
-import { runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import type { StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -10,6 +9,7 @@ import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { readPartition } from '../../src/transport/read.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
+import { runLoop } from '../support/run-loop.ts';
 
 /** Feature vectors of the bundled test users, replayed twice with a rotation the second time, per partition. */
 let partitions: ConsumedRecord[][] = [];

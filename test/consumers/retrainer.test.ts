@@ -7,7 +7,7 @@ import { candidateTrainer } from '../../consumers/retrainer/candidates.ts';
 import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
 import { resolveRetrainerOptions } from '../../consumers/retrainer/options.ts';
 import { bootstrap, type RetrainOutcome, retrain, TAGS } from '../../consumers/retrainer/retrain.ts';
-import { runLoop } from '../../src/cli/run.ts';
+import { drained } from '../../src/cli/drain.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { loadModel } from '../../src/model/artifact.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -21,6 +21,7 @@ import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { requireMlflow, testKafka } from '../setup/services.ts';
+import { runLoop } from '../support/run-loop.ts';
 
 const trainer = candidateTrainer([
   { name: 'knn-k5', kind: 'knn', options: { k: 5 } },
@@ -75,18 +76,21 @@ describe.each([
 
       // A burst of drift events becomes one retraining: the first model, promoted without a contest.
       const outcomes: RetrainOutcome[] = [];
+      const group = `rt-${randomUUID()}`;
       const consumer = new RetrainerConsumer({
         ...options,
         transport,
         backend,
         trainer,
         topics,
-        groupId: `rt-${randomUUID()}`,
+        groupId: group,
         onRetrained: (o) => outcomes.push(o),
       });
       await consumer.start();
       await until(() => outcomes.length >= 1);
-      await new Promise((r) => setTimeout(r, 1500));
+      // The group goes on to commit every drift event: the rest of the burst starts nothing of its own.
+      await drained(transport, [[group, topics.driftEvents]], 120_000);
+      expect(consumer.busy).toBe(false);
       await consumer.stop();
       expect(outcomes).toHaveLength(1);
       const [first] = outcomes;
@@ -116,17 +120,19 @@ describe.each([
 
       // Redelivery: a new instance of another group reads the same drift events again: no new version.
       const again: RetrainOutcome[] = [];
+      const secondGroup = `rt-${randomUUID()}`;
       const second = new RetrainerConsumer({
         ...options,
         transport,
         backend,
         trainer,
         topics,
-        groupId: `rt-${randomUUID()}`,
+        groupId: secondGroup,
         onRetrained: (o) => again.push(o),
       });
       await second.start();
-      await new Promise((r) => setTimeout(r, 3000));
+      // Every drift event is consumed and committed before the verdict: nothing was retrained for them.
+      await drained(transport, [[secondGroup, topics.driftEvents]], 120_000);
       await second.stop();
       expect(again).toEqual([]);
       expect(await backend.listVersions(har)).toHaveLength(1);
@@ -141,8 +147,8 @@ describe.each([
       expect(repeat.status).toBe('already-done');
       expect(repeat.events.map((e) => e.headers!.ce_id)).toEqual([`${har}:1:registered`, `${har}:1:promoted`]);
 
-      // The gate: a challenger that must beat production by more than is possible is registered, not promoted.
-      const strict = { ...deps, options: { ...options, margin: 1 } };
+      // The gate: a challenger whose evidence can never be strong enough is registered, not promoted.
+      const strict = { ...deps, options: { ...options, alpha: 1e-300, minGateWindows: 1 } };
       const challenger = await bootstrap(strict);
       expect(challenger.version?.version).toBe(2);
       expect(challenger.promoted).toBe(false);
@@ -150,7 +156,9 @@ describe.each([
       const rejected = challenger.events.map((e) => decodeEvent(e.headers!, e.value).data as ModelEvent);
       expect(rejected.map((e) => e.event)).toEqual(['registered', 'rejected']);
       expect(rejected[1].scores.production).not.toBeNull();
-      expect(rejected[1].reason).toMatch(/does not beat production v1/);
+      expect(rejected[1].reason).toMatch(/does not beat production v1 at alpha 1e-300/);
+      expect(rejected[1].gate).toMatchObject({ test: 'mcnemar-exact', alpha: 1e-300 });
+      expect(rejected[1].gate!.windows).toBeGreaterThan(0);
       // The second instance re-sent v1's events (it cannot know they were out): same ids, nothing new.
       events = await modelEvents(transport, topics.modelEvents);
       expect([...new Set(events.map((e) => e.id))]).toEqual([`${har}:1:registered`, `${har}:1:promoted`]);

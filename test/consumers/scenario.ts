@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type RunSummary, runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import type { TopicNames } from '../../src/topics.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
+import { type RunSummary, runLoop } from '../support/run-loop.ts';
 
 /**
  * The drift scenario the suites share: the bundled sample's test users, one session each,

@@ -5,13 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../producers/replay/inject.ts';
 import { drained } from '../../src/cli/drain.ts';
-import { runLoop } from '../../src/cli/run.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { eventIds, secondDetectorTopics } from '../consumers/scenario.ts';
 import { requireKafka } from '../setup/services.ts';
+import { runLoop } from '../support/run-loop.ts';
 
 const CHILD = path.resolve(import.meta.dirname, 'detector-child.ts');
 

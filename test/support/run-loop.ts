@@ -1,15 +1,15 @@
 import { driftDetectorConsumer, featurizerConsumer } from '../../consumers/index.ts';
 import { parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
-import { hasSharedHar, loadRecordings } from '../data/hapt.ts';
-import type { Logger } from '../log/logger.ts';
-import { PipelineMetrics } from '../metrics/metrics.ts';
-import { decodeEvent } from '../schemas/cloudevents.ts';
-import { EVENT_TYPES } from '../schemas/registry.ts';
-import type { DriftEvent } from '../schemas/types.gen.ts';
-import { TOPICS, type TopicNames, topicSpecs } from '../topics.ts';
-import type { Transport } from '../transport/types.ts';
-import { drained } from './drain.ts';
+import { drained } from '../../src/cli/drain.ts';
+import { loadRecordings } from '../../src/data/hapt.ts';
+import type { Logger } from '../../src/log/logger.ts';
+import { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import { decodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { DriftEvent } from '../../src/schemas/types.gen.ts';
+import { TOPICS, type TopicNames, topicSpecs } from '../../src/topics.ts';
+import type { Transport } from '../../src/transport/types.ts';
 
 export interface RunOptions {
   data: 'sample' | 'shared';
@@ -33,7 +33,7 @@ export interface RunSummary {
 }
 
 /**
- * The main job, for now the detection half of the loop: replays the test
+ * The detection half of the loop, for tests: replays the test
  * users as concurrent phones (twice, the second time with an injected drift),
  * featurizes, detects drift per (device, activity), and summarizes.
  */
@@ -149,6 +149,3 @@ export function printSummary(summary: RunSummary, print: (line: string) => void)
   }
   print(`  features that drifted most: ${top.map(([f, n]) => `${f} (${n})`).join(', ')}`);
 }
-
-export const DEFAULT_DATA = (): 'sample' | 'shared' =>
-  process.env.ACTIVITY_DATA === 'shared' && hasSharedHar() ? 'shared' : 'sample';
