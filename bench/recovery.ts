@@ -106,7 +106,8 @@ function measure(drifted: MainJobSummary, clean: MainJobSummary) {
     gate_estimate: v.gateEstimate,
     live_accuracy_after_promotion: v.live.accuracy,
     live_windows: v.live.windows,
-    gate_gap: v.live.accuracy === null || v.gateEstimate === null ? null : Math.abs(v.gateEstimate - v.live.accuracy) * 100,
+    gate_gap:
+      v.live.accuracy === null || v.gateEstimate === null ? null : Math.abs(v.gateEstimate - v.live.accuracy) * 100,
     wall_s: v.wallSeconds,
   }));
   const recovered = share(retrained.map((w) => w.hit));
@@ -138,7 +139,9 @@ if (!hasSharedHar()) {
   process.exit(2);
 }
 const kinds = process.argv.includes('--quick') ? QUICK : KINDS;
-console.log(`bench:recovery: ${kinds.length} drift kinds and a run without drift, full data, phones held while retraining`);
+console.log(
+  `bench:recovery: ${kinds.length} drift kinds and a run without drift, full data, phones held while retraining`,
+);
 const clean = await scenario('rotation:z:0');
 const results: Record<string, ReturnType<typeof measure>> = {};
 for (const kind of kinds) {

@@ -313,7 +313,8 @@ export class RetrainerConsumer {
         dead.push(deadLetter(COMPONENT, record, err, this.#topics.deadLetter));
       }
     }
-    if (!events.every((d) => e.devices.has(d.device))) return false;
+    // Concept drift (the serving model's error rate rose) asks for a retraining now, followed phone or not.
+    if (!events.every((d) => d.kind === 'data' && e.devices.has(d.device))) return false;
     const ends = await this.#o.transport.endOffsets(this.#topics.features);
     for (const r of postDriftRanges(events, ends).ranges)
       e.from.set(r.partition, Math.min(e.from.get(r.partition) ?? r.fromOffset, r.fromOffset));
@@ -361,7 +362,8 @@ export class RetrainerConsumer {
           toOffset: (ends[partition] ?? 0) - 1,
         }));
         const records = episodeRecords(e.from, ends);
-        if (records < e.records * growthFactor || records < this.#options.minPostDrift) continue;
+        const step = Math.min(this.#options.maxGrowthStep, e.records * (growthFactor - 1));
+        if (records < e.records + step || records < this.#options.minPostDrift) continue;
         this.#followUpDue = true;
         const requestedAt = Date.now();
         const n = e.followUps + 1;

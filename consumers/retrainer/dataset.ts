@@ -133,6 +133,7 @@ export async function buildTrainingData(
   }
   let refCount = 0;
   if (postDrift.devices !== null && policy.referenceSize > 0) {
+    const drifting = postDrift.devices;
     const ends = await transport.endOffsets(topic);
     const before = ends.map((end, partition) => {
       const r = postDrift.ranges.find((x) => x.partition === partition);
@@ -145,7 +146,10 @@ export async function buildTrainingData(
       if (range.toOffset < 0) continue;
       let used = 0;
       for await (const [record, v] of readVectors(transport, topic, range, stats)) {
-        if (record.offset % stride !== 0 || !usable(v) || refCount >= policy.referenceSize) continue;
+        // The drifting phones' own windows from before the drift are left out: those phones no longer send
+        // such windows, and the same body's old orientation is what the new one is most confused with.
+        if (record.offset % stride !== 0 || !usable(v) || drifting.has(v.device) || refCount >= policy.referenceSize)
+          continue;
         add(record, v, false);
         used++;
         refCount++;

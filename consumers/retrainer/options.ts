@@ -32,7 +32,12 @@ export interface RetrainerOptions {
    * records have grown by this factor (docs/retraining.md). @defaultValue 1.5
    */
   growthFactor?: number;
-  /** Follow-up retrainings per drift, at most (0 turns them off). @defaultValue 6 */
+  /**
+   * ... or by this many records, whichever comes first: with a late first retraining, growth by a
+   * factor alone came too rarely to follow the phones' later activities. @defaultValue 300
+   */
+  maxGrowthStep?: number;
+  /** Follow-up retrainings per drift, at most (0 turns them off). @defaultValue 10 */
   followUps?: number;
   /**
    * Post-drift windows each activity of the training data needs before a drift retraining trains
@@ -56,7 +61,8 @@ export const RETRAINER_DEFAULTS: ResolvedRetrainerOptions = {
   alpha: 0.05,
   minGateWindows: 40,
   growthFactor: 1.5,
-  followUps: 6,
+  maxGrowthStep: 300,
+  followUps: 10,
   minClassWindows: 3,
 };
 

@@ -165,7 +165,7 @@ export function addServiceCommands(program: Command): void {
     .option('--quiet-ms <ms>', 'a burst ends after this long without drift events', '5000')
     .option('--max-wait-ms <ms>', 'or this long after it began', '30000')
     .option('--alpha <p>', "the gate's significance level (McNemar, one-sided)", '0.05')
-    .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '6')
+    .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '10')
     .action(
       (o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; alpha: string; followUps: string }) =>
         runService('retrainer', global(), o, async ({ transport, logger }) => {

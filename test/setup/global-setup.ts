@@ -29,40 +29,51 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const teardown: (() => Promise<void>)[] = [];
-  const started = Date.now();
-  let brokers = process.env.KAFKA_BROKERS;
-  let kafkaError: string | undefined;
-  if (!brokers) {
-    const port = process.env.TEST_KAFKA_PORT ?? '19092';
-    const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
-    try {
-      const { stdout } = await run('bash', [path.join(ROOT, 'scripts/services/kafka.sh'), 'start'], {
-        env,
-        timeout: 300_000,
-      });
-      process.stdout.write(`[services] ${stdout.trim()} in ${Date.now() - started} ms\n`);
-      brokers = `127.0.0.1:${port}`;
-      teardown.push(async () => {
-        await run('bash', [path.join(ROOT, 'scripts/services/kafka.sh'), 'stop'], { env });
-      });
-    } catch (err) {
-      const e = err as { stderr?: string; message: string };
-      kafkaError = `the test Kafka broker could not be started: ${e.stderr?.trim() || e.message}`;
-      if (process.env.CI === 'true') throw new Error(kafkaError);
-      process.stdout.write(`[services] ${kafkaError}\n`);
-    }
+  // The three services start side by side: MLflow's first start (a pip install) alone takes a minute.
+  const settled = await Promise.allSettled([startKafka(), startMlflow(), startAzurite()]);
+  for (const s of settled) if (s.status === 'fulfilled' && s.value.stop) teardown.push(s.value.stop);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    // CI=true and a service is missing: stop the others, then fail the run.
+    await Promise.allSettled(teardown.map((stop) => stop()));
+    throw failed.reason;
   }
-  project.provide('kafkaBrokers', brokers);
-  project.provide('kafkaError', kafkaError);
-  const mlflow = await startMlflow();
-  if (mlflow.stop) teardown.push(mlflow.stop);
+  const value = <T>(s: PromiseSettledResult<T>) => (s as PromiseFulfilledResult<T>).value;
+  const [kafka, mlflow, azurite] = [value(settled[0]), value(settled[1]), value(settled[2])];
+  project.provide('kafkaBrokers', kafka.brokers);
+  project.provide('kafkaError', kafka.error);
   project.provide('mlflowUri', mlflow.uri);
   project.provide('mlflowError', mlflow.error);
-  const azurite = await startAzurite();
-  if (azurite.stop) teardown.push(azurite.stop);
   project.provide('azuriteConnectionString', azurite.connectionString);
   project.provide('azuriteError', azurite.error);
   return async () => {
-    for (const stop of teardown.reverse()) await stop();
+    await Promise.allSettled(teardown.map((stop) => stop()));
   };
+}
+
+/** A real Kafka broker (scripts/services/kafka.sh); `KAFKA_BROKERS` points the suites at a running one instead. */
+async function startKafka(): Promise<{ brokers?: string; error?: string; stop?: () => Promise<void> }> {
+  if (process.env.KAFKA_BROKERS) return { brokers: process.env.KAFKA_BROKERS };
+  const started = Date.now();
+  const port = process.env.TEST_KAFKA_PORT ?? '19092';
+  const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
+  try {
+    const { stdout } = await run('bash', [path.join(ROOT, 'scripts/services/kafka.sh'), 'start'], {
+      env,
+      timeout: 300_000,
+    });
+    process.stdout.write(`[services] ${stdout.trim()} in ${Date.now() - started} ms\n`);
+    return {
+      brokers: `127.0.0.1:${port}`,
+      stop: async () => {
+        await run('bash', [path.join(ROOT, 'scripts/services/kafka.sh'), 'stop'], { env });
+      },
+    };
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    const error = `the test Kafka broker could not be started: ${e.stderr?.trim() || e.message}`;
+    if (process.env.CI === 'true') throw new Error(error);
+    process.stdout.write(`[services] ${error}\n`);
+    return { error };
+  }
 }
