@@ -183,7 +183,7 @@ export class RetrainerConsumer {
     await this.#republish(batch);
     const fresh = batch.records.filter((r) => r.offset > covered);
     if (fresh.length === 0) return;
-    if (await this.#fold(batch, fresh)) {
+    if (await this.#fold(fresh)) {
       this.#covered.set(batch.partition, Math.max(covered, fresh[fresh.length - 1].offset));
       return;
     }
@@ -301,7 +301,7 @@ export class RetrainerConsumer {
    * drift, seen as the phones go on) start no retraining of their own: they widen the episode, whose next
    * follow-up trains on them. Returns false when the batch holds a new drift (a burst to gather).
    */
-  async #fold(batch: RecordBatch, fresh: RecordBatch['records']): Promise<boolean> {
+  async #fold(fresh: RecordBatch['records']): Promise<boolean> {
     const e = this.#episode;
     if (!e || e.followUps >= this.#options.followUps) return false;
     const events: DriftEvent[] = [];

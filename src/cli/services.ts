@@ -161,9 +161,9 @@ export function addServiceCommands(program: Command): void {
   common(
     program.command('retrainer').description('run the retrainer: drift events in, model versions and model events out'),
   )
-    .option('--quick', 'train the quick candidates only (k-NN, linear SVM, short logistic regression)')
-    .option('--quiet-ms <ms>', 'a burst ends after this long without drift events', '5000')
-    .option('--max-wait-ms <ms>', 'or this long after it began', '30000')
+    .option('--quick', 'train the quick candidates only (k-NN, linear SVM)')
+    .option('--quiet-ms <ms>', 'a burst ends after this long without drift events', '2000')
+    .option('--max-wait-ms <ms>', 'or this long after it began', '8000')
     .option('--alpha <p>', "the gate's significance level (McNemar, one-sided)", '0.05')
     .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '10')
     .action(

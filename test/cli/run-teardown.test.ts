@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+import { waitFor } from '../transport/conformance.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
+
+/** Pids of the processes whose parent is `parent` (the run's serving processes). */
+async function childrenOf(parent: number): Promise<number[]> {
+  const ps = spawn('ps', ['-eo', 'pid=,ppid=']);
+  let out = '';
+  ps.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  await new Promise((r) => ps.once('close', r));
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter(([, ppid]) => ppid === parent)
+    .map(([pid]) => pid);
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('run tears everything down', () => {
+  it('refuses a bad --drift before it trains or serves anything', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'run-bad-'));
+    const r = await runCli(['run', '--drift', 'nonsense', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot read drift "nonsense"/);
+    expect(r.stdout).not.toMatch(/training:/);
+  });
+
+  it('Ctrl-C while the phones stream stops the run and its serving processes', { timeout: 180_000 }, async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'run-sigint-'));
+    const child = spawn(process.execPath, [BIN, 'run', '--out', out], {
+      env: { ...process.env, TRANSPORT: 'embedded', MLFLOW_TRACKING_URI: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once('close', r));
+    let serving: number[] = [];
+    try {
+      // v1 serves (a local serving process reads the run's registry folder), and the test phones stream.
+      await waitFor(() => /test phones:/.test(output), 'the run reaching the test phones', 150_000);
+      serving = await childrenOf(child.pid!);
+      expect(serving.length, output).toBeGreaterThan(0);
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(code, output).not.toBe(0);
+      expect(output).toMatch(/the run was stopped/);
+      await waitFor(() => !serving.some(alive), 'the serving processes to exit', 20_000);
+    } finally {
+      child.kill('SIGKILL');
+      for (const pid of serving.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  });
+});
