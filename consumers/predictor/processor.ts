@@ -3,6 +3,7 @@ import { Adwin } from '../../src/drift/adwin.ts';
 import { ServiceUnavailableError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
+import { isUnseen } from '../../src/model/trained-until.ts';
 import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -22,6 +23,11 @@ export interface PredictorOptions {
   errorDelta?: number;
   /** Labelled windows a version must have scored before a rise counts. @defaultValue 30 */
   minErrors?: number;
+  /**
+   * Labelled windows, never trained on by the version, after which its live accuracy is published as an
+   * `evaluated` model event (beside the gate's estimate). @defaultValue 200
+   */
+  liveWindows?: number;
   topics?: TopicNames;
   logger?: Logger;
   metrics?: PipelineMetrics;
@@ -42,6 +48,9 @@ export class PredictorProcessor implements BatchProcessor {
   readonly #delta: number;
   readonly #minErrors: number;
   readonly #firstWait: number;
+  readonly #liveWindows: number;
+  /** Per version: live evidence so far (labelled windows it never trained on), until it is published. */
+  readonly #live = new Map<number, { hits: number; n: number; done: boolean }>();
   #errors: { key: string; adwin: Adwin; seen: number } | null = null;
   readonly stats = { predictions: 0, conceptDrifts: 0 };
   /** Labelled predictions per version, with the last 200 hits, for live views. */
@@ -53,6 +62,7 @@ export class PredictorProcessor implements BatchProcessor {
     this.#delta = options.errorDelta ?? 0.002;
     this.#minErrors = options.minErrors ?? 30;
     this.#firstWait = options.firstModelWaitMs ?? 10_000;
+    this.#liveWindows = options.liveWindows ?? 200;
     this.#loop = {
       component: COMPONENT,
       deadLetterTopic: this.#topics.deadLetter,
@@ -128,11 +138,47 @@ export class PredictorProcessor implements BatchProcessor {
       if (label !== null) {
         const hit = label === classes[best] ? 1 : 0;
         this.#count(active.ref.version, hit);
+        this.#evaluate(active, data, hit, record, out);
         this.#feedError(errors, 1 - hit, record, data, out);
       }
     }
     this.stats.predictions += good.length;
     return out;
+  }
+
+  /**
+   * Live accuracy of the serving version over its first `liveWindows` labelled windows that it never
+   * trained on, published once as an `evaluated` model event (id `<model>:<version>:evaluated`, so a
+   * redelivered batch that publishes it again is deduplicated downstream).
+   */
+  #evaluate(active: ActiveModel, data: FeatureVector, hit: number, record: ConsumedRecord, out: OutgoingRecord[]) {
+    const registered = active.model.registered;
+    if (!registered || !isUnseen(registered.trainedUntil, data.device, data.window.firstSample)) return;
+    const v = this.#live.get(active.ref.version) ?? { hits: 0, n: 0, done: false };
+    this.#live.set(active.ref.version, v);
+    if (v.done) return;
+    v.hits += hit;
+    v.n++;
+    if (v.n < this.#liveWindows) return;
+    v.done = true;
+    const accuracy = v.hits / v.n;
+    const { headers, value } = encodeEvent({
+      type: EVENT_TYPES.model,
+      source: `activity-tracking/${COMPONENT}`,
+      subject: active.ref.name,
+      id: `${active.ref.name}:${active.ref.version}:evaluated`,
+      data: {
+        event: 'evaluated',
+        model: active.ref.name,
+        version: active.ref.version,
+        runId: registered.runId,
+        scores: { metric: 'accuracy', candidate: registered.gateEstimate ?? accuracy, production: null },
+        artifactDigest: active.model.digest,
+        live: { windows: v.n, accuracy },
+        reason: `live accuracy over the first ${v.n} labelled windows it never trained on (up to ${record.topic}:${record.partition}:${record.offset})`,
+      },
+    });
+    out.push({ topic: this.#topics.modelEvents, key: active.ref.name, headers, value });
   }
 
   #count(version: number, hit: number): void {

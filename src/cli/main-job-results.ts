@@ -11,9 +11,9 @@ import {
 import { loadModel } from '../model/artifact.ts';
 import { argmaxClasses } from '../model/evaluate.ts';
 import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../model/trained-until.ts';
-import { decodeEvent, encodeEvent } from '../schemas/cloudevents.ts';
+import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import type { DriftEvent, FeatureVector, ModelEvent, Prediction } from '../schemas/types.gen.ts';
+import type { DriftEvent, FeatureVector, Prediction } from '../schemas/types.gen.ts';
 import type { TopicNames } from '../topics.ts';
 import type { TrackingBackend } from '../tracking/types.ts';
 import { readPartition, readTopic } from '../transport/read.ts';
@@ -81,8 +81,9 @@ interface StoredDecision {
 
 /**
  * Reads back what the run wrote (drift events, predictions, versions), scores
- * each version live, records that next to the gate's estimate (an `evaluated`
- * model event and a `live_accuracy` metric on the version's run) and sums up.
+ * each version live, records that next to the gate's estimate (a
+ * `live_accuracy` metric on the version's run; the predictor has published it
+ * as an `evaluated` model event) and sums up.
  */
 export async function summarize(
   transport: Transport,
@@ -124,7 +125,6 @@ export async function summarize(
   const live = liveAccuracyByVersion(predictions, trainedUntil, input.liveWindows);
   const byKey = new Map(input.retrainings.map((r) => [r.outcome.version?.version, r]));
   const versions: VersionSummary[] = [];
-  const evaluated: ModelEvent[] = [];
   for (const v of registered) {
     const decision = JSON.parse(v.tags['activity-tracking.decision'] ?? '{}') as StoredDecision & { promote?: boolean };
     const run = await backend.tracker.getRun(v.runId);
@@ -154,34 +154,6 @@ export async function summarize(
         { key: 'live_accuracy', value: l.accuracy },
         { key: 'live_windows', value: l.windows },
       ]);
-      evaluated.push({
-        event: 'evaluated',
-        model: v.name,
-        version: v.version,
-        runId: v.runId,
-        scores: { metric: 'accuracy', candidate: decision.gate?.candidate ?? l.accuracy, production: null },
-        artifactDigest: v.artifactDigest,
-        live: { windows: l.windows, accuracy: l.accuracy },
-      });
-    }
-  }
-  if (evaluated.length > 0) {
-    const producer = await transport.producer();
-    try {
-      await producer.publish(
-        evaluated.map((data) => {
-          const { headers, value } = encodeEvent({
-            type: EVENT_TYPES.model,
-            source: 'activity-tracking/main-job',
-            subject: data.model,
-            id: `${data.model}:${data.version}:evaluated:${data.live!.windows}`,
-            data,
-          });
-          return { topic: input.topics.modelEvents, key: data.model, value, headers };
-        }),
-      );
-    } finally {
-      await producer.close();
     }
   }
   return {

@@ -40,6 +40,14 @@ export interface LoadedModel {
   classifier: Classifier;
   /** `sha256:<hex>` of the artifact bytes. */
   digest: string;
+  /** What the registry knows of the version, when it came from one. */
+  registered?: {
+    runId: string;
+    /** Per device, the last sample it trained on (src/model/trained-until.ts); null when not recorded. */
+    trainedUntil: Readonly<Record<string, number>> | null;
+    /** The gate's estimate of its accuracy, when it was gated. */
+    gateEstimate: number | null;
+  };
 }
 
 /** Labelled rows: the training or validation set, in a fixed order. */

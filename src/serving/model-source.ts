@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ArtifactInvalidError, InvalidOptionError, NotFoundError } from '../errors.ts';
 import { loadModel } from '../model/artifact.ts';
+import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../model/trained-until.ts';
 import type { LoadedModel } from '../model/types.ts';
 import type { Registry } from '../tracking/types.ts';
 
@@ -21,8 +22,26 @@ export type ModelSource = (ref: ModelRef) => Promise<LoadedModel>;
 export function registryModelSource(registry: Registry): ModelSource {
   return async ({ name, version }) => {
     const v = await registry.getVersion(name, version);
-    return loadModel(await registry.readVersionArtifact(v), v.artifactDigest);
+    const loaded = loadModel(await registry.readVersionArtifact(v), v.artifactDigest);
+    const decision = parseJson(v.tags['activity-tracking.decision']) as { gate?: { candidate?: unknown } } | null;
+    const estimate = decision?.gate?.candidate;
+    return {
+      ...loaded,
+      registered: {
+        runId: v.runId,
+        trainedUntil: parseTrainedUntil(v.tags[TRAINED_UNTIL_TAG]),
+        gateEstimate: typeof estimate === 'number' ? estimate : null,
+      },
+    };
   };
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeError, EXIT, exitCodeOf } from '../../src/cli/exit.ts';
 import { ActivityTrackingError, ErrorCodes, InvalidOptionError, ServiceUnavailableError } from '../../src/errors.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, runInProcess } from '../support/cli.ts';
 
 const trackingDir = () => mkdtempSync(path.join(tmpdir(), 'cli-exit-'));
 
@@ -35,7 +35,8 @@ describe('exit codes (docs/configuration.md)', () => {
     [['replay', '--drift-at', '-1', '--drift', 'rotation:z:45'], EXIT.usage, /--drift-at.*is invalid/],
     [['promote', '--version', '0x2'], EXIT.usage, /--version.*'0x2' is invalid/],
     [['promote', '--version', '1e0'], EXIT.usage, /--version.*'1e0' is invalid/],
-    [['run', '--passes', '1'], EXIT.usage, /--passes.*at least 2/],
+    [['run', '--drift-at', '1.5'], EXIT.usage, /--drift-at.*'1.5' is invalid/],
+    [['run', '--drift', 'nonsense'], EXIT.usage, /cannot read drift "nonsense"/],
     [['models', '--transport', 'bogus'], EXIT.config, /--transport \(env TRANSPORT\) is "bogus"/],
     [['--log-level', 'bogus', 'models'], EXIT.config, /--log-level \(env LOG_LEVEL\) is "bogus"/],
     [
@@ -51,7 +52,11 @@ describe('exit codes (docs/configuration.md)', () => {
     [['featurizer', '--metrics-port', 'x'], EXIT.config, /--metrics-port \(env METRICS_PORT\) is "x"/],
     [['--transport', 'kafka', 'deployer', '--target', 'mars'], EXIT.config, /--target \(env DEPLOY_TARGET\) is "mars"/],
   ])('activity-tracking %j exits %i', { timeout: 60_000 }, async (args, code, message) => {
-    const r = await runCli(args, { TRACKING_DIR: trackingDir(), KAFKA_BROKERS: '127.0.0.1:1', KAFKA_RETRIES: '0' });
+    const r = await runInProcess(args, {
+      TRACKING_DIR: trackingDir(),
+      KAFKA_BROKERS: '127.0.0.1:1',
+      KAFKA_RETRIES: '0',
+    });
     expect(r.code, r.stderr).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/^\s+at /m);

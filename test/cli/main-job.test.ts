@@ -5,11 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { runMainJob } from '../../src/cli/main-job.ts';
 import { isLiveEvidence } from '../../src/evaluation/live.ts';
 import { silentLogger } from '../../src/log/logger.ts';
+import { decodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { ModelEvent } from '../../src/schemas/types.gen.ts';
 import { namespacedTopics } from '../../src/topics.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { MlflowTrackingStore } from '../../src/tracking/mlflow/store.ts';
 import { CHAMPION } from '../../src/tracking/types.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
+import { readTopic } from '../../src/transport/read.ts';
 import { requireMlflow, testKafka } from '../setup/services.ts';
 
 /** The README's first command, in-process: the whole loop on the bundled sample, no infrastructure. */
@@ -28,6 +32,7 @@ describe.each([
       : new EmbeddedTrackingStore(path.join(out, 'tracking'));
     const model = `activity-classifier-${path.basename(out)}`;
     const lines: string[] = [];
+    const topics = namespacedTopics(`main-${path.basename(out)}`);
     try {
       const s = await runMainJob(
         transport,
@@ -40,7 +45,7 @@ describe.each([
           reportPath: path.join(out, 'report.html'),
           registry: real ? { trackingUri: requireMlflow() } : { trackingDir: path.join(out, 'tracking') },
           model,
-          topics: namespacedTopics(`main-${path.basename(out)}`),
+          topics,
         },
         silentLogger,
         (l) => lines.push(l),
@@ -74,6 +79,19 @@ describe.each([
           expect(isLiveEvidence(p, s.trainedUntil)).toBe(false);
       }
       for (const v of s.versions.filter((v) => v.live.windows > 0)) expect(v.live.windows).toBeLessThanOrEqual(200);
+      // The predictor published each version's live accuracy once it had 200 such windows, beside the gate's estimate.
+      const evaluated: ModelEvent[] = [];
+      for await (const r of readTopic(transport, topics.modelEvents)) {
+        const e = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.model] }).data as ModelEvent;
+        if (e.event === 'evaluated') evaluated.push(e);
+      }
+      const full = s.versions.filter((v) => v.live.windows === 200).map((v) => v.version);
+      expect(full.length).toBeGreaterThan(0);
+      expect(evaluated.map((e) => e.version).sort()).toEqual(expect.arrayContaining(full));
+      for (const e of evaluated) {
+        expect(e.live!.windows).toBe(200);
+        expect(e.live!.accuracy).toBeGreaterThan(0);
+      }
       expect(existsSync(s.reportPath)).toBe(true);
       const html = readFileSync(s.reportPath, 'utf8');
       expect(html).toContain('data-chart="drift-timeline"');

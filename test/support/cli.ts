@@ -45,3 +45,37 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
     });
   });
 }
+
+/**
+ * `runCli` without a process: `main()` in this process, with the same environment rules, stdout and
+ * stderr captured. For the many cases that fail before anything starts (options, exit codes): a spawn
+ * costs seconds of TypeScript loading each.
+ */
+export async function runInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.ts');
+  const saved = { ...process.env };
+  for (const name of ['TRANSPORT', 'LOG_LEVEL', 'MLFLOW_TRACKING_URI', 'TRACKING_DIR', 'SERVING_PORT', 'METRICS_PORT'])
+    delete process.env[name];
+  Object.assign(process.env, env);
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'activity-tracking', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+  }
+}
