@@ -2,16 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConsumedRecord, Subscription, Transport } from '../../src/transport/types.ts';
-
-/** Polls `check` until it returns true or `ms` pass; throws with `what` on time-out. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
+import { waitFor } from '../support/wait.ts';
 
 /**
  * One conformance suite for every adapter of the transport port (STYLE habit
@@ -132,11 +123,9 @@ export function describeTransport(name: string, makeTransport: () => Promise<Tra
         onAssigned: (tps) => void assignedA.push(...tps.map((t) => t.partition)),
       });
       const subB = await subscribe(groupId, b);
-      await waitFor(
-        () => subA.assignments().length === 2 && subB.assignments().length === 2,
-        'two partitions each',
-        60_000,
-      );
+      await waitFor(() => subA.assignments().length === 2 && subB.assignments().length === 2, 'two partitions each', {
+        timeoutMs: 60_000,
+      });
       await producer.publish(
         Array.from({ length: 400 }, (_, i) => ({ topic, key: `dev-${i % 40}`, value: Buffer.from(String(i)) })),
       );

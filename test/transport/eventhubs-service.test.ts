@@ -5,7 +5,7 @@ import { TransportError } from '../../src/errors.ts';
 import { topicSpecs } from '../../src/topics.ts';
 import type { ConsumedRecord } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
-import { waitFor } from './conformance.ts';
+import { waitFor } from '../support/wait.ts';
 
 const { peer, transport: makeTransport } = usePeer();
 
