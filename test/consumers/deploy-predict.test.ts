@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deployerConsumer, predictorConsumer } from '../../consumers/index.ts';
 import { ModelSwitcher } from '../../consumers/predictor/switcher.ts';
+import { drained } from '../../src/cli/drain.ts';
 import { LocalTarget } from '../../src/deploy/local.ts';
 import { StreamConsumer } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -17,6 +18,7 @@ import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import type { OutgoingRecord, Transport } from '../../src/transport/types.ts';
 import { writeTestModel } from '../serving/models.ts';
 import { requireKafka } from '../setup/services.ts';
+import { waitFor } from '../support/wait.ts';
 
 const CLASSES = ['SITTING', 'WALKING'];
 const cleanup: (() => Promise<void>)[] = [];
@@ -32,14 +34,11 @@ async function readAll(transport: Transport, topic: string) {
   return all;
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Waits until `read` gives a value `accept` takes, and returns that value. */
+async function until<T>(what: string, read: () => Promise<T>, accept: (v: T) => boolean): Promise<T> {
+  let last: T | undefined;
+  await waitFor(async () => accept((last = await read())), what, { timeoutMs: 60_000, intervalMs: 200 });
+  return last as T;
 }
 
 describe('deployer and predictor on the real broker, local target', () => {
@@ -133,11 +132,7 @@ describe('deployer and predictor on the real broker, local target', () => {
       (await readAll(transport, topics.predictions)).map(
         (r) => decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.prediction] }).data as Prediction,
       );
-    const waitPredictions = (n: number) =>
-      until(`${n} predictions`, async () => {
-        const p = await predictions();
-        return p.length >= n ? p : undefined;
-      });
+    const waitPredictions = (n: number) => until(`${n} predictions`, predictions, (p) => p.length >= n);
 
     // Vectors before any deployment wait for v1; bad records on both inputs are dead-lettered.
     await vectors(30, false);
@@ -147,7 +142,7 @@ describe('deployer and predictor on the real broker, local target', () => {
     ]);
     // v1: deployed, predictor switches to it, everything scored by v1.
     await promote(1);
-    await until('v1 handle', async () => (handle.current()?.ref.version === 1 ? true : undefined));
+    await waitFor(() => handle.current()?.ref.version === 1, 'the predictor to switch to v1');
     await vectors(30, false);
     let preds = await waitPredictions(60);
     expect(preds.every((p) => p.version === 1)).toBe(true);
@@ -155,10 +150,9 @@ describe('deployer and predictor on the real broker, local target', () => {
 
     // v3 fails its health check: failed + rolled-back, v1 keeps serving, zero failed predictions.
     await promote(3);
-    const events = await until('v3 rolled back', async () => {
-      const d = await deployments();
-      return d.some((e) => e.version === 3 && e.event === 'rolled-back') ? d : undefined;
-    });
+    const events = await until('v3 rolled back', deployments, (d) =>
+      d.some((e) => e.version === 3 && e.event === 'rolled-back'),
+    );
     expect(events.filter((e) => e.version === 3).map((e) => e.event)).toEqual(['started', 'failed', 'rolled-back']);
     expect(events.find((e) => e.event === 'rolled-back')!.previousVersion).toBe(1);
     expect(target.current()?.model.version).toBe(1);
@@ -168,23 +162,33 @@ describe('deployer and predictor on the real broker, local target', () => {
     await vectors(120, true);
     preds = await waitPredictions(180);
     expect(preds.filter((p) => p.window.start >= 60 * 1280).every((p) => p.version === 1)).toBe(true);
-    const drifts = await until('concept drift', async () => {
-      const d = (await readAll(transport, topics.driftEvents)).map(
-        (r) => decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data as DriftEvent,
-      );
-      return d.length > 0 ? d : undefined;
-    });
+    const drifts = await until(
+      'concept drift',
+      async () =>
+        (await readAll(transport, topics.driftEvents)).map(
+          (r) => decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data as DriftEvent,
+        ),
+      (d) => d.length > 0,
+    );
     expect(drifts[0]).toMatchObject({ kind: 'concept', feature: null, featureIndex: null });
     expect(drifts[0].meanAfter).toBeGreaterThan(0.5);
 
     // v2: promoted, then the promotion redelivered: deployed once, later records carry v2.
     await promote(2);
     await promote(2);
-    await until('v2 handle', async () => (handle.current()?.ref.version === 2 ? true : undefined));
+    await waitFor(() => handle.current()?.ref.version === 2, 'the predictor to switch to v2');
     await vectors(60, false);
     preds = await waitPredictions(240);
     expect(preds.filter((p) => p.window.start >= 180 * 1280).every((p) => p.version === 2)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Both promotions of v2 handled (the redelivery skipped) and every vector scored: nothing more comes.
+    await drained(
+      transport,
+      [
+        [`deployer-${group}`, topics.modelEvents],
+        [`predictor-${group}`, topics.features],
+      ],
+      60_000,
+    );
     const v2 = (await deployments()).filter((e) => e.version === 2).map((e) => e.event);
     expect(v2).toEqual(['started', 'succeeded']);
     expect(deployer.processor.stats.skipped).toBe(1);

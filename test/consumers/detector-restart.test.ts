@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { driftDetectorConsumer } from '../../consumers/index.ts';
 import { drained } from '../../src/cli/drain.ts';
@@ -8,6 +7,7 @@ import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
+import { waitFor } from '../support/wait.ts';
 import { driftScenario, eventIds, secondDetectorTopics } from './scenario.ts';
 
 const eventHubs = usePeer();
@@ -45,14 +45,13 @@ describe.each([
         const total = (await transport.endOffsets(topics.features)).reduce((a, b) => a + b, 0);
         const first = driftDetectorConsumer({ transport, topics: mine, groupId, checkpointInterval: 40, exactlyOnce });
         await first.consumer.start();
-        for (;;) {
-          const committed = (await transport.committedOffsets(groupId, topics.features)).reduce(
-            (a, b) => a + Math.max(0, b),
-            0,
-          );
-          if (committed >= total / 2) break;
-          await sleep(20);
-        }
+        await waitFor(
+          async () =>
+            (await transport.committedOffsets(groupId, topics.features)).reduce((a, b) => a + Math.max(0, b), 0) >=
+            total / 2,
+          `the first detector to commit half of the ${total} feature vectors`,
+          { timeoutMs: 120_000, intervalMs: 20 },
+        );
         await first.consumer.stop();
         const done = (await transport.committedOffsets(groupId, topics.features)).reduce(
           (a, b) => a + Math.max(0, b),

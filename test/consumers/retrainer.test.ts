@@ -22,6 +22,7 @@ import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { requireMlflow, testKafka } from '../setup/services.ts';
 import { runLoop } from '../support/run-loop.ts';
+import { waitFor } from '../support/wait.ts';
 
 const trainer = candidateTrainer([
   { name: 'knn-k5', kind: 'knn', options: { k: 5 } },
@@ -35,14 +36,6 @@ async function modelEvents(transport: Transport, topic: string): Promise<{ id: s
     out.push({ id: e.attributes.id, data: e.data });
   }
   return out;
-}
-
-async function until(check: () => boolean, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 type Store = TrackingBackend & Tracker & Registry;
@@ -87,7 +80,7 @@ describe.each([
         onRetrained: (o) => outcomes.push(o),
       });
       await consumer.start();
-      await until(() => outcomes.length >= 1);
+      await waitFor(() => outcomes.length >= 1, 'the first retraining outcome', { timeoutMs: 120_000, intervalMs: 50 });
       // The group goes on to commit every drift event: the rest of the burst starts nothing of its own.
       await drained(transport, [[group, topics.driftEvents]], 120_000);
       expect(consumer.busy).toBe(false);

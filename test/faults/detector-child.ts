@@ -1,9 +1,11 @@
 /**
  * A drift-detector instance in its own process, for the fault tests: exactly-once, checkpointing every
  * 100 vectors. Arguments: brokers, topic names (JSON), group id. SIGTERM stops it cleanly; the tests
- * also SIGKILL it.
+ * also SIGKILL it. Stdout carries its log as JSON lines (the tests read its partition assignments from
+ * them) and `started` once it has joined.
  */
 import { driftDetectorConsumer } from '../../consumers/index.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import type { TopicNames } from '../../src/topics.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 
@@ -18,6 +20,7 @@ const transport = new KafkaTransport({
 });
 const { consumer } = driftDetectorConsumer({
   transport,
+  logger: createLogger({ level: 'info', name: 'detector-child' }),
   topics: JSON.parse(topicsJson) as TopicNames,
   groupId,
   exactlyOnce: true,

@@ -7,7 +7,7 @@ import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.
 import { driftScenario, eventIds, secondDetectorTopics } from '../consumers/scenario.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { requireAzurite } from '../setup/services.ts';
-import { waitFor } from '../transport/conformance.ts';
+import { waitFor } from '../support/wait.ts';
 
 const CHILD = path.resolve(import.meta.dirname, 'eventhubs-detector-child.ts');
 const eventHubs = usePeer();
@@ -59,7 +59,9 @@ describe('drift detector on Event Hubs under SIGKILL', () => {
       // is still writing them, and is killed a few hundred vectors in.
       const first = await startChild(mine, groupId, container);
       const scenario = driftScenario(transport, topics);
-      await waitFor(async () => (await committed()) >= 300, 'the first detector to commit 300 vectors', 120_000);
+      await waitFor(async () => (await committed()) >= 300, 'the first detector to commit 300 vectors', {
+        timeoutMs: 120_000,
+      });
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
       await scenario;

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../producers/replay/inject.ts';
 import { drained } from '../../src/cli/drain.ts';
@@ -12,10 +12,17 @@ import type { Transport } from '../../src/transport/types.ts';
 import { eventIds, secondDetectorTopics } from '../consumers/scenario.ts';
 import { requireKafka } from '../setup/services.ts';
 import { runLoop } from '../support/run-loop.ts';
+import { waitFor } from '../support/wait.ts';
 
 const CHILD = path.resolve(import.meta.dirname, 'detector-child.ts');
 
-function startChild(brokers: string[], topics: TopicNames, groupId: string): Promise<ChildProcess> {
+interface DetectorChild {
+  process: ChildProcess;
+  /** Partitions of the features topic it owns now, as its log says. */
+  owned: Set<number>;
+}
+
+function startChild(brokers: string[], topics: TopicNames, groupId: string): Promise<DetectorChild> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', CHILD, brokers.join(','), JSON.stringify(topics), groupId],
@@ -23,17 +30,47 @@ function startChild(brokers: string[], topics: TopicNames, groupId: string): Pro
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  const owned = new Set<number>();
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`detector child exited with ${code} before starting`)));
-    child.stdout!.once('data', () => resolve(child));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line === 'started') return resolve({ process: child, owned });
+      let record: { msg?: string; partitions?: { partition: number }[] };
+      try {
+        record = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (record.msg === 'partitions assigned')
+        for (const { partition } of record.partitions ?? []) owned.add(partition);
+      if (record.msg === 'partitions revoked')
+        for (const { partition } of record.partitions ?? []) owned.delete(partition);
+    });
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
+function exited({ process: child }: DetectorChild): Promise<void> {
   return new Promise((resolve) =>
     child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
   );
+}
+
+/**
+ * True once the group's committed offset of one of `child`'s partitions has moved past where it stood
+ * when first seen owned: only the owner commits (a fenced transaction cannot), so `child` committed work.
+ */
+function committedBy(transport: Transport, topic: string, groupId: string, child: DetectorChild) {
+  const seenAt = new Map<number, number>();
+  return async (): Promise<boolean> => {
+    const offsets = await transport.committedOffsets(groupId, topic);
+    for (const p of child.owned) {
+      const at = seenAt.get(p);
+      if (at === undefined) seenAt.set(p, offsets[p]);
+      else if (offsets[p] > at) return true;
+    }
+    return false;
+  };
 }
 
 /**
@@ -61,6 +98,10 @@ async function expectSameEvents(transport: Transport, reference: string, got: st
   expect([...have].sort()).toEqual([...want].sort());
 }
 
+async function committedTotal(transport: Transport, groupId: string, topic: string): Promise<number> {
+  return (await transport.committedOffsets(groupId, topic)).reduce((a, b) => a + Math.max(0, b), 0);
+}
+
 const kafka = (brokers: string[]) =>
   new KafkaTransport({
     brokers,
@@ -79,16 +120,30 @@ describe('drift detector instances in one group, one killed mid-stream (real bro
       const transport = kafka(brokers);
       try {
         const { topics, mine, loop, groupId } = await setup(transport, 4);
-        const children = [];
+        const children: DetectorChild[] = [];
         for (let i = 0; i < instances; i++) children.push(await startChild(brokers, mine, groupId));
-        // Let the group settle and work, then kill one member while the replay is still going.
-        await sleep(8000);
-        children[0].kill('SIGKILL');
-        await exited(children[0]);
+        const [victim, ...survivors] = children;
+        // The group has settled (every member owns a partition) and the victim has committed work of
+        // its own: killing it now leaves partitions, with state, for the survivors to take over.
+        await waitFor(() => children.every((c) => c.owned.size > 0), `all ${instances} members to own a partition`, {
+          timeoutMs: 120_000,
+        });
+        await waitFor(committedBy(transport, topics.features, groupId, victim), 'the victim to commit offsets', {
+          timeoutMs: 120_000,
+        });
+        const handedOver = [...victim.owned];
+        expect(handedOver.length).toBeGreaterThan(0);
+        victim.process.kill('SIGKILL');
+        await exited(victim);
+        await waitFor(
+          () => handedOver.every((p) => survivors.some((c) => c.owned.has(p))),
+          `the survivors to take over partitions ${handedOver.join(', ')}`,
+          { timeoutMs: 120_000 },
+        );
         await loop;
         await drained(transport, [[groupId, topics.features]], 300_000);
-        for (const c of children.slice(1)) c.kill('SIGTERM');
-        await Promise.all(children.slice(1).map(exited));
+        for (const c of survivors) c.process.kill('SIGTERM');
+        await Promise.all(survivors.map(exited));
         await expectSameEvents(transport, topics.driftEvents, mine.driftEvents);
       } finally {
         await transport.close();
@@ -103,19 +158,27 @@ describe('drift detector under SIGKILL (real broker, exactly-once)', () => {
     const transport = kafka(brokers);
     try {
       const { topics, mine, loop, groupId } = await setup(transport, 10);
-      await sleep(1000);
       const random = mulberry32(11);
       for (let i = 0; i < 4; i++) {
         const child = await startChild(brokers, mine, groupId);
-        await sleep(1500 + random() * 4000);
-        child.kill('SIGKILL');
+        // Killed at a seeded random point of its progress, after it owned partitions and committed
+        // some work: the next instance must take over its checkpoint mid-stream.
+        await waitFor(() => child.owned.size > 0, `instance ${i + 1} to own partitions`, { timeoutMs: 120_000 });
+        const from = await committedTotal(transport, groupId, topics.features);
+        const target = from + 100 + Math.floor(random() * 500);
+        await waitFor(
+          async () => (await committedTotal(transport, groupId, topics.features)) >= target,
+          `instance ${i + 1} to commit ${target - from} feature vectors`,
+          { timeoutMs: 120_000 },
+        );
+        child.process.kill('SIGKILL');
         await exited(child);
       }
       const summary = await loop;
       expect(summary.samples).toBeGreaterThanOrEqual(500_000);
       const last = await startChild(brokers, mine, groupId);
       await drained(transport, [[groupId, topics.features]], 300_000);
-      last.kill('SIGTERM');
+      last.process.kill('SIGTERM');
       await exited(last);
       await expectSameEvents(transport, topics.driftEvents, mine.driftEvents);
     } finally {

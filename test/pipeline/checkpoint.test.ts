@@ -6,6 +6,7 @@ import { type BatchProcessor, StreamConsumer } from '../../src/pipeline/stream-c
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { RecordBatch, Transport } from '../../src/transport/types.ts';
 import { testKafka } from '../setup/services.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** A processor whose state is one large blob per key: checkpoints far over Kafka's 1 MB request limit. */
 class BlobProcessor implements BatchProcessor, Checkpointable {
@@ -75,7 +76,10 @@ describe.each([
         checkpoint: { topic: state, interval: 20 },
       });
       await b.start();
-      for (let i = 0; i < 300 && second.restored.length < 20; i++) await new Promise((r) => setTimeout(r, 100));
+      await waitFor(() => second.restored.length >= 20, 'the second instance to restore 20 snapshots', {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       await b.stop();
       expect(second.restored).toHaveLength(20);
       for (const snap of second.restored) {

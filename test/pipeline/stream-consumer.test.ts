@@ -4,7 +4,7 @@ import { type Checkpointable, checkpointRecords, type StreamSnapshot } from '../
 import { type BatchProcessor, StreamConsumer } from '../../src/pipeline/stream-consumer.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { RecordBatch } from '../../src/transport/types.ts';
-import { waitFor } from '../transport/conformance.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** A processor whose process() finishes on a later turn of the event loop, as one that does I/O would. */
 class AsyncProcessor implements BatchProcessor, Checkpointable {

@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.ts';
 import { directoryModelSource } from '../../src/serving/model-source.ts';
 import { type ServingOptions, type ServingServer, startServing } from '../../src/serving/server.ts';
-import { waitFor } from '../transport/conformance.ts';
+import { waitFor } from '../support/wait.ts';
 import { SlowClassifier, writeTestModel } from './models.ts';
 
 let dir: string;
@@ -86,7 +86,9 @@ describe('serving under load and hostile clients', () => {
     const kept = rawConnection(s);
     kept.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n');
     const silent = rawConnection(s);
-    await waitFor(() => kept.closed && silent.closed, 'the server to close both idle connections', 10_000);
+    await waitFor(() => kept.closed && silent.closed, 'the server to close both idle connections', {
+      timeoutMs: 10_000,
+    });
     expect(kept.data).toMatch(/^HTTP\/1\.1 200 OK/);
   });
 
@@ -101,7 +103,7 @@ describe('serving under load and hostile clients', () => {
       await new Promise((r) => setTimeout(r, 5));
       if (!slow.socket.destroyed) slow.socket.write(' ');
     }
-    await waitFor(() => slow.closed, 'the server to close the slow request', 10_000);
+    await waitFor(() => slow.closed, 'the server to close the slow request', { timeoutMs: 10_000 });
     expect(slow.data).toMatch(/^HTTP\/1\.1 408/);
   });
 
@@ -112,7 +114,7 @@ describe('serving under load and hostile clients', () => {
     await waitFor(() => held.every((c) => c.data.includes('200 OK')), 'both held connections to be answered');
     const extra = rawConnection(s);
     extra.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    await waitFor(() => extra.closed, 'the connection over the cap to be closed', 10_000);
+    await waitFor(() => extra.closed, 'the connection over the cap to be closed', { timeoutMs: 10_000 });
     expect(extra.data).toBe('');
     expect(held.some((c) => c.closed)).toBe(false);
     for (const c of held) c.socket.destroy();

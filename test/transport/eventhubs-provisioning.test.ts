@@ -9,7 +9,7 @@ import { FakeEventHubsArm } from '../eventhubs/fake-arm.ts';
 import { EventHubsPeer } from '../eventhubs/peer.ts';
 import { requireAzurite } from '../setup/services.ts';
 import { selfSignedCert } from '../setup/tls.ts';
-import { waitFor } from './conformance.ts';
+import { waitFor } from '../support/wait.ts';
 
 const TOKEN = 'arm-token-for-tests';
 

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import type { ConsumedRecord, TopicPartition } from '../../src/transport/types.ts';
 import { requireKafka } from '../setup/services.ts';
-import { waitFor } from './conformance.ts';
+import { waitFor } from '../support/wait.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
