@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
-import { waitFor } from '../transport/conformance.ts';
+import { waitFor } from '../support/wait.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
 
@@ -58,14 +58,14 @@ describe('run tears everything down', () => {
     let serving: number[] = [];
     try {
       // v1 serves (a local serving process reads the run's registry folder), and the test phones stream.
-      await waitFor(() => /test phones:/.test(output), 'the run reaching the test phones', 150_000);
+      await waitFor(() => /test phones:/.test(output), 'the run reaching the test phones', { timeoutMs: 150_000 });
       serving = await childrenOf(child.pid!);
       expect(serving.length, output).toBeGreaterThan(0);
       child.kill('SIGINT');
       const code = await exited;
       expect(code, output).not.toBe(0);
       expect(output).toMatch(/the run was stopped/);
-      await waitFor(() => !serving.some(alive), 'the serving processes to exit', 20_000);
+      await waitFor(() => !serving.some(alive), 'the serving processes to exit', { timeoutMs: 20_000 });
     } finally {
       child.kill('SIGKILL');
       for (const pid of serving.filter(alive)) process.kill(pid, 'SIGKILL');
