@@ -21,7 +21,7 @@ export type RecordReason =
 export class RecordRejected extends ActivityTrackingError {
   readonly reason: RecordReason;
   constructor(reason: RecordReason, message: string) {
-    super('INVALID_RECORD', message, { context: { reason } });
+    super('RECORD_REJECTED', message, { context: { reason } });
     this.reason = reason;
   }
 }
