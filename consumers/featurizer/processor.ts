@@ -2,8 +2,9 @@ import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/f
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
-import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
+import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { SensorReadings } from '../../src/schemas/types.gen.ts';
@@ -25,13 +26,6 @@ export interface FeaturizerProcessorOptions {
   metrics?: PipelineMetrics;
 }
 
-/** A device's state, and whether it changed since the last checkpoint. */
-interface TrackedDevice extends DeviceState {
-  dirty: boolean;
-  /** The last input offset in this state; records at or below it are skipped (after a restore). */
-  appliedUpTo: number;
-}
-
 /**
  * Consumes sensor readings, keeps each device's partial window, and emits a
  * feature-vector event per completed window, keyed by device. Readings are
@@ -41,7 +35,7 @@ interface TrackedDevice extends DeviceState {
  * afresh rather than splicing two stretches of signal into one window.
  */
 export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
-  readonly #devices = new Map<string, TrackedDevice>();
+  readonly #devices = new StreamStates<DeviceState>(encodeDevice, decodeDevice);
   readonly #rate: number;
   readonly #maxBytes: number;
   readonly #output: string;
@@ -75,24 +69,15 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   }
 
   onRevoked(partitions: TopicPartition[]): void {
-    dropRevoked(this.#devices, partitions);
+    this.#devices.onRevoked(partitions);
   }
 
   takeCheckpoint(partition: number): StreamSnapshot[] {
-    const out: StreamSnapshot[] = [];
-    for (const [key, state] of this.#devices) {
-      if (state.partition !== partition || !state.dirty) continue;
-      out.push({ key, bytes: encodeDevice(state), offset: state.appliedUpTo });
-      state.dirty = false;
-    }
-    return out;
+    return this.#devices.takeCheckpoint(partition);
   }
 
   restore(partition: number, snapshots: StreamSnapshot[]): void {
-    dropRevoked(this.#devices, [{ partition }]);
-    for (const snap of snapshots) {
-      this.#devices.set(snap.key, { ...decodeDevice(snap.bytes), partition, dirty: false, appliedUpTo: snap.offset });
-    }
+    this.#devices.restore(partition, snapshots);
   }
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
@@ -107,8 +92,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       );
     }
     let state = this.#devices.get(data.device);
-    // Already in the state restored from a checkpoint, and its outputs were published then.
-    if (state && record.offset <= state.appliedUpTo) return;
+    if (state && alreadyApplied(state, record.offset)) return;
     if (state && data.sequence < state.next) {
       throw new RecordRejected(
         'out-of-order',
@@ -125,20 +109,12 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     const samples = flatten(data);
     const featurizer = state?.featurizer ?? new Featurizer({ sampleRateHz: this.#rate });
     const windows = featurizer.push(samples, data.labels ?? null);
-    if (!state) {
-      state = {
-        featurizer,
-        base: data.sequence,
-        next: data.sequence,
-        spans: [],
-        partition: record.partition,
-        dirty: false,
-        appliedUpTo: -1,
-      };
-      this.#devices.set(data.device, state);
-    }
-    state.dirty = true;
-    state.appliedUpTo = record.offset;
+    state ??= this.#devices.start(
+      data.device,
+      { featurizer, base: data.sequence, next: data.sequence, spans: [] },
+      record.partition,
+    );
+    markApplied(state, record.offset);
     state.spans.push({
       sequence: data.sequence,
       count: data.samples.length,
