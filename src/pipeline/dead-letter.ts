@@ -99,12 +99,3 @@ export function processEach(
   }
   return out;
 }
-
-/** Drops the entries of `state` that belong to partitions this instance no longer owns. */
-export function dropRevoked<T extends { partition: number }>(
-  state: Map<string, T>,
-  partitions: readonly { partition: number }[],
-): void {
-  const lost = new Set(partitions.map((p) => p.partition));
-  for (const [key, value] of state) if (lost.has(value.partition)) state.delete(key);
-}

@@ -2,7 +2,6 @@ import { SnapshotInvalidError } from '../errors.ts';
 import { crc32 } from '../features/snapshot.ts';
 import type { TopicPartition } from '../transport/types.ts';
 import type { Checkpointable, StreamSnapshot } from './checkpoint.ts';
-import { dropRevoked } from './dead-letter.ts';
 
 /** The bookkeeping the checkpoint runtime (checkpoint.ts) needs in every stream's state. */
 export interface Tracked {
@@ -125,4 +124,13 @@ export function frameFailure(what: string): (why: string) => never {
   return (why) => {
     throw new SnapshotInvalidError(`${what} is invalid: ${why}`);
   };
+}
+
+/** Drops the entries of `state` that belong to partitions this instance no longer owns. */
+function dropRevoked<T extends { partition: number }>(
+  state: Map<string, T>,
+  partitions: readonly { partition: number }[],
+): void {
+  const lost = new Set(partitions.map((p) => p.partition));
+  for (const [key, value] of state) if (lost.has(value.partition)) state.delete(key);
 }
