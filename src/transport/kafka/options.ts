@@ -49,7 +49,7 @@ export const KAFKA_DEFAULTS: Readonly<Required<Omit<KafkaOptions, 'sasl'>>> = Ob
  * docs/configuration.md). One place, so the CLI, the consumers and the
  * benchmarks agree on the names.
  */
-export const KAFKA_ENV = {
+const KAFKA_ENV = {
   brokers: 'KAFKA_BROKERS',
   clientId: 'KAFKA_CLIENT_ID',
   ssl: 'KAFKA_SSL',
@@ -83,7 +83,7 @@ function isLoopback(broker: string): boolean {
 }
 
 /** The Event Hubs connection string the Kafka transport falls back to when no brokers are set. */
-export const EVENTHUBS_CONNECTION_STRING_ENV = 'EVENTHUBS_CONNECTION_STRING';
+const EVENTHUBS_CONNECTION_STRING_ENV = 'EVENTHUBS_CONNECTION_STRING';
 
 /**
  * Kafka settings for the Kafka endpoint of an Event Hubs namespace, from its connection
