@@ -10,7 +10,7 @@ import {
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
-import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -58,10 +58,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   readonly #options: DriftDetectorOptions;
   readonly #memory: number;
   readonly #output: string;
-  readonly #deadLetter: string;
   readonly #loop: RecordLoop;
-  readonly #logger: Logger | undefined;
-  readonly #metrics: PipelineMetrics | undefined;
   readonly #scratch = new Float64Array(FEATURE_NAMES.length);
   /** Counters for reports and tests. */
   readonly stats = { vectors: 0, unkeyed: 0, alarms: 0, reported: 0, expired: 0 };
@@ -74,15 +71,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
       return { ...s, scale: referenceScale(s.activity) };
     });
     this.#output = (options.topics ?? TOPICS).driftEvents;
-    this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
-    this.#logger = options.logger?.child({ component: COMPONENT });
-    this.#metrics = options.metrics;
-    this.#loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#deadLetter,
-      logger: this.#logger,
-      metrics: this.#metrics,
-    };
+    this.#loop = recordLoop(COMPONENT, options);
   }
 
   get banks(): number {
@@ -151,7 +140,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     this.stats.expired += expired;
     for (const { finding, at, confirmedBy } of report) {
       this.stats.reported++;
-      this.#metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' });
+      this.#loop.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' });
       // The post-drift window: the last `widthAfter` vectors this bank saw up to the finding.
       const firstIndex = Math.max(at - finding.widthAfter + 1, index - this.#memory + 1, 0);
       const fromOffset = state.offsets[firstIndex % this.#memory];

@@ -2,7 +2,7 @@ import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/f
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
-import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -39,24 +39,13 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   readonly #rate: number;
   readonly #maxBytes: number;
   readonly #output: string;
-  readonly #deadLetter: string;
   readonly #loop: RecordLoop;
-  readonly #logger: Logger | undefined;
-  readonly #metrics: PipelineMetrics | undefined;
 
   constructor(options: FeaturizerProcessorOptions = {}) {
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
     this.#output = (options.topics ?? TOPICS).features;
-    this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
-    this.#logger = options.logger?.child({ component: COMPONENT });
-    this.#metrics = options.metrics;
-    this.#loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#deadLetter,
-      logger: this.#logger,
-      metrics: this.#metrics,
-    };
+    this.#loop = recordLoop(COMPONENT, options);
   }
 
   /** Devices with state in this instance. */
@@ -100,7 +89,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       );
     }
     if (state && data.sequence > state.next) {
-      this.#logger?.warn(
+      this.#loop.logger?.warn(
         { device: data.device, expected: state.next, got: data.sequence },
         'gap in readings; windows restart',
       );

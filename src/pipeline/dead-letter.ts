@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { DecodeError, encodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import { TOPICS } from '../topics.ts';
+import { TOPICS, type TopicNames } from '../topics.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../transport/types.ts';
 
 /**
@@ -72,6 +72,19 @@ export interface RecordLoop {
   deadLetterTopic: string;
   logger?: Logger | undefined;
   metrics?: PipelineMetrics | undefined;
+}
+
+/** The record loop of `component`: its logger is made once here, a child bound to the component. */
+export function recordLoop(
+  component: string,
+  options: { topics?: TopicNames | undefined; logger?: Logger | undefined; metrics?: PipelineMetrics | undefined },
+): RecordLoop {
+  return {
+    component,
+    deadLetterTopic: (options.topics ?? TOPICS).deadLetter,
+    logger: options.logger?.child({ component }),
+    metrics: options.metrics,
+  };
 }
 
 /**
