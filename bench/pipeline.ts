@@ -28,6 +28,7 @@ import { namespacedTopics, topicSpecs } from '../src/topics.ts';
 import { EmbeddedLog } from '../src/transport/embedded/log.ts';
 import { EventHubsTransport } from '../src/transport/eventhubs/eventhubs-transport.ts';
 import { KafkaTransport } from '../src/transport/kafka/kafka-transport.ts';
+import { KAFKA_DEFAULTS } from '../src/transport/kafka/options.ts';
 import { readTopic } from '../src/transport/read.ts';
 import type { RecordBatch, Transport } from '../src/transport/types.ts';
 import { EventHubsPeer } from '../test/eventhubs/peer.ts';
@@ -137,11 +138,9 @@ if (!brokers) {
 }
 const kafka = () =>
   new KafkaTransport({
+    ...KAFKA_DEFAULTS,
     brokers: brokers!.split(','),
     clientId: 'bench-pipeline',
-    ssl: false,
-    replicationFactor: -1,
-    connectionTimeoutMs: 10_000,
   });
 try {
   const t1 = kafka();

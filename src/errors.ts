@@ -9,6 +9,7 @@ export const ErrorCodes = [
   'INVALID_OPTION',
   'INVALID_VALUE',
   'INVALID_RECORD',
+  'RECORD_REJECTED',
   'SCHEMA_VIOLATION',
   'SNAPSHOT_INVALID',
   'TRANSPORT',
@@ -20,6 +21,7 @@ export const ErrorCodes = [
   'DEPLOYMENT',
   'SERVICE_UNAVAILABLE',
   'TRAINING',
+  'STOPPING',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];
@@ -146,7 +148,28 @@ export class TrainingError extends ActivityTrackingError {
   }
 }
 
-const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: ErrorOptions) => ActivityTrackingError> = {
+/**
+ * A consumer is stopping while it holds work it has not committed; the work is
+ * left for redelivery, so a retry (after the restart) is what it wants.
+ */
+export class StoppingError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('STOPPING', message, { retriable: true, ...options });
+  }
+}
+
+/**
+ * `RECORD_REJECTED` belongs to `RecordRejected` (src/pipeline/dead-letter.ts),
+ * whose constructor takes a reason code too; it is raised and caught inside a
+ * consumer and never crosses a thread boundary, so it has no entry below.
+ */
+const CLASS_OF_CODE: Record<
+  Exclude<ErrorCode, 'RECORD_REJECTED'>,
+  new (
+    message: string,
+    options?: ErrorOptions,
+  ) => ActivityTrackingError
+> = {
   INVALID_OPTION: InvalidOptionError,
   INVALID_VALUE: InvalidValueError,
   INVALID_RECORD: InvalidRecordError,
@@ -161,6 +184,7 @@ const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: ErrorOpti
   DEPLOYMENT: DeploymentError,
   SERVICE_UNAVAILABLE: ServiceUnavailableError,
   TRAINING: TrainingError,
+  STOPPING: StoppingError,
 };
 
 /**
@@ -169,5 +193,6 @@ const CLASS_OF_CODE: Record<ErrorCode, new (message: string, options?: ErrorOpti
  * matching on the class and retries keep reading `retriable`.
  */
 export function errorFromCode(code: ErrorCode, message: string, options: ErrorOptions = {}): ActivityTrackingError {
+  if (code === 'RECORD_REJECTED') return new ActivityTrackingError(code, message, options);
   return new CLASS_OF_CODE[code](message, options);
 }

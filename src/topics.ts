@@ -25,7 +25,7 @@ export function namespacedTopics(prefix: string): TopicNames {
 }
 
 /** The consumer subcommands' default group ids (`--group` overrides), by the topic they read. */
-export const DEFAULT_GROUPS: { readonly [K in keyof typeof TOPICS]?: readonly string[] } = {
+const DEFAULT_GROUPS: { readonly [K in keyof typeof TOPICS]?: readonly string[] } = {
   sensorReadings: ['activity-tracking-featurizer'],
   features: ['activity-tracking-drift-detector', 'activity-tracking-predictor'],
   driftEvents: ['activity-tracking-retrainer'],

@@ -10,14 +10,15 @@ import {
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
-import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
+import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 import { Confirmation, type ConfirmationOptions } from './confirm.ts';
-import { decodeStream, encodeStream } from './state.ts';
+import { type DetectorStreamState, decodeStream, encodeStream } from './state.ts';
 
 export const COMPONENT = 'drift-detector';
 
@@ -42,18 +43,8 @@ export interface DriftDetectorOptions {
   metrics?: PipelineMetrics;
 }
 
-interface StreamState {
-  bank: DetectorBank;
-  confirmation: Confirmation;
-  /** Ring of the offsets of the last `offsetMemory` vectors fed to the bank. */
-  offsets: Float64Array;
+interface StreamState extends DetectorStreamState {
   scale: FeatureScale;
-  activity: string;
-  partition: number;
-  /** The last input offset in this state; records at or below it are skipped (after a restore). */
-  appliedUpTo: number;
-  /** Changed since the last checkpoint. */
-  dirty: boolean;
 }
 
 /**
@@ -63,14 +54,11 @@ interface StreamState {
  * prediction); a window with neither is not fed to any bank. docs/drift.md.
  */
 export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
-  readonly #streams = new Map<string, StreamState>();
+  readonly #streams: StreamStates<StreamState>;
   readonly #options: DriftDetectorOptions;
   readonly #memory: number;
   readonly #output: string;
-  readonly #deadLetter: string;
   readonly #loop: RecordLoop;
-  readonly #logger: Logger | undefined;
-  readonly #metrics: PipelineMetrics | undefined;
   readonly #scratch = new Float64Array(FEATURE_NAMES.length);
   /** Counters for reports and tests. */
   readonly stats = { vectors: 0, unkeyed: 0, alarms: 0, reported: 0, expired: 0 };
@@ -78,16 +66,12 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   constructor(options: DriftDetectorOptions = {}) {
     this.#options = options;
     this.#memory = options.offsetMemory ?? 4096;
+    this.#streams = new StreamStates<StreamState>(encodeStream, (bytes) => {
+      const s = decodeStream(bytes, this.#memory, options.confirmation);
+      return { ...s, scale: referenceScale(s.activity) };
+    });
     this.#output = (options.topics ?? TOPICS).driftEvents;
-    this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
-    this.#logger = options.logger?.child({ component: COMPONENT });
-    this.#metrics = options.metrics;
-    this.#loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#deadLetter,
-      logger: this.#logger,
-      metrics: this.#metrics,
-    };
+    this.#loop = recordLoop(COMPONENT, options);
   }
 
   get banks(): number {
@@ -99,31 +83,15 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   }
 
   onRevoked(partitions: TopicPartition[]): void {
-    dropRevoked(this.#streams, partitions);
+    this.#streams.onRevoked(partitions);
   }
 
   takeCheckpoint(partition: number): StreamSnapshot[] {
-    const out: StreamSnapshot[] = [];
-    for (const [key, state] of this.#streams) {
-      if (state.partition !== partition || !state.dirty) continue;
-      out.push({ key, bytes: encodeStream(state), offset: state.appliedUpTo });
-      state.dirty = false;
-    }
-    return out;
+    return this.#streams.takeCheckpoint(partition);
   }
 
   restore(partition: number, snapshots: StreamSnapshot[]): void {
-    dropRevoked(this.#streams, [{ partition }]);
-    for (const snap of snapshots) {
-      const s = decodeStream(snap.bytes, this.#memory, this.#options.confirmation);
-      this.#streams.set(snap.key, {
-        ...s,
-        partition,
-        scale: referenceScale(s.activity),
-        appliedUpTo: snap.offset,
-        dirty: false,
-      });
-    }
+    this.#streams.restore(partition, snapshots);
   }
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
@@ -147,24 +115,21 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
       return;
     }
     const key = `${data.device}\u0000${activity}`;
-    let state = this.#streams.get(key);
-    if (!state) {
-      state = {
-        bank: new DetectorBank(FEATURE_NAMES, this.#options.adwin ?? DETECTOR_ADWIN),
-        confirmation: new Confirmation(this.#options.confirmation),
-        offsets: new Float64Array(this.#memory),
-        scale: referenceScale(activity),
-        activity,
-        partition: record.partition,
-        appliedUpTo: -1,
-        dirty: false,
-      };
-      this.#streams.set(key, state);
-    }
-    // Already in the state restored from a checkpoint, and its outputs were published then.
-    if (record.offset <= state.appliedUpTo) return;
-    state.appliedUpTo = record.offset;
-    state.dirty = true;
+    const state =
+      this.#streams.get(key) ??
+      this.#streams.start(
+        key,
+        {
+          bank: new DetectorBank(FEATURE_NAMES, this.#options.adwin ?? DETECTOR_ADWIN),
+          confirmation: new Confirmation(this.#options.confirmation),
+          offsets: new Float64Array(this.#memory),
+          scale: referenceScale(activity),
+          activity,
+        },
+        record.partition,
+      );
+    if (alreadyApplied(state, record.offset)) return;
+    markApplied(state, record.offset);
     const index = state.bank.updates;
     state.offsets[index % this.#memory] = record.offset;
     // ADWIN's cut bound has a term in the values' absolute scale: features are put in units of
@@ -175,7 +140,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     this.stats.expired += expired;
     for (const { finding, at, confirmedBy } of report) {
       this.stats.reported++;
-      this.#metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' });
+      this.#loop.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' });
       // The post-drift window: the last `widthAfter` vectors this bank saw up to the finding.
       const firstIndex = Math.max(at - finding.widthAfter + 1, index - this.#memory + 1, 0);
       const fromOffset = state.offsets[firstIndex % this.#memory];

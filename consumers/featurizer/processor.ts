@@ -2,8 +2,9 @@ import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/f
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
-import { dropRevoked, processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
+import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { SensorReadings } from '../../src/schemas/types.gen.ts';
@@ -25,13 +26,6 @@ export interface FeaturizerProcessorOptions {
   metrics?: PipelineMetrics;
 }
 
-/** A device's state, and whether it changed since the last checkpoint. */
-interface TrackedDevice extends DeviceState {
-  dirty: boolean;
-  /** The last input offset in this state; records at or below it are skipped (after a restore). */
-  appliedUpTo: number;
-}
-
 /**
  * Consumes sensor readings, keeps each device's partial window, and emits a
  * feature-vector event per completed window, keyed by device. Readings are
@@ -41,28 +35,17 @@ interface TrackedDevice extends DeviceState {
  * afresh rather than splicing two stretches of signal into one window.
  */
 export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
-  readonly #devices = new Map<string, TrackedDevice>();
+  readonly #devices = new StreamStates<DeviceState>(encodeDevice, decodeDevice);
   readonly #rate: number;
   readonly #maxBytes: number;
   readonly #output: string;
-  readonly #deadLetter: string;
   readonly #loop: RecordLoop;
-  readonly #logger: Logger | undefined;
-  readonly #metrics: PipelineMetrics | undefined;
 
   constructor(options: FeaturizerProcessorOptions = {}) {
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
     this.#output = (options.topics ?? TOPICS).features;
-    this.#deadLetter = (options.topics ?? TOPICS).deadLetter;
-    this.#logger = options.logger?.child({ component: COMPONENT });
-    this.#metrics = options.metrics;
-    this.#loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#deadLetter,
-      logger: this.#logger,
-      metrics: this.#metrics,
-    };
+    this.#loop = recordLoop(COMPONENT, options);
   }
 
   /** Devices with state in this instance. */
@@ -75,24 +58,15 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   }
 
   onRevoked(partitions: TopicPartition[]): void {
-    dropRevoked(this.#devices, partitions);
+    this.#devices.onRevoked(partitions);
   }
 
   takeCheckpoint(partition: number): StreamSnapshot[] {
-    const out: StreamSnapshot[] = [];
-    for (const [key, state] of this.#devices) {
-      if (state.partition !== partition || !state.dirty) continue;
-      out.push({ key, bytes: encodeDevice(state), offset: state.appliedUpTo });
-      state.dirty = false;
-    }
-    return out;
+    return this.#devices.takeCheckpoint(partition);
   }
 
   restore(partition: number, snapshots: StreamSnapshot[]): void {
-    dropRevoked(this.#devices, [{ partition }]);
-    for (const snap of snapshots) {
-      this.#devices.set(snap.key, { ...decodeDevice(snap.bytes), partition, dirty: false, appliedUpTo: snap.offset });
-    }
+    this.#devices.restore(partition, snapshots);
   }
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
@@ -107,8 +81,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       );
     }
     let state = this.#devices.get(data.device);
-    // Already in the state restored from a checkpoint, and its outputs were published then.
-    if (state && record.offset <= state.appliedUpTo) return;
+    if (state && alreadyApplied(state, record.offset)) return;
     if (state && data.sequence < state.next) {
       throw new RecordRejected(
         'out-of-order',
@@ -116,7 +89,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       );
     }
     if (state && data.sequence > state.next) {
-      this.#logger?.warn(
+      this.#loop.logger?.warn(
         { device: data.device, expected: state.next, got: data.sequence },
         'gap in readings; windows restart',
       );
@@ -125,20 +98,12 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     const samples = flatten(data);
     const featurizer = state?.featurizer ?? new Featurizer({ sampleRateHz: this.#rate });
     const windows = featurizer.push(samples, data.labels ?? null);
-    if (!state) {
-      state = {
-        featurizer,
-        base: data.sequence,
-        next: data.sequence,
-        spans: [],
-        partition: record.partition,
-        dirty: false,
-        appliedUpTo: -1,
-      };
-      this.#devices.set(data.device, state);
-    }
-    state.dirty = true;
-    state.appliedUpTo = record.offset;
+    state ??= this.#devices.start(
+      data.device,
+      { featurizer, base: data.sequence, next: data.sequence, spans: [] },
+      record.partition,
+    );
+    markApplied(state, record.offset);
     state.spans.push({
       sequence: data.sequence,
       count: data.samples.length,

@@ -4,7 +4,7 @@ import { ServiceUnavailableError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import { isUnseen } from '../../src/model/trained-until.ts';
-import { processEach, type RecordLoop, RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
@@ -63,12 +63,7 @@ export class PredictorProcessor implements BatchProcessor {
     this.#minErrors = options.minErrors ?? 30;
     this.#firstWait = options.firstModelWaitMs ?? 10_000;
     this.#liveWindows = options.liveWindows ?? 200;
-    this.#loop = {
-      component: COMPONENT,
-      deadLetterTopic: this.#topics.deadLetter,
-      logger: options.logger?.child({ component: COMPONENT }),
-      metrics: options.metrics,
-    };
+    this.#loop = recordLoop(COMPONENT, { ...options, topics: this.#topics });
   }
 
   process(batch: RecordBatch): OutgoingRecord[] | Promise<OutgoingRecord[]> {

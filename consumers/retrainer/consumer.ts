@@ -1,4 +1,4 @@
-import { ActivityTrackingError } from '../../src/errors.ts';
+import { StoppingError } from '../../src/errors.ts';
 import { type Logger, silentLogger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import { deadLetter } from '../../src/pipeline/dead-letter.ts';
@@ -54,14 +54,6 @@ interface Episode {
   /** Records in the post-drift ranges at the last retraining. */
   records: number;
   followUps: number;
-}
-
-class Stopping extends ActivityTrackingError {
-  constructor() {
-    super('SERVICE_UNAVAILABLE', 'retrainer stopping with a burst open: left uncommitted for redelivery', {
-      retriable: true,
-    });
-  }
 }
 
 /**
@@ -214,7 +206,8 @@ export class RetrainerConsumer {
       clock,
       () => context.stopping,
     );
-    if (closed === 'stopping') throw new Stopping();
+    if (closed === 'stopping')
+      throw new StoppingError('retrainer stopping with a burst open: left uncommitted for redelivery');
     const records =
       end - 1 > batch.records[batch.records.length - 1].offset
         ? [

@@ -22,8 +22,6 @@ export type Injection =
   | { kind: 'noise'; sensor: 'acc' | 'gyro'; std: number; seed?: number }
   | { kind: 'sample-rate'; rate: number };
 
-export const INJECTION_KINDS = ['rotation', 'bias', 'gain', 'noise', 'sample-rate'] as const;
-
 /** Parses the CLI form: `rotation:x:60`, `bias:acc:0.2,0,0`, `gain:gyro:1.3`, `noise:acc:0.05`, `sample-rate:40`. */
 export function parseInjection(text: string): Injection {
   const [kind, ...rest] = text.split(':');

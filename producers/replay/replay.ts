@@ -51,7 +51,7 @@ interface DeviceStream {
 }
 
 /** One stream per user (a user is a device): the user's recordings back to back, drift applied from `atSeconds` on. */
-export function deviceStreams(recordings: Recording[], drift?: ReplayOptions['drift'], loops = 1): DeviceStream[] {
+function deviceStreams(recordings: Recording[], drift?: ReplayOptions['drift'], loops = 1): DeviceStream[] {
   const byUser = new Map<number, Recording[]>();
   for (const r of recordings) byUser.set(r.user, [...(byUser.get(r.user) ?? []), r]);
   return [...byUser].map(([user, list]) => {

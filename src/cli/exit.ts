@@ -14,6 +14,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   INVALID_OPTION: EXIT.config,
   INVALID_VALUE: EXIT.failure,
   INVALID_RECORD: EXIT.failure,
+  RECORD_REJECTED: EXIT.failure,
   SCHEMA_VIOLATION: EXIT.failure,
   SNAPSHOT_INVALID: EXIT.failure,
   TRANSPORT: EXIT.unavailable,
@@ -25,6 +26,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   DEPLOYMENT: EXIT.failure,
   SERVICE_UNAVAILABLE: EXIT.unavailable,
   TRAINING: EXIT.failure,
+  STOPPING: EXIT.failure,
 };
 
 export function exitCodeOf(err: unknown): ExitCode {

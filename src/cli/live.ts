@@ -57,7 +57,7 @@ export class LiveView {
   }
 }
 
-export function render(s: LiveState): string[] {
+function render(s: LiveState): string[] {
   const acc = s.accuracy.map((a) => `v${a.version} ${(a.accuracy * 100).toFixed(1)} % (${a.n})`).join(', ') || '—';
   const versions = s.versions.map((v) => `v${v.version}${v.promoted ? '*' : ''}`).join(' ') || '—';
   const top = s.topFeatures

@@ -23,7 +23,7 @@ function driftSpec(value: string): string {
   return value;
 }
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command()
     .name('activity-tracking')
     .description('Streaming MLOps for activity recognition: featurize, detect drift, retrain, deploy, predict.')

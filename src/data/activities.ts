@@ -10,7 +10,7 @@ export const ACTIVITIES = [
 export type Activity = (typeof ACTIVITIES)[number];
 
 /** HAPT's six postural transitions (label ids 7..12). Samples inside them keep these names. */
-export const TRANSITIONS = [
+const TRANSITIONS = [
   'STAND_TO_SIT',
   'SIT_TO_STAND',
   'SIT_TO_LIE',
@@ -23,12 +23,7 @@ export type Transition = (typeof TRANSITIONS)[number];
 /** Every label a HAPT sample can carry; unlabelled samples carry null. */
 export type HaptLabel = Activity | Transition;
 
-const BASIC = new Set<string>(ACTIVITIES);
 const ALL_LABELS = new Map<string, HaptLabel>([...ACTIVITIES, ...TRANSITIONS].map((l) => [l, l]));
-
-export function isActivity(label: string | null | undefined): label is Activity {
-  return label != null && BASIC.has(label);
-}
 
 /** The interned label for a name, or undefined when HAPT has no such label. */
 export function haptLabel(name: string): HaptLabel | undefined {
@@ -44,4 +39,3 @@ export const TRAIN_USERS: readonly number[] = Object.freeze(
 /** Channels per sample: acc x, y, z in g (gravity included), then gyro x, y, z in rad/s. */
 export const CHANNEL_NAMES = ['acc_x', 'acc_y', 'acc_z', 'gyro_x', 'gyro_y', 'gyro_z'] as const;
 export const CHANNELS = CHANNEL_NAMES.length;
-export const SAMPLE_RATE_HZ = 50;

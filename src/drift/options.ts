@@ -16,7 +16,7 @@ export interface AdwinOptions {
 
 export type ResolvedAdwinOptions = Required<AdwinOptions>;
 
-export const ADWIN_DEFAULTS: ResolvedAdwinOptions = {
+const ADWIN_DEFAULTS: ResolvedAdwinOptions = {
   delta: 0.002,
   clock: 32,
   maxBuckets: 5,

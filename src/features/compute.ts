@@ -1,3 +1,4 @@
+import { InvalidValueError } from '../errors.ts';
 import { spectrum, WINDOW } from './dsp.ts';
 import { ANGLES, BANDS, CH, CORRELATED, FEATURE_NAMES, PAIRS, SPECTRA, TIME_CHANNELS } from './plan.ts';
 
@@ -117,6 +118,6 @@ export function computeFeatures(channels: Float64Array, out: Float64Array): void
   out[o++] = angle(0, 1, 0, gx, gy, gz);
   out[o++] = angle(0, 0, 1, gx, gy, gz);
   if (o !== FEATURE_NAMES.length || ANGLES.length !== 5) {
-    throw new Error(`feature plan mismatch: wrote ${o}, named ${FEATURE_NAMES.length}`);
+    throw new InvalidValueError(`feature plan mismatch: wrote ${o}, named ${FEATURE_NAMES.length}`);
   }
 }

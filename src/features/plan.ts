@@ -7,15 +7,9 @@
  */
 
 /** Time-domain signals with three axes: body/gravity split of acc, jerks, gyro. */
-export const AXIS_SIGNALS = ['tBodyAcc', 'tGravityAcc', 'tBodyAccJerk', 'tBodyGyro', 'tBodyGyroJerk'] as const;
-export const MAG_SIGNALS = [
-  'tBodyAccMag',
-  'tGravityAccMag',
-  'tBodyAccJerkMag',
-  'tBodyGyroMag',
-  'tBodyGyroJerkMag',
-] as const;
-export const AXES = ['X', 'Y', 'Z'] as const;
+const AXIS_SIGNALS = ['tBodyAcc', 'tGravityAcc', 'tBodyAccJerk', 'tBodyGyro', 'tBodyGyroJerk'] as const;
+const MAG_SIGNALS = ['tBodyAccMag', 'tGravityAccMag', 'tBodyAccJerkMag', 'tBodyGyroMag', 'tBodyGyroJerkMag'] as const;
+const AXES = ['X', 'Y', 'Z'] as const;
 
 /** The 20 time channels of a window: 5 axis signals × 3 axes, then 5 magnitudes. */
 export const TIME_CHANNELS: readonly string[] = Object.freeze([
@@ -26,7 +20,7 @@ export const TIME_CHANNELS: readonly string[] = Object.freeze([
 export const CH = { body: 0, gravity: 3, jerk: 6, gyro: 9, gyroJerk: 12, bodyMag: 15, gravityMag: 16 } as const;
 
 /** Per time channel. std and iqr are spreads over orders of magnitude (still vs walking): logs. */
-export const TIME_STATS = ['mean', 'logStd', 'min', 'max', 'logIqr'] as const;
+const TIME_STATS = ['mean', 'logStd', 'min', 'max', 'logIqr'] as const;
 
 /** Signals whose axis pairs' correlation is a feature (first channel of each). */
 export const CORRELATED = [
@@ -63,7 +57,7 @@ export const BANDS = [
   [17, 32],
   [33, 64],
 ] as const;
-export const SPECTRAL_STATS = [
+const SPECTRAL_STATS = [
   'logEnergy',
   'meanFreq',
   'dominantFreq',

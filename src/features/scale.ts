@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ArtifactInvalidError } from '../errors.ts';
 import { FEATURE_NAMES, FEATURE_SET } from './plan.ts';
 
 export interface FeatureScale {
@@ -18,8 +19,9 @@ let cache: Map<string, FeatureScale> | undefined;
 function load(): Map<string, FeatureScale> {
   const file = JSON.parse(readFileSync(path.join(import.meta.dirname, 'reference-scale.json'), 'utf8')) as ScaleFile;
   if (file.featureSet !== FEATURE_SET) {
-    throw new Error(
+    throw new ArtifactInvalidError(
       `reference-scale.json is for ${file.featureSet}, not ${FEATURE_SET}: run npx tsx scripts/make-feature-scale.ts`,
+      { context: { featureSet: file.featureSet, expected: FEATURE_SET } },
     );
   }
   const out = new Map<string, FeatureScale>();

@@ -7,8 +7,8 @@ import { SnapshotInvalidError } from '../errors.ts';
  * The CRC makes a flipped bit in the ring (which no range check could see) a SnapshotInvalidError
  * instead of silently different features.
  */
-export const SNAPSHOT_MAGIC = 0x5a544146; // "FATZ"
-export const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_MAGIC = 0x5a544146; // "FATZ"
+const SNAPSHOT_VERSION = 2;
 const HEADER = 32;
 
 export interface FeaturizerState {

@@ -16,7 +16,7 @@ const URL_FIELD_SET: ReadonlySet<string> = new Set(URL_FIELDS);
  * Paths pino redacts in every log record: secrets must never reach a log
  * (connection strings, SASL passwords, API keys, bearer tokens, a URI's userinfo).
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'password',
   '*.password',
   'sasl.password',

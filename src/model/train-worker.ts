@@ -33,7 +33,7 @@ export type TrainWorkerOutput =
       error: { name: string; message: string; stack?: string; code?: string; context?: Record<string, unknown> };
     };
 
-export function unpack(p: PackedDataset): Dataset {
+function unpack(p: PackedDataset): Dataset {
   const rows: Float64Array[] = new Array(p.labels.length);
   for (let i = 0; i < rows.length; i++) rows[i] = p.values.subarray(i * p.dims, (i + 1) * p.dims);
   return { featureSet: p.featureSet, featureNames: p.featureNames, rows, labels: p.labels };

@@ -29,7 +29,7 @@ export interface OpsServer {
 }
 
 /** As for the serving API key (src/serving/server.ts): a key anyone can guess protects nothing. */
-export const MIN_API_KEY_LENGTH = 16;
+const MIN_API_KEY_LENGTH = 16;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -38,7 +38,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Compares an API key in constant time. */
-export function keyMatches(given: string | undefined, expected: string): boolean {
+function keyMatches(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false;
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -46,7 +46,7 @@ export function keyMatches(given: string | undefined, expected: string): boolean
 }
 
 /** The key a request carries, from `Authorization: Bearer` or `x-api-key`. */
-export function requestKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+function requestKey(headers: Record<string, string | string[] | undefined>): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
   const key = headers['x-api-key'];

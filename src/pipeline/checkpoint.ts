@@ -40,7 +40,7 @@ export interface Checkpointable {
   restore(partition: number, snapshots: StreamSnapshot[]): void;
 }
 
-export const MARKER_KEY = '\u0000checkpoint';
+const MARKER_KEY = '\u0000checkpoint';
 const OFFSET_HEADER = 'activity-tracking-offset';
 
 export interface CheckpointOptions {

@@ -3,7 +3,7 @@ import type { Logger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { DecodeError, encodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import { TOPICS } from '../topics.ts';
+import { TOPICS, type TopicNames } from '../topics.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../transport/types.ts';
 
 /**
@@ -21,7 +21,7 @@ export type RecordReason =
 export class RecordRejected extends ActivityTrackingError {
   readonly reason: RecordReason;
   constructor(reason: RecordReason, message: string) {
-    super('INVALID_RECORD', message, { context: { reason } });
+    super('RECORD_REJECTED', message, { context: { reason } });
     this.reason = reason;
   }
 }
@@ -74,6 +74,19 @@ export interface RecordLoop {
   metrics?: PipelineMetrics | undefined;
 }
 
+/** The record loop of `component`: its logger is made once here, a child bound to the component. */
+export function recordLoop(
+  component: string,
+  options: { topics?: TopicNames | undefined; logger?: Logger | undefined; metrics?: PipelineMetrics | undefined },
+): RecordLoop {
+  return {
+    component,
+    deadLetterTopic: (options.topics ?? TOPICS).deadLetter,
+    logger: options.logger?.child({ component }),
+    metrics: options.metrics,
+  };
+}
+
 /**
  * Runs `handle` on each record of a batch; a record it throws on becomes a
  * dead letter (counted and logged) and the loop goes on with the next one.
@@ -98,13 +111,4 @@ export function processEach(
     }
   }
   return out;
-}
-
-/** Drops the entries of `state` that belong to partitions this instance no longer owns. */
-export function dropRevoked<T extends { partition: number }>(
-  state: Map<string, T>,
-  partitions: readonly { partition: number }[],
-): void {
-  const lost = new Set(partitions.map((p) => p.partition));
-  for (const [key, value] of state) if (lost.has(value.partition)) state.delete(key);
 }

@@ -26,7 +26,7 @@ import {
 export { DECODE_REASONS, DecodeError, type DecodeReason } from './decode-error.ts';
 export { READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
 
-export const JSON_CONTENT_TYPE = 'application/json';
+const JSON_CONTENT_TYPE = 'application/json';
 export type ContentType = typeof JSON_CONTENT_TYPE | typeof READINGS_BINARY_CONTENT_TYPE;
 
 export interface EventAttributes {
@@ -125,7 +125,7 @@ export type DecodedEvent<T extends EventType = EventType> = {
   [K in T]: { type: K; data: EventDataMap[K]; attributes: EventAttributes };
 }[T];
 
-export const DEFAULT_MAX_BYTES = 1 << 20;
+const DEFAULT_MAX_BYTES = 1 << 20;
 const REQUIRED = ['ce_specversion', 'ce_id', 'ce_source', 'ce_type'] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -11,7 +11,6 @@ import type { Transport } from './types.ts';
 export type { Transport } from './types.ts';
 
 export const TRANSPORT_KINDS = ['embedded', 'kafka', 'eventhubs'] as const;
-export type TransportKind = (typeof TRANSPORT_KINDS)[number];
 
 /** Makes the transport named by `kind`, configured from the environment (docs/configuration.md). */
 export function createTransport(kind: string, options: { env?: NodeJS.ProcessEnv; logger?: Logger } = {}): Transport {

@@ -1,7 +1,7 @@
 import type { ConsumedRecord, Transport } from './types.ts';
 
 /** Records per readRange call: a long range is read in steps so it never sits in memory twice. */
-export const READ_CHUNK = 5000;
+const READ_CHUNK = 5000;
 
 /** Reads one partition's inclusive range in chunks, in offset order. */
 export async function* readPartition(

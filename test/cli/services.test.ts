@@ -5,7 +5,6 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { topicSpecs } from '../../src/topics.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
-import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { requireAzurite, requireKafka, testKafka } from '../setup/services.ts';
 
@@ -64,13 +63,7 @@ const CONSUMERS = ['featurizer', 'detector', 'predictor', 'retrainer', 'deployer
  */
 describe('consumer subcommands on the real broker', () => {
   beforeAll(async () => {
-    const transport = new KafkaTransport({
-      brokers: requireKafka(),
-      clientId: 'cli-test',
-      ssl: false,
-      replicationFactor: -1,
-      connectionTimeoutMs: 10_000,
-    });
+    const transport = testKafka('cli-test');
     await transport.ensureTopics(topicSpecs(3));
     await transport.close();
   }, 60_000);

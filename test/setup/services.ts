@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
+import { KAFKA_DEFAULTS } from '../../src/transport/kafka/options.ts';
 
 /** Brokers of the real test broker; a suite that needs Kafka fails (never skips) when there is none. */
 export function requireKafka(): string[] {
@@ -27,7 +28,7 @@ export function requireMlflow(): string {
 
 /** A Kafka transport on the test broker, with the settings every suite uses. */
 export function testKafka(clientId: string, brokers: string[] = requireKafka()): KafkaTransport {
-  return new KafkaTransport({ brokers, clientId, ssl: false, replicationFactor: -1, connectionTimeoutMs: 10_000 });
+  return new KafkaTransport({ ...KAFKA_DEFAULTS, brokers, clientId });
 }
 
 /** Connection string of the Azurite blob service; a suite that needs it fails (never skips) when there is none. */

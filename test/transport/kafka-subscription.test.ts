@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
+import { KAFKA_DEFAULTS } from '../../src/transport/kafka/options.ts';
 import type { ConsumedRecord, TopicPartition } from '../../src/transport/types.ts';
 import { requireKafka } from '../setup/services.ts';
 import { waitFor } from '../support/wait.ts';
@@ -22,11 +23,9 @@ async function setup(partitions: number) {
     },
   });
   const transport = new KafkaTransport({
+    ...KAFKA_DEFAULTS,
     brokers: requireKafka(),
     clientId: 'subscription-hooks',
-    ssl: false,
-    replicationFactor: -1,
-    connectionTimeoutMs: 10_000,
     logger: createLogger({ destination: sink as never }),
   });
   cleanups.push(() => transport.close());

@@ -91,7 +91,7 @@ function parseOwner(text: string): Partial<LockOwner> | undefined {
  * names a process on another host or in another container), and whatever it holds (a crash between
  * creating the file and writing it leaves it empty).
  */
-export const LOCK_STALE_MS = 30_000;
+const LOCK_STALE_MS = 30_000;
 
 /**
  * An exclusive lock between processes for one read-modify-write of the store: a lock file created with

@@ -59,7 +59,7 @@ export interface EventHubsOptions {
   maxRetries?: number;
 }
 
-export const CHECKPOINT_CONTAINER = 'activity-tracking-checkpoints';
+const CHECKPOINT_CONTAINER = 'activity-tracking-checkpoints';
 
 /** Validates options at the door (STYLE habit 4); the message says how to fix a bad combination. */
 export function validateEventHubsOptions(options: EventHubsOptions): EventHubsOptions {

@@ -13,7 +13,7 @@ export interface HubProvisioner {
   ensureHub(spec: TopicSpec): Promise<void>;
 }
 
-export const ARM_ENV = {
+const ARM_ENV = {
   subscriptionId: 'EVENTHUBS_SUBSCRIPTION_ID',
   resourceGroup: 'EVENTHUBS_RESOURCE_GROUP',
   endpoint: 'EVENTHUBS_ARM_ENDPOINT',

@@ -74,9 +74,8 @@ export class KafkaAdmin {
           })),
         });
       } catch (err) {
-        const e = err as { type?: string; retriable?: boolean };
-        if (e.type === 'TOPIC_ALREADY_EXISTS')
-          throw Object.assign(new Error('topic created meanwhile'), { retriable: true });
+        const e = err as { type?: string };
+        if (e.type === 'TOPIC_ALREADY_EXISTS') throw new TransportError('topic created meanwhile', { cause: err });
         throw err;
       }
     });

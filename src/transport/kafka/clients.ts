@@ -1,7 +1,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { ServiceUnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { KafkaOptions } from './options.ts';
+import { KAFKA_DEFAULTS, type KafkaOptions } from './options.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -18,8 +18,8 @@ export function createKafka(options: KafkaOptions, logger: Logger): Kafka {
     ssl: options.ssl,
     ...(options.sasl ? { sasl: options.sasl as never } : {}),
     connectionTimeout: options.connectionTimeoutMs,
-    // Metadata and connection retries of every client (10: about 35 s, long enough for a broker restart).
-    retry: { retries: options.retries ?? 10, initialRetryTime: 300, maxRetryTime: 5000 },
+    // Metadata and connection retries of every client (see KafkaOptions.retries).
+    retry: { retries: options.retries ?? KAFKA_DEFAULTS.retries, initialRetryTime: 300, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,
     logCreator:
       () =>

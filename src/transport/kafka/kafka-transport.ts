@@ -13,7 +13,7 @@ import type {
 } from '../types.ts';
 import { KafkaAdmin } from './admin.ts';
 import { connect, createKafka, within } from './clients.ts';
-import { type KafkaOptions, PUBLISH_RETRY, validateKafkaOptions } from './options.ts';
+import { KAFKA_DEFAULTS, type KafkaOptions, PUBLISH_RETRY, validateKafkaOptions } from './options.ts';
 import { readRange } from './read-range.ts';
 import { topicMessages } from './records.ts';
 import { subscribe } from './subscription.ts';
@@ -80,7 +80,7 @@ export class KafkaTransport implements Transport {
   subscribe(options: SubscribeOptions): Promise<Subscription> {
     return subscribe(this.#kafka, options, {
       logger: this.#logger,
-      sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 30_000,
+      sessionTimeoutMs: this.#options.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
       brokers: this.#options.brokers,
       closers: this.#closers,
     });

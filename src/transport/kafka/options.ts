@@ -29,11 +29,27 @@ export interface KafkaOptions {
 }
 
 /**
+ * The default of every Kafka option that has one, in one place: the env
+ * reader, the Event Hubs reader and the clients fall back to these, and tests
+ * and benchmarks spread them and override what they need. The reasons for
+ * each value are on the fields of {@link KafkaOptions}.
+ */
+export const KAFKA_DEFAULTS: Readonly<Required<Omit<KafkaOptions, 'sasl'>>> = Object.freeze({
+  brokers: ['127.0.0.1:9092'],
+  clientId: 'activity-tracking',
+  ssl: false,
+  replicationFactor: -1,
+  connectionTimeoutMs: 10_000,
+  retries: 10,
+  sessionTimeoutMs: 30_000,
+});
+
+/**
  * The environment variables the Kafka transport reads (documented in
  * docs/configuration.md). One place, so the CLI, the consumers and the
  * benchmarks agree on the names.
  */
-export const KAFKA_ENV = {
+const KAFKA_ENV = {
   brokers: 'KAFKA_BROKERS',
   clientId: 'KAFKA_CLIENT_ID',
   ssl: 'KAFKA_SSL',
@@ -67,7 +83,7 @@ function isLoopback(broker: string): boolean {
 }
 
 /** The Event Hubs connection string the Kafka transport falls back to when no brokers are set. */
-export const EVENTHUBS_CONNECTION_STRING_ENV = 'EVENTHUBS_CONNECTION_STRING';
+const EVENTHUBS_CONNECTION_STRING_ENV = 'EVENTHUBS_CONNECTION_STRING';
 
 /**
  * Kafka settings for the Kafka endpoint of an Event Hubs namespace, from its connection
@@ -84,12 +100,12 @@ export function kafkaOptionsFromEventHubs(
   const emulator = parseConnectionString(connectionString).get('usedevelopmentemulator') === 'true';
   return validateKafkaOptions({
     brokers: [`${host}:${emulator ? 9092 : 9093}`],
-    clientId: defaults.clientId ?? 'activity-tracking',
+    clientId: defaults.clientId ?? KAFKA_DEFAULTS.clientId,
     ssl: !emulator,
     sasl: { mechanism: 'plain', username: '$ConnectionString', password: connectionString },
-    replicationFactor: defaults.replicationFactor ?? -1,
-    connectionTimeoutMs: defaults.connectionTimeoutMs ?? 10_000,
-    sessionTimeoutMs: defaults.sessionTimeoutMs ?? 30_000,
+    replicationFactor: defaults.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
+    connectionTimeoutMs: defaults.connectionTimeoutMs ?? KAFKA_DEFAULTS.connectionTimeoutMs,
+    sessionTimeoutMs: defaults.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
     ...(defaults.retries !== undefined ? { retries: defaults.retries } : {}),
   });
 }
@@ -142,35 +158,35 @@ export function kafkaOptionsFromEnv(
       sessionTimeoutMs: parseInteger(
         KAFKA_ENV.sessionTimeoutMs,
         env[KAFKA_ENV.sessionTimeoutMs],
-        defaults.sessionTimeoutMs ?? 30_000,
+        defaults.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
       ),
-      retries: parseInteger(KAFKA_ENV.retries, env[KAFKA_ENV.retries], defaults.retries ?? 10),
+      retries: parseInteger(KAFKA_ENV.retries, env[KAFKA_ENV.retries], defaults.retries ?? KAFKA_DEFAULTS.retries),
     });
-  const brokers = (env[KAFKA_ENV.brokers] ?? defaults.brokers?.join(',') ?? '127.0.0.1:9092')
+  const brokers = (env[KAFKA_ENV.brokers] ?? (defaults.brokers ?? KAFKA_DEFAULTS.brokers).join(','))
     .split(',')
     .map((b) => b.trim())
     .filter(Boolean);
   const mechanism = env[KAFKA_ENV.saslMechanism]?.toLowerCase();
   const options: KafkaOptions = {
     brokers,
-    clientId: env[KAFKA_ENV.clientId] ?? defaults.clientId ?? 'activity-tracking',
-    ssl: parseBool(KAFKA_ENV.ssl, env[KAFKA_ENV.ssl], defaults.ssl ?? false),
+    clientId: env[KAFKA_ENV.clientId] ?? defaults.clientId ?? KAFKA_DEFAULTS.clientId,
+    ssl: parseBool(KAFKA_ENV.ssl, env[KAFKA_ENV.ssl], defaults.ssl ?? KAFKA_DEFAULTS.ssl),
     replicationFactor: parseInteger(
       KAFKA_ENV.replicationFactor,
       env[KAFKA_ENV.replicationFactor],
-      defaults.replicationFactor ?? -1,
+      defaults.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
     ),
     connectionTimeoutMs: parseInteger(
       KAFKA_ENV.connectionTimeoutMs,
       env[KAFKA_ENV.connectionTimeoutMs],
-      defaults.connectionTimeoutMs ?? 10_000,
+      defaults.connectionTimeoutMs ?? KAFKA_DEFAULTS.connectionTimeoutMs,
     ),
     sessionTimeoutMs: parseInteger(
       KAFKA_ENV.sessionTimeoutMs,
       env[KAFKA_ENV.sessionTimeoutMs],
-      defaults.sessionTimeoutMs ?? 30_000,
+      defaults.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
     ),
-    retries: parseInteger(KAFKA_ENV.retries, env[KAFKA_ENV.retries], defaults.retries ?? 10),
+    retries: parseInteger(KAFKA_ENV.retries, env[KAFKA_ENV.retries], defaults.retries ?? KAFKA_DEFAULTS.retries),
   };
   if (mechanism) {
     options.sasl = {
