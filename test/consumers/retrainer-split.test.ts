@@ -18,7 +18,8 @@ function windows(devices: Record<string, number>, postDriftFrom = 0): Positioned
     for (let i = 0; i < count; i++) {
       if (i % 7 === 3) continue;
       data.rows.push(Float64Array.of(i));
-      data.labels.push(i % 2 === 0 ? 'even' : 'odd');
+      // Activities come in segments of 10 windows, as a phone's do.
+      data.labels.push(Math.floor(i / 10) % 2 === 0 ? 'even' : 'odd');
       data.positions.push({
         partition: 0,
         offset: offset++,
@@ -40,29 +41,37 @@ describe('the retrainer split', () => {
     const { train, validation, gap } = splitByTime(all, 0.25);
     expect(validation.rows.length).toBeGreaterThan(40);
     expect(gap).toBeGreaterThan(0);
-    for (const v of validation.positions)
-      for (const t of train.positions)
-        if (v.device === t.device) {
-          expect(overlaps(v, t), `${v.device} ${v.firstSample} vs ${t.firstSample}`).toBe(false);
-          expect(t.lastSample).toBeLessThan(v.firstSample);
-        }
+    const labelOf = (d: PositionedDataset, i: number) => d.labels[i];
+    validation.positions.forEach((v, vi) => {
+      train.positions.forEach((t, ti) => {
+        if (v.device !== t.device) return;
+        expect(overlaps(v, t), `${v.device} ${v.firstSample} vs ${t.firstSample}`).toBe(false);
+        // Within an activity, validation is later than training.
+        if (labelOf(validation, vi) === labelOf(train, ti)) expect(t.lastSample).toBeLessThan(v.firstSample);
+      });
+    });
+    // Validation holds every activity of a device that has enough windows of it.
+    expect(new Set(validation.labels)).toEqual(new Set(['even', 'odd']));
     // Every window is on one side or counted in the gap; a device with 3 windows only trains.
     expect(train.rows.length + validation.rows.length + gap).toBe(all.rows.length);
     expect(validation.positions.some((p) => p.device === 'c')).toBe(false);
     // Rows keep their values and labels.
     for (let i = 0; i < validation.rows.length; i++)
-      expect(validation.labels[i]).toBe(validation.rows[i][0] % 2 === 0 ? 'even' : 'odd');
+      expect(validation.labels[i]).toBe(Math.floor(validation.rows[i][0] / 10) % 2 === 0 ? 'even' : 'odd');
   });
 
   it('compares models only on post-drift windows neither trained on', () => {
     const all = windows({ a: 100, b: 100 }, 50);
     const { train, validation } = splitByTime(all, 0.25);
     const until = trainedUntil(train);
-    expect(unseenBy(validation, until).rows.length).toBe(validation.rows.length);
+    // Only post-drift windows are compared: the reference rows (before the drift) are left out.
+    const post = validation.positions.filter((p) => p.postDrift).length;
+    expect(post).toBeGreaterThan(0);
+    expect(unseenBy(validation, null).rows.length).toBe(post);
     // A model that trained further into device a's stream has seen some of these windows.
-    const further = { ...until, a: validation.positions.find((p) => p.device === 'a')!.lastSample + 64 };
+    const further = { ...until, a: validation.positions.filter((p) => p.device === 'a' && p.postDrift)[3].lastSample };
     const fresh = unseenBy(validation, further);
-    expect(fresh.rows.length).toBeLessThan(validation.rows.length);
+    expect(fresh.rows.length).toBeLessThan(post);
     expect(fresh.positions.every((p) => p.device !== 'a' || p.firstSample > further.a)).toBe(true);
     expect(fresh.positions.every((p) => p.postDrift)).toBe(true);
   });
@@ -86,7 +95,7 @@ describe('the champion/challenger gate', () => {
     const registry = new EmbeddedTrackingStore(dir);
     const model = 'gate-test';
     await registry.ensureModel(model);
-    const truth = (x: number) => (x % 2 === 0 ? 'even' : 'odd');
+    const truth = (x: number) => (Math.floor(x / 10) % 2 === 0 ? 'even' : 'odd');
     const { train, validation } = splitByTime(windows({ a: 400, b: 400 }, 100), 0.25);
     // Production: a real artifact in the registry (k-NN on the training rows), right on about half.
     const { KnnClassifier } = await import('../../src/model/knn.ts');
