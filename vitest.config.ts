@@ -7,6 +7,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // Most suites wait on a broker, a server or a child process, not on the CPU: three at once on two
+    // cores (vitest's default here is one, cores - 1) took the suite from 11 to N minutes.
+    maxWorkers: 3,
+    minWorkers: 1,
     reporters: ['default'],
   },
 });

@@ -56,6 +56,6 @@ describe('retrainer burst', () => {
     );
     expect(() => resolveRetrainerOptions({ validationFraction: 1 })).toThrow(/validationFraction/);
     expect(() => resolveRetrainerOptions({ model: '../x' })).toThrow(/model name/);
-    expect(resolveRetrainerOptions({ quietMs: undefined }).quietMs).toBe(5000);
+    expect(resolveRetrainerOptions({ quietMs: undefined }).quietMs).toBe(2000);
   });
 });

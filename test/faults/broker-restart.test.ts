@@ -12,6 +12,7 @@ import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { requireKafka } from '../setup/services.ts';
 import { runLoop } from '../support/run-loop.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/kafka.sh');
@@ -60,15 +61,22 @@ describe('broker restart mid-stream (real broker)', () => {
       const topics = namespacedTopics(`b-${randomUUID()}`);
       let loopDone = false;
       let stoppedMidStream = false;
-      const loop = runLoop(transport, { ...options, topics }, logger, () => {}).finally(() => {
+      let progress = 0;
+      const loop = runLoop(
+        transport,
+        { ...options, topics, onProgress: (sent, total) => (progress = sent / total) },
+        logger,
+        () => {},
+      ).finally(() => {
         loopDone = true;
       });
       let restarted = false;
       const restart = (async () => {
-        // A fixed moment into the stream (the loop takes 20-40 s here): no admin calls to race with the loop's own.
-        await sleep(4000);
+        // A tenth into the replay, by the replay's own count (no admin calls to race with the loop's own).
+        await waitFor(() => progress >= 0.1 || loopDone, 'the replay to be a tenth through', { timeoutMs: 120_000 });
         stoppedMidStream = !loopDone;
         await run('bash', [SCRIPT, 'stop'], { env });
+        // The outage's length is the fault itself, not a wait for something: the broker stays down 3 s.
         await sleep(3000);
         await run('bash', [SCRIPT, 'start'], { env, timeout: 300_000 });
         restarted = true;

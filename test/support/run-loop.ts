@@ -12,6 +12,8 @@ import { TOPICS, type TopicNames, topicSpecs } from '../../src/topics.ts';
 import type { Transport } from '../../src/transport/types.ts';
 
 export interface RunOptions {
+  /** Called after each publish with the samples sent so far and the total (fault tests strike on it). */
+  onProgress?: (sent: number, total: number) => void;
   data: 'sample' | 'shared';
   drift: string;
   loops: number;
@@ -77,6 +79,7 @@ export async function runLoop(
     drift: { fromLoop: Math.min(1, options.loops - 1), injection },
     topic: topics.sensorReadings,
     onProgress: (sent, total) => {
+      options.onProgress?.(sent, total);
       if (process.stdout.isTTY)
         process.stdout.write(`\r  replayed ${((100 * sent) / total).toFixed(0)} % of ${total} samples`);
     },
