@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.ts';
+import { collectOutput, runCli } from '../support/cli.ts';
 import { waitFor } from '../support/wait.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
@@ -47,24 +47,18 @@ describe('run tears everything down', () => {
       env: { ...process.env, TRANSPORT: 'embedded', MLFLOW_TRACKING_URI: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      output += c.toString();
-    });
+    const outputOf = collectOutput(child);
     const exited = new Promise<number | null>((r) => child.once('close', r));
     let serving: number[] = [];
     try {
       // v1 serves (a local serving process reads the run's registry folder), and the test phones stream.
-      await waitFor(() => /test phones:/.test(output), 'the run reaching the test phones', { timeoutMs: 150_000 });
+      await waitFor(() => /test phones:/.test(outputOf()), 'the run reaching the test phones', { timeoutMs: 150_000 });
       serving = await childrenOf(child.pid!);
-      expect(serving.length, output).toBeGreaterThan(0);
+      expect(serving.length, outputOf()).toBeGreaterThan(0);
       child.kill('SIGINT');
       const code = await exited;
-      expect(code, output).not.toBe(0);
-      expect(output).toMatch(/the run was stopped/);
+      expect(code, outputOf()).not.toBe(0);
+      expect(outputOf()).toMatch(/the run was stopped/);
       await waitFor(() => !serving.some(alive), 'the serving processes to exit', { timeoutMs: 20_000 });
     } finally {
       child.kill('SIGKILL');

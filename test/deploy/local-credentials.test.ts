@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalTarget } from '../../src/deploy/local.ts';
 import { DeploymentError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import { collectOutput } from '../support/cli.ts';
 
 const PASSWORD = 'pw-Zq81-s3cret';
 const TOKEN = 'tok-Xr5-s3cret';
@@ -35,15 +36,10 @@ describe('a credentialed MLFLOW_TRACKING_URI never reaches output', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
+    const outOf = collectOutput(child);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
+    const out = outOf();
     expect(out).toContain('"ready":false');
     expect(out).toMatch(/unreachable/);
     expect(out).not.toContain(PASSWORD);

@@ -79,3 +79,14 @@ export async function runInProcess(args: string[], env: NodeJS.ProcessEnv = {}):
     Object.assign(process.env, saved);
   }
 }
+
+/** Collects a child's stdout and stderr together, as they arrive; the result reads what came so far. */
+export function collectOutput(child: { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }) {
+  let out = '';
+  const add = (c: Buffer) => {
+    out += c.toString();
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  return () => out;
+}
