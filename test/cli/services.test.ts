@@ -7,6 +7,7 @@ import { topicSpecs } from '../../src/topics.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { requireAzurite, requireKafka, testKafka } from '../setup/services.ts';
+import { waitFor } from '../support/wait.ts';
 
 const eventHubs = usePeer();
 
@@ -33,24 +34,30 @@ async function runsAndStops(name: string, transport: string, env: NodeJS.Process
     TRACKING_DIR: path.join('/tmp', `cli-tracking-${process.pid}`),
     ...env,
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /"health":"(http:\/\/[^"]+)\/healthz"/.exec(output());
-      if (m) {
-        clearInterval(timer);
-        resolve(m[1]);
-      }
-    }, 100);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`${name} exited with ${code}: ${output()}`));
-    });
+  let exited: number | null | undefined;
+  const exit = new Promise<number | null>((resolve) => child.once('exit', resolve)).then((code) => (exited = code));
+  let url = '';
+  await waitFor(
+    () => {
+      if (exited !== undefined) throw new Error(`${name} exited with ${exited}: ${output()}`);
+      url = /"health":"(http:\/\/[^"]+)\/healthz"/.exec(output())?.[1] ?? '';
+      return url !== '';
+    },
+    `${name} to serve /healthz`,
+    { timeoutMs: 60_000, intervalMs: 100 },
+  ).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${err.message}; it printed:\n${output()}`);
   });
   const health = await (await fetch(`${url}/healthz`)).json();
   expect(health).toMatchObject({ ok: true, transport });
   expect(await (await fetch(`${url}/metrics`)).text()).toContain('activity_records_in_total');
   child.kill('SIGTERM');
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await waitFor(() => exited !== undefined, `${name} to stop on SIGTERM`, { timeoutMs: 25_000 }).catch((err: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${err.message}; it printed:\n${output()}`);
+  });
+  const code = await exit;
   expect(code, output()).toBe(0);
   expect(output()).toContain('stopping');
 }
