@@ -101,10 +101,28 @@ async function runService(
     process.once('SIGTERM', resolve);
   });
   logger.info(`${name} stopping: the running batch finishes, offsets stay consistent`);
-  await running.stop();
-  await ops.close();
-  await transport.close();
+  // A stop that hangs (a client library waiting on a peer that is gone) must not keep the process up for
+  // good: whatever runs it (systemd, a container) is told by a failing exit code instead.
+  const stopped = await Promise.race([
+    (async () => {
+      await running.stop();
+      await ops.close();
+      await transport.close();
+      return true;
+    })(),
+    new Promise<false>((resolve) => setTimeout(resolve, STOP_BOUND_MS, false).unref()),
+  ]);
+  if (!stopped) {
+    logger.error(
+      { ms: STOP_BOUND_MS },
+      `${name} did not stop within the bound; exiting anyway (uncommitted input is redelivered)`,
+    );
+    throw new ServiceUnavailableError(`${name} did not stop within ${STOP_BOUND_MS / 1000} s`);
+  }
 }
+
+/** How long a consumer may take to stop cleanly on SIGTERM/SIGINT. */
+const STOP_BOUND_MS = 30_000;
 
 function consumerRunning(consumer: StreamConsumer): Running {
   return { stop: () => consumer.stop(), details: () => ({ partitions: consumer.assignments() }) };

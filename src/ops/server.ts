@@ -106,6 +106,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   options.logger?.info({ url }, 'operations endpoint listening');
   return {
     url,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A scraper's keep-alive connection would hold the close (and the consumer's exit) until it idles out.
+        server.closeIdleConnections();
+      }),
   };
 }
