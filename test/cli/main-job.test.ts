@@ -65,8 +65,8 @@ describe.each([
       expect((await backend.byAlias(model, CHAMPION))!.version).toBeGreaterThan(1);
       // The phones wait while the loop retrains, so the story does not depend on the machine's speed:
       // the drift costs the old model, and the retrained versions win part of it back on the same
-      // windows, hundreds of them, none of which they trained on. (Measured on this sample: 87.5 % before,
-      // 65.6 % old model, 74.9 % retrained; "within 5 points of before" is not reached, see the issue notes.)
+      // windows, hundreds of them, none of which they trained on. (Measured on this sample: 85.7 % before,
+      // 63.3 % old model, 78.4 % retrained; "within 5 points of before" is not reached, see the issue notes.)
       const { beforeDrift, afterDriftOldModel, afterDriftRetrained } = s.accuracy;
       expect(afterDriftRetrained.windows).toBeGreaterThanOrEqual(300);
       expect(afterDriftOldModel.windows).toBe(afterDriftRetrained.windows);
