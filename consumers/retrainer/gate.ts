@@ -3,10 +3,14 @@ import { argmaxClasses } from '../../src/model/evaluate.ts';
 import { comparePaired } from '../../src/model/significance.ts';
 import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../../src/model/trained-until.ts';
 import type { Classifier } from '../../src/model/types.ts';
+import type { ModelEvent } from '../../src/schemas/types.gen.ts';
 import { CHAMPION, type ModelVersion, type Registry } from '../../src/tracking/types.ts';
 import { type PositionedDataset, unseenBy } from './dataset.ts';
 
-export interface GateDecision {
+/** The paired test's figures, as the model events carry them (schemas/v1/model-event.json, `gate`). */
+export type GateTest = NonNullable<ModelEvent['gate']>;
+
+export interface GateDecision extends GateTest {
   promote: boolean;
   /** What the gate compares: accuracy on the same windows, paired. */
   metric: 'accuracy';
@@ -15,14 +19,6 @@ export interface GateDecision {
   /** Production's accuracy on the same windows; null when there is none or it cannot score these vectors. */
   production: number | null;
   productionVersion: number | null;
-  test: 'mcnemar-exact';
-  /** Significance level: promoted only when the one-sided p-value is below it. */
-  alpha: number;
-  pValue: number | null;
-  /** Validation windows compared: neither model trained on any sample of them. */
-  windows: number;
-  challengerOnly: number;
-  championOnly: number;
   reason: string;
 }
 
