@@ -140,7 +140,9 @@ export class AciTarget implements DeployTarget {
           resources: { requests: { cpu, memoryInGB } },
           ports: [{ port, protocol: 'TCP' }],
           environmentVariables: [
-            ...Object.entries(env).map(([n, value]) => ({ name: n, value })),
+            ...Object.entries(env).map(([n, value]) =>
+              isSecret(n, value) ? { name: n, secureValue: value } : { name: n, value },
+            ),
             { name: 'SERVING_API_KEY', secureValue: apiKey },
           ],
         },
@@ -208,4 +210,19 @@ export class AciTarget implements DeployTarget {
 
   /** Leaves the serving group running: stopping a deployer must not take production down. */
   async close(): Promise<void> {}
+}
+
+/**
+ * Environment that must go to ACI as `secureValue`: a plain `value` is readable by anyone who can read the
+ * container group's properties. Secret by name (passwords, tokens, keys, connection strings) or, for a
+ * URI such as MLFLOW_TRACKING_URI, by carrying credentials in it.
+ */
+function isSecret(name: string, value: string): boolean {
+  if (/(PASSWORD|TOKEN|SECRET|_KEY|CONNECTION_STRING)$/i.test(name)) return true;
+  try {
+    const url = new URL(value);
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return false;
+  }
 }

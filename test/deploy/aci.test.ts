@@ -121,6 +121,32 @@ describe('ACI deploy target through the real SDK against a local ARM', () => {
     expect([...arm.groups.keys()]).toEqual(['activity-serving-har-v2']);
   }, 60_000);
 
+  it('sends secrets in the environment as secureValue, never as a readable value', () => {
+    const t = target('img', {
+      env: {
+        MLFLOW_TRACKING_URI: 'https://user:pw-secret@mlflow.example.io',
+        MLFLOW_TRACKING_PASSWORD: 'pw-secret',
+        MLFLOW_TRACKING_TOKEN: 'tok-secret',
+        LOG_LEVEL: 'info',
+        TRACKING_URI_PLAIN: 'https://mlflow.example.io',
+      },
+    });
+    const vars = t.containerGroup({ name: 'har', version: 1 }).containers[0].environmentVariables!;
+    const byName = Object.fromEntries(vars.map((v) => [v.name, v]));
+    for (const name of [
+      'MLFLOW_TRACKING_URI',
+      'MLFLOW_TRACKING_PASSWORD',
+      'MLFLOW_TRACKING_TOKEN',
+      'SERVING_API_KEY',
+    ]) {
+      expect(byName[name].secureValue, name).toBeDefined();
+      expect(byName[name].value, name).toBeUndefined();
+    }
+    expect(byName.LOG_LEVEL).toEqual({ name: 'LOG_LEVEL', value: 'info' });
+    expect(byName.TRACKING_URI_PLAIN.value).toBe('https://mlflow.example.io');
+    expect(JSON.stringify(vars.filter((v) => v.value !== undefined))).not.toContain('secret');
+  });
+
   it('validates its options at the door', () => {
     expect(() => target('img', { apiKey: 'short' })).toThrow(InvalidOptionError);
     expect(() => target('img', { registry: { server: 'acr.example.io' } })).toThrow(/ACR_USERNAME/);
