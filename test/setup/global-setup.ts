@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { startAzurite } from './azurite.ts';
 import { startMlflow } from './mlflow.ts';
-
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '../..');
+import { startScriptService } from './script-service.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -54,26 +49,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 /** A real Kafka broker (scripts/services/kafka.sh); `KAFKA_BROKERS` points the suites at a running one instead. */
 async function startKafka(): Promise<{ brokers?: string; error?: string; stop?: () => Promise<void> }> {
   if (process.env.KAFKA_BROKERS) return { brokers: process.env.KAFKA_BROKERS };
-  const started = Date.now();
   const port = process.env.TEST_KAFKA_PORT ?? '19092';
   const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
-  try {
-    const { stdout } = await run('bash', [path.join(ROOT, 'scripts/services/kafka.sh'), 'start'], {
-      env,
-      timeout: 300_000,
-    });
-    process.stdout.write(`[services] ${stdout.trim()} in ${Date.now() - started} ms\n`);
-    return {
-      brokers: `127.0.0.1:${port}`,
-      stop: async () => {
-        await run('bash', [path.join(ROOT, 'scripts/services/kafka.sh'), 'stop'], { env });
-      },
-    };
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    const error = `the test Kafka broker could not be started: ${e.stderr?.trim() || e.message}`;
-    if (process.env.CI === 'true') throw new Error(error);
-    process.stdout.write(`[services] ${error}\n`);
-    return { error };
-  }
+  const started = await startScriptService('kafka.sh', 'the test Kafka broker', env, 300_000);
+  return started.error ? started : { ...started, brokers: `127.0.0.1:${port}` };
 }

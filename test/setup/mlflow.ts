@@ -1,9 +1,4 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
-const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/mlflow.sh');
+import { startScriptService } from './script-service.ts';
 
 /**
  * Starts a real MLflow tracking server for the suites (scripts/services/mlflow.sh; the first run
@@ -14,21 +9,6 @@ export async function startMlflow(): Promise<{ uri?: string; error?: string; sto
   if (process.env.MLFLOW_TRACKING_URI) return { uri: process.env.MLFLOW_TRACKING_URI };
   const port = process.env.TEST_MLFLOW_PORT ?? String(Number(process.env.TEST_KAFKA_PORT ?? 19092) + 100);
   const env = { ...process.env, MLFLOW_PORT: port, MLFLOW_FRESH: '1' };
-  const started = Date.now();
-  try {
-    const { stdout } = await run('bash', [SCRIPT, 'start'], { env, timeout: 900_000 });
-    process.stdout.write(`[services] ${stdout.trim()} in ${Date.now() - started} ms\n`);
-    return {
-      uri: `http://127.0.0.1:${port}`,
-      stop: async () => {
-        await run('bash', [SCRIPT, 'stop'], { env });
-      },
-    };
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    const error = `the test MLflow server could not be started: ${e.stderr?.trim() || e.message}`;
-    if (process.env.CI === 'true') throw new Error(error);
-    process.stdout.write(`[services] ${error}\n`);
-    return { error };
-  }
+  const started = await startScriptService('mlflow.sh', 'the test MLflow server', env, 900_000);
+  return started.error ? started : { ...started, uri: `http://127.0.0.1:${port}` };
 }
