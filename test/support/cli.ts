@@ -3,6 +3,16 @@ import path from 'node:path';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
 
+/** Settings a developer's shell may hold that would change what the CLI does; the tests clear them. */
+const SHELL_SETTINGS = [
+  'TRANSPORT',
+  'LOG_LEVEL',
+  'MLFLOW_TRACKING_URI',
+  'TRACKING_DIR',
+  'SERVING_PORT',
+  'METRICS_PORT',
+];
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -16,8 +26,7 @@ export interface CliResult {
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
   const base = { ...process.env };
-  for (const name of ['TRANSPORT', 'LOG_LEVEL', 'MLFLOW_TRACKING_URI', 'TRACKING_DIR', 'SERVING_PORT', 'METRICS_PORT'])
-    delete base[name];
+  for (const name of SHELL_SETTINGS) delete base[name];
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,8 +63,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 export async function runInProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const { main } = await import('../../src/cli/main.ts');
   const saved = { ...process.env };
-  for (const name of ['TRANSPORT', 'LOG_LEVEL', 'MLFLOW_TRACKING_URI', 'TRACKING_DIR', 'SERVING_PORT', 'METRICS_PORT'])
-    delete process.env[name];
+  for (const name of SHELL_SETTINGS) delete process.env[name];
   Object.assign(process.env, env);
   let stdout = '';
   let stderr = '';
