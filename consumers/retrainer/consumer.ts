@@ -242,17 +242,12 @@ export class RetrainerConsumer {
       const key = `drift:${topic}:${batch.partition}:${records[0].offset}`;
       // The new version serves every phone: it trains on every phone still drifting, not just this burst's.
       const episode = this.#openEpisode(key, burst.ranges, burst.devices, ends);
-      const ranges = [...episode.from].map(([partition, fromOffset]) => ({
-        partition,
-        fromOffset,
-        toOffset: Math.max(fromOffset, (ends[partition] ?? 0) - 1),
-      }));
       const outcome = await this.#inTurn(
         () =>
           retrain(this.#deps(), {
             key,
             trigger: events.map((e) => e.id),
-            postDrift: { ranges, devices: episode.devices },
+            postDrift: { ranges: episodeRanges(episode.from, ends), devices: episode.devices },
             covers: { [batch.partition]: lastOffset },
           }),
         context,
@@ -309,8 +304,7 @@ export class RetrainerConsumer {
     // Concept drift (the serving model's error rate rose) asks for a retraining now, followed phone or not.
     if (!events.every((d) => d.kind === 'data' && e.devices.has(d.device))) return false;
     const ends = await this.#o.transport.endOffsets(this.#topics.features);
-    for (const r of postDriftRanges(events, ends).ranges)
-      e.from.set(r.partition, Math.min(e.from.get(r.partition) ?? r.fromOffset, r.fromOffset));
+    widen(e.from, postDriftRanges(events, ends).ranges);
     if (dead.length > 0) await this.#producer!.publish(dead);
     this.#logger.debug({ events: events.length, episode: e.key }, 'drift of followed devices: folded into the episode');
     return true;
@@ -322,8 +316,7 @@ export class RetrainerConsumer {
    */
   #openEpisode(key: string, ranges: OffsetRange[], devices: Set<string>, ends: number[]): Episode {
     const open = this.#episode && this.#episode.followUps < this.#options.followUps ? this.#episode : null;
-    const from = new Map(open?.from ?? []);
-    for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
+    const from = widen(new Map(open?.from ?? []), ranges);
     this.#episode = {
       key,
       from,
@@ -349,11 +342,6 @@ export class RetrainerConsumer {
       if (!e || e.followUps >= followUps || this.#burstOpen) continue;
       try {
         const ends = await this.#o.transport.endOffsets(this.#topics.features);
-        const ranges = [...e.from].map(([partition, fromOffset]) => ({
-          partition,
-          fromOffset,
-          toOffset: (ends[partition] ?? 0) - 1,
-        }));
         const records = episodeRecords(e.from, ends);
         const step = Math.min(this.#options.maxGrowthStep, e.records * (growthFactor - 1));
         if (records < e.records + step || records < this.#options.minPostDrift) continue;
@@ -364,7 +352,7 @@ export class RetrainerConsumer {
           retrain(this.#deps(), {
             key: `grow:${e.key}:${n}:${records}`,
             trigger: [],
-            postDrift: { ranges: ranges.filter((r) => r.toOffset >= r.fromOffset), devices: e.devices },
+            postDrift: { ranges: episodeRanges(e.from, ends), devices: e.devices },
             covers: {},
           }),
         );
@@ -384,6 +372,19 @@ export class RetrainerConsumer {
       }
     }
   }
+}
+
+/** The episode's post-drift ranges up to the topic's current ends (partitions with no record yet left out). */
+function episodeRanges(from: ReadonlyMap<number, number>, ends: readonly number[]): OffsetRange[] {
+  return [...from]
+    .map(([partition, fromOffset]) => ({ partition, fromOffset, toOffset: (ends[partition] ?? 0) - 1 }))
+    .filter((r) => r.toOffset >= r.fromOffset);
+}
+
+/** Moves each partition's post-drift start back to the earliest of `ranges`; returns `from`. */
+function widen(from: Map<number, number>, ranges: readonly OffsetRange[]): Map<number, number> {
+  for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
+  return from;
 }
 
 /** Records from each partition's post-drift start to its end: how far the episode's data has grown. */

@@ -215,20 +215,23 @@ export function splitByTime(
     const ranges = held.get(p.device);
     if (ranges?.some(([from, to]) => p.firstSample <= to && from <= p.lastSample)) side[i] = -1;
   }
-  const train = emptyDataset();
-  const validation = emptyDataset();
-  let gap = 0;
-  for (let i = 0; i < all.rows.length; i++) {
-    if (side[i] < 0) {
-      gap++;
-      continue;
-    }
-    const to = side[i] === 1 ? validation : train;
-    to.rows.push(all.rows[i]);
-    to.labels.push(all.labels[i]);
-    to.positions.push(all.positions[i]);
+  return {
+    train: subset(all, (i) => side[i] === 0),
+    validation: subset(all, (i) => side[i] === 1),
+    gap: side.reduce((n, x) => n + (x < 0 ? 1 : 0), 0),
+  };
+}
+
+/** The rows of `data` whose index `keep` accepts, in order, with their labels and origins. */
+function subset(data: PositionedDataset, keep: (i: number) => boolean): PositionedDataset {
+  const out = emptyDataset();
+  for (let i = 0; i < data.rows.length; i++) {
+    if (!keep(i)) continue;
+    out.rows.push(data.rows[i]);
+    out.labels.push(data.labels[i]);
+    out.positions.push(data.positions[i]);
   }
-  return { train, validation, gap };
+  return out;
 }
 
 /** Per device, the last sample any of `data`'s windows covers. */
@@ -245,13 +248,8 @@ export function trainedUntil(data: PositionedDataset): TrainedUntil {
  */
 export function unseenBy(data: PositionedDataset, until: TrainedUntil | null): PositionedDataset {
   const post = data.positions.some((p) => p.postDrift);
-  const out = emptyDataset();
-  for (let i = 0; i < data.rows.length; i++) {
+  return subset(data, (i) => {
     const p = data.positions[i];
-    if ((post && !p.postDrift) || !isUnseen(until, p.device, p.firstSample)) continue;
-    out.rows.push(data.rows[i]);
-    out.labels.push(data.labels[i]);
-    out.positions.push(p);
-  }
-  return out;
+    return (!post || p.postDrift) && isUnseen(until, p.device, p.firstSample);
+  });
 }
