@@ -11,12 +11,13 @@ import {
 import { loadModel } from '../model/artifact.ts';
 import { argmaxClasses } from '../model/evaluate.ts';
 import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../model/trained-until.ts';
+import type { RunEvents } from '../report/collect.ts';
 import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import type { DriftEvent, FeatureVector, Prediction } from '../schemas/types.gen.ts';
+import type { FeatureVector, Prediction } from '../schemas/types.gen.ts';
 import type { TopicNames } from '../topics.ts';
 import type { TrackingBackend } from '../tracking/types.ts';
-import { readPartition, readTopic } from '../transport/read.ts';
+import { readPartition } from '../transport/read.ts';
 import type { Transport } from '../transport/types.ts';
 
 export type AccuracyCell = LiveAccuracy;
@@ -67,7 +68,10 @@ export interface SummarizeInput {
   firstVersion: number;
   driftAtMs: ReadonlyMap<string, number>;
   startTime: number;
-  from: { driftEvents: number[]; predictions: number[]; features: number[] };
+  /** The run's drift events and predictions (read once, shared with the report). */
+  events: RunEvents;
+  /** Where this run's feature vectors begin, per partition. */
+  featuresFrom: number[];
   liveWindows: number;
   retrainings: { outcome: RetrainOutcome; timing: RetrainTiming }[];
   stats: ReplayStats;
@@ -90,9 +94,7 @@ export async function summarize(
   backend: TrackingBackend,
   input: SummarizeInput,
 ): Promise<MainJobSummary> {
-  const drifts: DriftEvent[] = [];
-  for await (const r of readTopic(transport, input.topics.driftEvents, input.from.driftEvents))
-    drifts.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data);
+  const { drifts, predictions } = input.events;
   const firstDetection: Record<string, number | null> = {};
   for (const device of input.driftAtMs.keys()) firstDetection[device] = null;
   for (const d of drifts) {
@@ -102,9 +104,6 @@ export async function summarize(
     if (s >= 0 && (firstDetection[d.device] === null || s < firstDetection[d.device]!)) firstDetection[d.device] = s;
   }
 
-  const predictions: Prediction[] = [];
-  for await (const r of readTopic(transport, input.topics.predictions, input.from.predictions))
-    predictions.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.prediction] }).data);
   const registered = await backend.registry.listVersions(input.model);
   const trainedUntil = new Map(registered.map((v) => [v.version, parseTrainedUntil(v.tags[TRAINED_UNTIL_TAG])]));
 
@@ -191,7 +190,7 @@ async function shadowAccuracy(
   const labels: string[] = [];
   const ends = await transport.endOffsets(input.topics.features);
   for (let partition = 0; partition < ends.length; partition++) {
-    const from = input.from.features[partition] ?? 0;
+    const from = input.featuresFrom[partition] ?? 0;
     if (ends[partition] <= from) continue;
     for await (const r of readPartition(transport, input.topics.features, partition, from, ends[partition] - 1)) {
       const label = wanted.get(`${partition}:${r.offset}`);

@@ -21,7 +21,7 @@ import { ServiceUnavailableError, TimeoutError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { PipelineMetrics } from '../metrics/metrics.ts';
 import { StreamConsumer } from '../pipeline/stream-consumer.ts';
-import { collectReport } from '../report/collect.ts';
+import { collectReport, readRunEvents } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
 import { ModelHandle } from '../serving/model-handle.ts';
 import { registryModelSource } from '../serving/model-source.ts';
@@ -289,13 +289,16 @@ export async function runMainJob(
     for (const stop of teardown.splice(0).reverse()) await stop();
 
     // 4. What happened, from what the system wrote.
+    const from = { driftEvents: driftStart, predictions: predictionsStart };
+    const events = await readRunEvents(transport, topics, from);
     const summary = await summarize(transport, backend, {
       model,
       topics,
       firstVersion: first.version.version,
       driftAtMs,
       startTime,
-      from: { driftEvents: driftStart, predictions: predictionsStart, features: featuresAtJoin },
+      events,
+      featuresFrom: featuresAtJoin,
       liveWindows: options.liveWindows ?? 200,
       retrainings,
       stats,
@@ -307,7 +310,8 @@ export async function runMainJob(
       model,
       startTime,
       driftStart: Math.min(...driftAtMs.values()) / 1000 - startTime / 1000,
-      from: { driftEvents: driftStart, predictions: predictionsStart },
+      from,
+      events,
       title: `Activity Tracking — ${options.drift} from ${Math.round(driftAt * 100)} % of each phone's stream`,
       facts: {
         transport: transport.kind,

@@ -18,6 +18,38 @@ export interface CollectOptions {
   from?: Partial<Record<'driftEvents' | 'predictions', number[]>>;
   title?: string;
   facts?: Record<string, string | number>;
+  /** The run's drift events and predictions, when the caller has read them already (`readRunEvents`). */
+  events?: RunEvents;
+}
+
+/** A run's drift events and predictions, as its topics hold them. */
+export interface RunEvents {
+  drifts: DriftEvent[];
+  predictions: Prediction[];
+}
+
+/**
+ * Reads the drift events and predictions from `from` (per topic) on. Malformed records are the
+ * dead-letter topic's business, not a report's: they are passed over.
+ */
+export async function readRunEvents(
+  transport: Transport,
+  topics: TopicNames,
+  from: CollectOptions['from'] = {},
+): Promise<RunEvents> {
+  const drifts: DriftEvent[] = [];
+  for await (const r of readTopic(transport, topics.driftEvents, from.driftEvents)) {
+    try {
+      drifts.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data);
+    } catch {}
+  }
+  const predictions: Prediction[] = [];
+  for await (const r of readTopic(transport, topics.predictions, from.predictions)) {
+    try {
+      predictions.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.prediction] }).data);
+    } catch {}
+  }
+  return { drifts, predictions };
 }
 
 /**
@@ -32,21 +64,8 @@ export async function collectReport(
   topics: TopicNames,
   options: CollectOptions,
 ): Promise<ReportData> {
-  const drifts: DriftEvent[] = [];
-  for await (const r of readTopic(transport, topics.driftEvents, options.from?.driftEvents)) {
-    try {
-      drifts.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.drift] }).data);
-    } catch {
-      // Malformed records are the dead-letter topic's business, not the report's.
-    }
-  }
-  const predictions: Prediction[] = [];
-  for await (const r of readTopic(transport, topics.predictions, options.from?.predictions)) {
-    try {
-      predictions.push(decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.prediction] }).data);
-    } catch {}
-  }
-  predictions.sort((a, b) => a.window.end - b.window.end);
+  const { drifts, predictions: read } = options.events ?? (await readRunEvents(transport, topics, options.from));
+  const predictions = [...read].sort((a, b) => a.window.end - b.window.end);
   const t0 =
     options.startTime ??
     Math.min(
