@@ -1,7 +1,7 @@
 import { type Kafka, type Producer as KafkaProducer, Partitioners } from 'kafkajs';
 import type { OutgoingRecord, TopicPartition } from '../types.ts';
 import { PUBLISH_RETRY } from './options.ts';
-import { topicMessages } from './records.ts';
+import { requestChunks, topicMessages } from './records.ts';
 
 /**
  * kafkajs implements the transactional model before KIP-447: offsets are sent
@@ -50,7 +50,8 @@ export class TransactionalProducers {
     const txn = await producer.transaction();
     try {
       await handler(async (records) => {
-        if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+        for (const chunk of requestChunks(records))
+          await txn.sendBatch({ acks: -1, topicMessages: topicMessages(chunk) });
       });
       await txn.sendOffsets({
         consumerGroupId: this.groupId,
