@@ -15,7 +15,7 @@ import { KafkaAdmin } from './admin.ts';
 import { connect, createKafka, within } from './clients.ts';
 import { KAFKA_DEFAULTS, type KafkaOptions, PUBLISH_RETRY, validateKafkaOptions } from './options.ts';
 import { readRange } from './read-range.ts';
-import { requestChunks, topicMessages } from './records.ts';
+import { topicMessages } from './records.ts';
 import { subscribe } from './subscription.ts';
 
 export interface KafkaTransportOptions extends KafkaOptions {
@@ -61,8 +61,7 @@ export class KafkaTransport implements Transport {
         if (records.length === 0) return;
         await this.#admin.requireTopics(records);
         try {
-          for (const chunk of requestChunks(records))
-            await producer.sendBatch({ acks: -1, topicMessages: topicMessages(chunk) });
+          await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
         } catch (err) {
           // Retriable when the broker was unreachable or a leader moved: the caller may publish again.
           throw new TransportError(`publishing ${records.length} records failed: ${(err as Error).message}`, {

@@ -44,28 +44,3 @@ export function topicMessages(records: OutgoingRecord[]): TopicMessages[] {
     })),
   }));
 }
-
-/**
- * A publish split, in order, into requests of at most `maxBytes` of keys, values and headers (a larger
- * record goes alone). A broker refuses a record batch over its `message.max.bytes` (1 MiB by default)
- * for good: a featurizer batch of 170 feature vectors behind a broker restart did that, and its
- * consumer redelivered the same batch forever. Half the default leaves room for the batch's framing.
- */
-export function requestChunks(records: OutgoingRecord[], maxBytes = 512 * 1024): OutgoingRecord[][] {
-  const chunks: OutgoingRecord[][] = [];
-  let chunk: OutgoingRecord[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    let size = r.value.length + (r.key?.length ?? 0);
-    for (const name in r.headers ?? {}) size += name.length + String(r.headers![name]).length;
-    if (chunk.length > 0 && bytes + size > maxBytes) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(r);
-    bytes += size;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}

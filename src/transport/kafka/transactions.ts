@@ -1,7 +1,7 @@
 import { type Kafka, type Producer as KafkaProducer, Partitioners } from 'kafkajs';
 import type { OutgoingRecord, TopicPartition } from '../types.ts';
 import { PUBLISH_RETRY } from './options.ts';
-import { requestChunks, topicMessages } from './records.ts';
+import { topicMessages } from './records.ts';
 
 /**
  * kafkajs implements the transactional model before KIP-447: offsets are sent
@@ -50,8 +50,7 @@ export class TransactionalProducers {
     const txn = await producer.transaction();
     try {
       await handler(async (records) => {
-        for (const chunk of requestChunks(records))
-          await txn.sendBatch({ acks: -1, topicMessages: topicMessages(chunk) });
+        if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
       });
       await txn.sendOffsets({
         consumerGroupId: this.groupId,
