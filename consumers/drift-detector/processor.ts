@@ -51,7 +51,8 @@ interface StreamState extends DetectorStreamState {
  * Keeps one detector bank per (device, activity) and emits a drift event per
  * confirmed detection. A change of activity is not drift: a window goes to the
  * bank of its own activity (its label, else the production model's
- * prediction); a window with neither is not fed to any bank. docs/drift.md.
+ * prediction); a window with neither is not fed to any bank. Nor is a new
+ * device calibration: the device's banks start again under it. docs/drift.md.
  */
 export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   readonly #streams: StreamStates<StreamState>;
@@ -61,7 +62,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   readonly #loop: RecordLoop;
   readonly #scratch = new Float64Array(FEATURE_NAMES.length);
   /** Counters for reports and tests. */
-  readonly stats = { vectors: 0, unkeyed: 0, alarms: 0, reported: 0, expired: 0 };
+  readonly stats = { vectors: 0, unkeyed: 0, alarms: 0, reported: 0, expired: 0, recalibrated: 0 };
 
   constructor(options: DriftDetectorOptions = {}) {
     this.#options = options;
@@ -125,11 +126,21 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
           offsets: new Float64Array(this.#memory),
           scale: referenceScale(activity),
           activity,
+          calibration: data.calibration?.id ?? null,
         },
         record.partition,
       );
     if (alreadyApplied(state, record.offset)) return;
     markApplied(state, record.offset);
+    const calibration = data.calibration?.id ?? null;
+    if (calibration !== state.calibration) {
+      // A new device calibration moves the features on purpose (docs/calibration.md): the windows start
+      // again from it, as a change of activity starts another bank, rather than report it as drift.
+      state.bank = new DetectorBank(FEATURE_NAMES, this.#options.adwin ?? DETECTOR_ADWIN);
+      state.confirmation = new Confirmation(this.#options.confirmation);
+      state.calibration = calibration;
+      this.stats.recalibrated++;
+    }
     const index = state.bank.updates;
     state.offsets[index % this.#memory] = record.offset;
     // ADWIN's cut bound has a term in the values' absolute scale: features are put in units of

@@ -18,6 +18,8 @@ export interface DetectorStreamState extends Tracked {
   /** Ring of the offsets of the last `offsetMemory` vectors fed to the bank. */
   offsets: Float64Array;
   activity: string;
+  /** Id of the device calibration the bank's vectors were computed under (null: none). */
+  calibration: string | null;
 }
 
 interface Header {
@@ -25,6 +27,7 @@ interface Header {
   partition: number;
   pending: Pending[];
   kept: number;
+  calibration?: string | null;
 }
 
 export function encodeStream(s: DetectorStreamState): Uint8Array {
@@ -36,6 +39,7 @@ export function encodeStream(s: DetectorStreamState): Uint8Array {
     // meanBefore may be NaN (unknown): JSON writes null, restore reads it back as NaN.
     pending: [...s.confirmation.pending()],
     kept,
+    calibration: s.calibration,
   };
   const bank = s.bank.snapshot();
   const body = Buffer.alloc(4 + bank.length + kept * 8);
@@ -72,5 +76,6 @@ export function decodeStream(
     confirmation: Confirmation.restore(confirmation, pending),
     offsets,
     activity: header.activity,
+    calibration: header.calibration ?? null,
   };
 }

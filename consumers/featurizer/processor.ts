@@ -1,4 +1,5 @@
-import { FEATURE_SET, type FeatureWindow, Featurizer, WINDOW } from '../../src/features/index.ts';
+import { calibrateSamples, frameChange, IDENTITY, isValidCalibration } from '../../src/calibration/affine.ts';
+import { FEATURE_SET, type FeatureWindow, Featurizer, flattenRows, WINDOW } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
@@ -7,7 +8,7 @@ import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import type { SensorReadings } from '../../src/schemas/types.gen.ts';
+import type { DeviceCalibration, FeatureVector, SensorReadings } from '../../src/schemas/types.gen.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 
@@ -33,6 +34,12 @@ export interface FeaturizerProcessorOptions {
  * goes to the dead-letter topic and the device's state does not move.
  * A gap in a device's sequence (lost readings) starts the device's windows
  * afresh rather than splicing two stretches of signal into one window.
+ *
+ * Device calibrations (docs/calibration.md) come in the same topic, keyed by
+ * the device, so they apply in order with its readings: from that record on,
+ * the device's samples are mapped into the models' frame, and the window in
+ * progress is moved into it too (`Featurizer.changeFrame`); each vector names
+ * the calibration it was computed under.
  */
 export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   readonly #devices = new StreamStates<DeviceState>(encodeDevice, decodeDevice);
@@ -70,10 +77,42 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   }
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
-    const { data } = decodeEvent(record.headers, record.value, {
-      accept: [EVENT_TYPES.sensorReadings],
+    const event = decodeEvent(record.headers, record.value, {
+      accept: [EVENT_TYPES.sensorReadings, EVENT_TYPES.deviceCalibration],
       maxBytes: this.#maxBytes,
     });
+    if (event.type === EVENT_TYPES.deviceCalibration) this.#calibrate(event.data as DeviceCalibration, record);
+    else this.#readings(event.data as SensorReadings, record, out);
+  }
+
+  #calibrate(data: DeviceCalibration, record: ConsumedRecord): void {
+    const calibration = { id: data.id, rotation: data.rotation, offset: data.offset };
+    if (!isValidCalibration(calibration)) {
+      throw new RecordRejected(
+        'invalid-calibration',
+        `device ${data.device}: calibration ${data.id} is not a rotation (orthonormal, determinant 1) with a finite offset`,
+      );
+    }
+    const state =
+      this.#devices.get(data.device) ??
+      this.#devices.start(
+        data.device,
+        { ...freshDevice(this.#rate, NOT_STARTED), calibration: null },
+        record.partition,
+      );
+    if (alreadyApplied(state, record.offset)) return;
+    markApplied(state, record.offset);
+    if (state.calibration?.id === data.id) return;
+    const change = frameChange(state.calibration ?? IDENTITY, calibration);
+    state.featurizer.changeFrame(change.matrix, change.shift);
+    state.calibration = calibration;
+    this.#loop.logger?.info(
+      { device: data.device, calibration: data.id, model: data.model },
+      'device calibration applied',
+    );
+  }
+
+  #readings(data: SensorReadings, record: ConsumedRecord, out: OutgoingRecord[]): void {
     if (data.sampleRate !== this.#rate) {
       throw new RecordRejected(
         'unsupported-sample-rate',
@@ -82,25 +121,29 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     }
     let state = this.#devices.get(data.device);
     if (state && alreadyApplied(state, record.offset)) return;
-    if (state && data.sequence < state.next) {
+    if (state && state.next !== NOT_STARTED && data.sequence < state.next) {
       throw new RecordRejected(
         'out-of-order',
         `device ${data.device}: readings start at sequence ${data.sequence}, but ${state.next} was expected (duplicate or out of order)`,
       );
     }
-    if (state && data.sequence > state.next) {
+    const samples = flattenRows(data.samples);
+    const calibration = state?.calibration ?? null;
+    if (calibration) calibrateSamples(samples, calibration);
+    if (state && state.next !== NOT_STARTED && data.sequence > state.next) {
       this.#loop.logger?.warn(
         { device: data.device, expected: state.next, got: data.sequence },
         'gap in readings; windows restart',
       );
       state = undefined;
     }
-    const samples = flatten(data);
+    if (state?.next === NOT_STARTED) Object.assign(state, freshDevice(this.#rate, data.sequence));
+    // Checked before any state is made, so a refused batch leaves none behind.
     const featurizer = state?.featurizer ?? new Featurizer({ sampleRateHz: this.#rate });
     const windows = featurizer.push(samples, data.labels ?? null);
     state ??= this.#devices.start(
       data.device,
-      { featurizer, base: data.sequence, next: data.sequence, spans: [] },
+      { featurizer, base: data.sequence, next: data.sequence, spans: [], calibration },
       record.partition,
     );
     markApplied(state, record.offset);
@@ -150,15 +193,21 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
           lastOffset: last.offset,
         },
         label: w.label,
+        ...(state.calibration ? { calibration: state.calibration as FeatureCalibration } : {}),
       },
     });
     return { topic: this.#output, key: device, headers, value };
   }
 }
 
-function flatten(data: SensorReadings): Float64Array {
-  const out = new Float64Array(data.samples.length * 6);
-  let o = 0;
-  for (const row of data.samples) for (let c = 0; c < 6; c++) out[o++] = row[c];
-  return out;
+/** `next` of a device whose calibration came before any of its readings. */
+const NOT_STARTED = -1;
+
+type FeatureCalibration = NonNullable<FeatureVector['calibration']>;
+
+function freshDevice(
+  rate: number,
+  sequence: number,
+): Omit<DeviceState, 'calibration' | 'partition' | 'appliedUpTo' | 'dirty'> {
+  return { featurizer: new Featurizer({ sampleRateHz: rate }), base: sequence, next: sequence, spans: [] };
 }

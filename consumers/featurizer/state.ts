@@ -9,22 +9,36 @@ export interface DeviceState extends Tracked {
   /** Next sequence expected. */
   next: number;
   spans: { sequence: number; count: number; timestamp: number; offset: number }[];
+  /** The device's calibration (docs/calibration.md), applied to its samples before the featurizer; null: none. */
+  calibration: { id: string; rotation: readonly number[]; offset: readonly number[] } | null;
 }
 
 /**
  * A device's checkpoint, in the frame of src/pipeline/stream-state.ts: magic "FZD1", header JSON (base,
- * next, spans, partition), body the featurizer snapshot ("FATZ", its own CRC).
+ * next, spans, partition, calibration when there is one), body the featurizer snapshot ("FATZ", its own CRC).
  */
 const MAGIC = 0x31445a46;
 
-type Header = Pick<DeviceState, 'base' | 'next' | 'spans' | 'partition'>;
+type Header = Pick<DeviceState, 'base' | 'next' | 'spans' | 'partition'> & { calibration?: DeviceState['calibration'] };
 
 export function encodeDevice(s: DeviceState): Uint8Array {
-  const header: Header = { base: s.base, next: s.next, spans: s.spans, partition: s.partition };
+  const header: Header = {
+    base: s.base,
+    next: s.next,
+    spans: s.spans,
+    partition: s.partition,
+    ...(s.calibration ? { calibration: s.calibration } : {}),
+  };
   return encodeFrame(MAGIC, header, s.featurizer.snapshot());
 }
 
 export function decodeDevice(bytes: Uint8Array): Omit<DeviceState, keyof Tracked> {
   const { header, body } = decodeFrame<Header>(bytes, MAGIC, 'featurizer device checkpoint');
-  return { base: header.base, next: header.next, spans: header.spans, featurizer: Featurizer.restore(body) };
+  return {
+    base: header.base,
+    next: header.next,
+    spans: header.spans,
+    calibration: header.calibration ?? null,
+    featurizer: Featurizer.restore(body),
+  };
 }

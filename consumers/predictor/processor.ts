@@ -127,6 +127,7 @@ export class PredictorProcessor implements BatchProcessor {
           latencyMs,
           label,
           source: { topic: record.topic, partition: record.partition, offset: record.offset },
+          ...(data.calibration ? { calibration: data.calibration.id } : {}),
         },
       });
       out.push({ topic: this.#topics.predictions, key: data.device, headers, value });

@@ -16,9 +16,10 @@ import type {
   Transport,
 } from '../../src/transport/types.ts';
 import { awaitBurstEnd, type BurstClock, realClock } from './burst.ts';
+import { calibrateDevices, type DeviceFrame } from './calibrate.ts';
 import { type OffsetRange, postDriftRanges } from './dataset.ts';
 import { type ResolvedRetrainerOptions, type RetrainerOptions, resolveRetrainerOptions } from './options.ts';
-import { COMPONENT, type RetrainOutcome, retrain, TAGS, type Trainer } from './retrain.ts';
+import { COMPONENT, type RetrainOutcome, type RetrainRequest, retrain, TAGS, type Trainer } from './retrain.ts';
 
 export interface RetrainerConsumerOptions extends RetrainerOptions {
   transport: Transport;
@@ -42,6 +43,17 @@ export interface RetrainTiming {
   /** The burst's first drift event was consumed, or the post-drift data reached its growth step. */
   requestedAt: number;
   finishedAt: number;
+}
+
+/** A calibration the retrainer published: which device, what was fitted, and when (epoch ms). */
+export interface CalibrationNote {
+  device: string;
+  id: string;
+  model: string;
+  degrees: number;
+  offsetNorm: number;
+  activities: string[];
+  at: number;
 }
 
 /** The drift being followed: its post-drift ranges grow, and retraining repeats as they do. */
@@ -85,6 +97,10 @@ export class RetrainerConsumer {
   #following: Promise<void> | undefined;
   #stopped = false;
   readonly outcomes: RetrainOutcome[] = [];
+  /** Device calibrations this process published, in order (reports, tests). */
+  readonly calibrations: CalibrationNote[] = [];
+  /** Each followed device's calibration as this process last knew it (published, or seen on its vectors). */
+  readonly #frames = new Map<string, DeviceFrame | null>();
 
   constructor(options: RetrainerConsumerOptions) {
     this.#o = options;
@@ -244,12 +260,7 @@ export class RetrainerConsumer {
       const episode = this.#openEpisode(key, burst.ranges, burst.devices, ends);
       const outcome = await this.#inTurn(
         () =>
-          retrain(this.#deps(), {
-            key,
-            trigger: events.map((e) => e.id),
-            postDrift: { ranges: episodeRanges(episode.from, ends), devices: episode.devices },
-            covers: { [batch.partition]: lastOffset },
-          }),
+          this.#adapt(episode, { key, trigger: events.map((e) => e.id), covers: { [batch.partition]: lastOffset } }),
         context,
       );
       this.outcomes.push(outcome);
@@ -258,6 +269,38 @@ export class RetrainerConsumer {
     }
     if (dead.length > 0) await this.#producer!.publish(dead);
     this.#covered.set(batch.partition, Math.max(covered, lastOffset));
+  }
+
+  /**
+   * One adaptation of the episode: first each drifted device's calibration is fitted again and, where
+   * it moved, published (docs/calibration.md); then the retraining, on the post-drift vectors made
+   * under each device's calibration from now on. A calibration's id is the retraining's key plus the
+   * device, so a repeat after a crash publishes the same record, which the featurizer applies once.
+   */
+  async #adapt(episode: Episode, request: Omit<RetrainRequest, 'postDrift'>): Promise<RetrainOutcome> {
+    let calibrations: Map<string, string | null> | undefined;
+    if (this.#options.calibrate) {
+      const step = await calibrateDevices(
+        this.#o.transport,
+        this.#topics,
+        { key: request.key, from: episode.from, devices: episode.devices },
+        this.#frames,
+        this.#options,
+      );
+      if (step.records.length > 0) await this.#producer!.publish(step.records);
+      for (const [device, { frame, fit, activities }] of step.published) {
+        const { model, degrees, offsetNorm } = fit;
+        this.calibrations.push({ device, id: frame.id, model, degrees, offsetNorm, activities, at: Date.now() });
+        this.#logger.info({ device, calibration: frame.id, fit }, 'device calibration published');
+      }
+      for (const [device, frame] of step.frames) this.#frames.set(device, frame);
+      calibrations = step.current;
+    }
+    const ends = await this.#o.transport.endOffsets(this.#topics.features);
+    return retrain(this.#deps(), {
+      ...request,
+      postDrift: { ranges: episodeRanges(episode.from, ends), devices: episode.devices, calibrations },
+    });
   }
 
   /** Runs `work` when no other retraining runs; a waiting batch keeps its group membership. */
@@ -349,12 +392,7 @@ export class RetrainerConsumer {
         const requestedAt = Date.now();
         const n = e.followUps + 1;
         const outcome = await this.#inTurn(() =>
-          retrain(this.#deps(), {
-            key: `grow:${e.key}:${n}:${records}`,
-            trigger: [],
-            postDrift: { ranges: episodeRanges(e.from, ends), devices: e.devices },
-            covers: {},
-          }),
+          this.#adapt(e, { key: `grow:${e.key}:${n}:${records}`, trigger: [], covers: {} }),
         );
         if (outcome.events.length > 0) await this.#producer!.publish(outcome.events);
         if (this.#episode === e) {

@@ -38,8 +38,19 @@ export interface TrainingData {
   validation: PositionedDataset;
   lineage: Lineage;
   /** Post-drift and reference vectors, before the split; `gap`: windows left out between train and validation. */
-  counts: { postDrift: number; reference: number; skipped: number; gap: number };
+  counts: { postDrift: number; reference: number; skipped: number; superseded: number; gap: number };
   trainedUntil: TrainedUntil;
+}
+
+/** The post-drift data of a retraining: ranges, the drifted devices (null: every device), and their calibrations. */
+export interface PostDrift {
+  ranges: OffsetRange[];
+  devices: Set<string> | null;
+  /**
+   * Each calibrated device's calibration from now on (docs/calibration.md): its post-drift vectors made
+   * under another one (before it, or under an earlier fit) are left out, as that phone no longer sends them.
+   */
+  calibrations?: ReadonlyMap<string, string | null>;
 }
 
 export interface DatasetPolicy {
@@ -81,6 +92,11 @@ async function* readVectors(
   }
 }
 
+function superseded(v: FeatureVector, calibrations: ReadonlyMap<string, string | null> | undefined): boolean {
+  if (!calibrations?.has(v.device)) return false;
+  return (v.calibration?.id ?? null) !== calibrations.get(v.device);
+}
+
 function usable(v: FeatureVector): v is FeatureVector & { label: string } {
   return v.label !== null && v.featureSet === FEATURE_SET && v.values.length === FEATURE_NAMES.length;
 }
@@ -102,10 +118,10 @@ function emptyDataset(): PositionedDataset {
 export async function buildTrainingData(
   transport: Transport,
   topic: string,
-  postDrift: { ranges: OffsetRange[]; devices: Set<string> | null },
+  postDrift: PostDrift,
   policy: DatasetPolicy,
 ): Promise<TrainingData> {
-  const stats = { skipped: 0 };
+  const stats = { skipped: 0, superseded: 0 };
   const all = emptyDataset();
   const lineageRanges: Lineage['ranges'][number][] = [];
   const add = (record: ConsumedRecord, v: FeatureVector & { label: string }, postDrift: boolean) => {
@@ -125,6 +141,10 @@ export async function buildTrainingData(
     let used = 0;
     for await (const [record, v] of readVectors(transport, topic, range, stats)) {
       if (!usable(v) || (postDrift.devices !== null && !postDrift.devices.has(v.device))) continue;
+      if (superseded(v, postDrift.calibrations)) {
+        stats.superseded++;
+        continue;
+      }
       add(record, v, true);
       used++;
     }
@@ -167,7 +187,7 @@ export async function buildTrainingData(
       records: all.rows.length,
       digest: datasetDigest(all),
     },
-    counts: { postDrift: postCount, reference: refCount, skipped: stats.skipped, gap },
+    counts: { postDrift: postCount, reference: refCount, skipped: stats.skipped, superseded: stats.superseded, gap },
     trainedUntil: trainedUntil(train),
   };
 }

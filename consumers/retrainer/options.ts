@@ -51,6 +51,19 @@ export interface RetrainerOptions {
    * (docs/retraining.md: a drift seen in only some activities misleads the model on the others). @defaultValue 3
    */
   minClassWindows?: number;
+  /**
+   * Fit and publish per-device calibrations after a drift, before retraining (docs/calibration.md).
+   * @defaultValue true
+   */
+  calibrate?: boolean;
+  /** Smallest rotation worth a calibration, in degrees (sessions differ by 10-35° with no drift). @defaultValue 20 */
+  calibrationMinDegrees?: number;
+  /** Smallest accelerometer offset worth a calibration, in g. @defaultValue 0.1 */
+  calibrationMinOffset?: number;
+  /** Labelled windows an activity needs before and after the drift to take part in a fit. @defaultValue 3 */
+  calibrationMinWindows?: number;
+  /** Records before the drift read back for the devices' reference means. @defaultValue 20000 */
+  calibrationLookback?: number;
 }
 
 export type ResolvedRetrainerOptions = Required<RetrainerOptions>;
@@ -71,6 +84,11 @@ export const RETRAINER_DEFAULTS: ResolvedRetrainerOptions = {
   maxGrowthStep: 300,
   followUps: 10,
   minClassWindows: 3,
+  calibrate: true,
+  calibrationMinDegrees: 20,
+  calibrationMinOffset: 0.1,
+  calibrationMinWindows: 3,
+  calibrationLookback: 20_000,
 };
 
 /** Fills the defaults and refuses combinations that cannot work, saying how to fix them. */
@@ -84,6 +102,10 @@ export function resolveRetrainerOptions(options: RetrainerOptions = {}): Resolve
     'referenceSize',
     'minGateWindows',
     'followUps',
+    'calibrationMinDegrees',
+    'calibrationMinOffset',
+    'calibrationMinWindows',
+    'calibrationLookback',
   ] as const) {
     if (!Number.isFinite(o[key]) || o[key] < 0)
       throw new InvalidOptionError(`retrainer ${key} must be >= 0, got ${o[key]}`);

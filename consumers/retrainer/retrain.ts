@@ -8,7 +8,7 @@ import type { ModelEvent } from '../../src/schemas/types.gen.ts';
 import type { TopicNames } from '../../src/topics.ts';
 import { CHAMPION, type ModelVersion, type TrackingBackend } from '../../src/tracking/types.ts';
 import type { OutgoingRecord, Transport } from '../../src/transport/types.ts';
-import { buildTrainingData, type Lineage, type OffsetRange, type PositionedDataset } from './dataset.ts';
+import { buildTrainingData, type Lineage, type PositionedDataset, type PostDrift } from './dataset.ts';
 import { championGate, type GateDecision } from './gate.ts';
 import type { ResolvedRetrainerOptions } from './options.ts';
 
@@ -36,7 +36,7 @@ export interface RetrainRequest {
   key: string;
   /** Ids of the drift events that caused it. */
   trigger: string[];
-  postDrift: { ranges: OffsetRange[]; devices: Set<string> | null };
+  postDrift: PostDrift;
   /** Drift-event offsets this retraining covers, per partition (a redelivered event inside is not a new trigger). */
   covers: Record<string, number>;
 }
@@ -111,6 +111,7 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
       validation_fraction: options.validationFraction,
       split: 'time-per-device',
       gap_records: data.counts.gap,
+      superseded_records: data.counts.superseded,
       reference_size: options.referenceSize,
       selection_metric: options.metric,
       gate_test: 'mcnemar-exact',

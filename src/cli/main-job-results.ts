@@ -1,4 +1,4 @@
-import type { RetrainTiming } from '../../consumers/retrainer/consumer.ts';
+import type { CalibrationNote, RetrainTiming } from '../../consumers/retrainer/consumer.ts';
 import type { RetrainOutcome } from '../../consumers/retrainer/retrain.ts';
 import type { ReplayStats } from '../../producers/replay/replay.ts';
 import {
@@ -8,16 +8,17 @@ import {
   liveAccuracyByVersion,
   type TrainedUntilByVersion,
 } from '../evaluation/live.ts';
+import { type FeatureWindow, Featurizer, flattenRows } from '../features/index.ts';
 import { loadModel } from '../model/artifact.ts';
 import { argmaxClasses } from '../model/evaluate.ts';
 import { parseTrainedUntil, TRAINED_UNTIL_TAG } from '../model/trained-until.ts';
 import type { RunEvents } from '../report/collect.ts';
 import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import type { FeatureVector, Prediction } from '../schemas/types.gen.ts';
+import type { Prediction, SensorReadings } from '../schemas/types.gen.ts';
 import type { TopicNames } from '../topics.ts';
 import type { TrackingBackend } from '../tracking/types.ts';
-import { readPartition } from '../transport/read.ts';
+import { readTopic } from '../transport/read.ts';
 import type { Transport } from '../transport/types.ts';
 
 export type AccuracyCell = LiveAccuracy;
@@ -47,13 +48,16 @@ export interface MainJobSummary {
   firstDetectionSeconds: Record<string, number | null>;
   versions: VersionSummary[];
   retrainings: RetrainOutcome[];
+  /** Device calibrations the retrainer published. */
+  calibrations: readonly CalibrationNote[];
   /**
    * Labelled windows the predictions were made on: before each phone's drift (first model); after it,
-   * served by a retrained version that never trained on the window; and the first model's accuracy on
-   * those same windows (scored afterwards: the phones wait while the loop retrains, so the first model
-   * itself serves few drifted windows).
+   * once the loop adapted (the window was calibrated, or a retrained version served it; never a window
+   * the serving version trained on); and the first model's accuracy on those same windows computed
+   * from the readings as sent (scored afterwards: the phones wait while the loop adapts, so the first
+   * model itself serves few drifted windows).
    */
-  accuracy: { beforeDrift: AccuracyCell; afterDriftOldModel: AccuracyCell; afterDriftRetrained: AccuracyCell };
+  accuracy: { beforeDrift: AccuracyCell; afterDriftOldModel: AccuracyCell; afterDriftAdapted: AccuracyCell };
   /** Every prediction of the test phones, with each version's training horizon (benchmarks). */
   predictions: Prediction[];
   trainedUntil: TrainedUntilByVersion;
@@ -70,9 +74,10 @@ export interface SummarizeInput {
   startTime: number;
   /** The run's drift events and predictions (read once, shared with the report). */
   events: RunEvents;
-  /** Where this run's feature vectors begin, per partition. */
-  featuresFrom: number[];
+  /** Where the test phones' readings begin, per partition (the old model's shadow figure re-featurizes them). */
+  readingsFrom: number[];
   liveWindows: number;
+  calibrations: readonly CalibrationNote[];
   retrainings: { outcome: RetrainOutcome; timing: RetrainTiming }[];
   stats: ReplayStats;
   seconds: () => number;
@@ -114,7 +119,8 @@ export async function summarize(
     if (at === undefined || !isLiveEvidence(p, trainedUntil)) continue;
     // A window that straddles the drift's start is neither before nor after it.
     const cell = p.window.end < at ? cells.before : p.window.start < at ? null : cells.newAfter;
-    if (!cell || (cell === cells.newAfter && p.version === input.firstVersion)) continue;
+    // After the drift, a window counts once the loop has adapted to it: a calibrated window, or a new version.
+    if (!cell || (cell === cells.newAfter && p.version === input.firstVersion && !p.calibration)) continue;
     if (cell === cells.newAfter) retrainedServed.push(p);
     cell[0] += p.activity === p.label ? 1 : 0;
     cell[1]++;
@@ -164,10 +170,11 @@ export async function summarize(
     firstDetectionSeconds: firstDetection,
     versions,
     retrainings: input.retrainings.map((r) => r.outcome),
+    calibrations: input.calibrations,
     accuracy: {
       beforeDrift: liveAccuracy(cells.before[0], cells.before[1]),
       afterDriftOldModel: oldAfter,
-      afterDriftRetrained: liveAccuracy(cells.newAfter[0], cells.newAfter[1]),
+      afterDriftAdapted: liveAccuracy(cells.newAfter[0], cells.newAfter[1]),
     },
     predictions,
     trainedUntil,
@@ -177,7 +184,11 @@ export async function summarize(
   };
 }
 
-/** The first model's accuracy on the windows a retrained version served: the drop the retraining undid. */
+/**
+ * The first model's accuracy on the windows served after adaptation: the drop the loop undid. The
+ * windows are computed again from the readings with no calibration (what the phones sent), on the
+ * featurizer's own grid, so calibrated and uncalibrated windows are scored alike.
+ */
 async function shadowAccuracy(
   transport: Transport,
   backend: TrackingBackend,
@@ -185,20 +196,18 @@ async function shadowAccuracy(
   served: readonly Prediction[],
 ): Promise<LiveAccuracy> {
   if (served.length === 0) return liveAccuracy(0, 0);
-  const wanted = new Map(served.map((p) => [`${p.source.partition}:${p.source.offset}`, p.label!]));
+  const wanted = new Map(served.map((p) => [`${p.device}:${p.window.firstSample}`, p.label!]));
   const rows: number[][] = [];
   const labels: string[] = [];
-  const ends = await transport.endOffsets(input.topics.features);
-  for (let partition = 0; partition < ends.length; partition++) {
-    const from = input.featuresFrom[partition] ?? 0;
-    if (ends[partition] <= from) continue;
-    for await (const r of readPartition(transport, input.topics.features, partition, from, ends[partition] - 1)) {
-      const label = wanted.get(`${partition}:${r.offset}`);
-      if (label === undefined) continue;
-      const v: FeatureVector = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
-      rows.push(v.values);
-      labels.push(label);
-    }
+  for await (const { device, window } of uncalibratedWindows(
+    transport,
+    input.topics.sensorReadings,
+    input.readingsFrom,
+  )) {
+    const label = wanted.get(`${device}:${window.firstSample}`);
+    if (label === undefined) continue;
+    rows.push(Array.from(window.features));
+    labels.push(label);
   }
   const version = await backend.registry.getVersion(input.model, input.firstVersion);
   const { classifier } = loadModel(await backend.registry.readVersionArtifact(version), version.artifactDigest);
@@ -207,6 +216,30 @@ async function shadowAccuracy(
     predicted.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0),
     rows.length,
   );
+}
+
+/** Each device's windows from its readings as sent (calibration records passed over), with stream sample indices. */
+async function* uncalibratedWindows(
+  transport: Transport,
+  topic: string,
+  from: readonly number[],
+): AsyncGenerator<{ device: string; window: FeatureWindow }> {
+  const devices = new Map<string, { featurizer: Featurizer; base: number }>();
+  for await (const r of readTopic(transport, topic, from)) {
+    let data: SensorReadings;
+    try {
+      data = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.sensorReadings] }).data;
+    } catch {
+      continue;
+    }
+    let d = devices.get(data.device);
+    if (!d) devices.set(data.device, (d = { featurizer: new Featurizer(), base: data.sequence }));
+    for (const w of d.featurizer.push(flattenRows(data.samples), data.labels ?? null))
+      yield {
+        device: data.device,
+        window: { ...w, firstSample: d.base + w.firstSample, lastSample: d.base + w.lastSample },
+      };
+  }
 }
 
 export function printMainJobSummary(s: MainJobSummary, print: (line: string) => void): void {
@@ -222,6 +255,11 @@ export function printMainJobSummary(s: MainJobSummary, print: (line: string) => 
   );
   for (const [device, t] of Object.entries(s.firstDetectionSeconds))
     print(`    ${device}: ${t === null ? 'not detected' : `${t.toFixed(1)} s`}`);
+  print(`  device calibrations ${s.calibrations.length}:`);
+  for (const c of s.calibrations)
+    print(
+      `    ${c.device}: ${c.model}${c.model.includes('rotation') ? ` ${c.degrees.toFixed(0)}°` : ''}${c.model.includes('offset') ? ` ${c.offsetNorm.toFixed(2)} g` : ''} from ${c.activities.length} activities (${c.activities.join(', ')})`,
+    );
   print('  model versions (gate: estimate on validation windows unseen by both models; live: first windows served):');
   for (const v of s.versions) {
     const gate =
@@ -236,7 +274,7 @@ export function printMainJobSummary(s: MainJobSummary, print: (line: string) => 
   }
   print('  accuracy of the predictions (labelled windows the serving version never trained on):');
   print(`    before the drift:                 ${cell(s.accuracy.beforeDrift)}`);
-  print(`    after the drift, retrained model: ${cell(s.accuracy.afterDriftRetrained)}`);
+  print(`    after the drift, adapted:         ${cell(s.accuracy.afterDriftAdapted)}`);
   print(`    the same windows, old model:      ${cell(s.accuracy.afterDriftOldModel)}`);
   print(`  report: ${s.reportPath}`);
 }

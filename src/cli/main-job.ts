@@ -215,6 +215,7 @@ export async function runMainJob(
     await retrainer.start();
     teardown.push(() => retrainer.stop());
     const driftStart = await transport.endOffsets(topics.driftEvents);
+    const readingsStart = await transport.endOffsets(topics.sensorReadings);
     const predictionsStart = await transport.endOffsets(topics.predictions);
 
     // 3. The test phones: each streams its recordings once, worn differently from `driftAt` on.
@@ -298,7 +299,8 @@ export async function runMainJob(
       driftAtMs,
       startTime,
       events,
-      featuresFrom: featuresAtJoin,
+      readingsFrom: readingsStart,
+      calibrations: retrainer.calibrations,
       liveWindows: options.liveWindows ?? 200,
       retrainings,
       stats,

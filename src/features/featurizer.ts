@@ -18,6 +18,23 @@ const NO_LABEL = -1;
 const OTHER_LABEL = -2;
 const LABEL_CODES = new Map<string, number>(ACTIVITIES.map((a, i) => [a, i]));
 
+/** Sample rows ([acc x, y, z, gyro x, y, z] each) as the flat array `Featurizer.push` takes. */
+export function flattenRows(rows: readonly (readonly number[])[]): Float64Array {
+  const out = new Float64Array(rows.length * INPUT_CHANNELS);
+  let o = 0;
+  for (const row of rows) for (let c = 0; c < INPUT_CHANNELS; c++) out[o++] = row[c];
+  return out;
+}
+
+/** `v ← M v + add` for the 3-vector at `a[at]`, `a[at + stride]`, `a[at + 2 stride]`. */
+function turn(a: Float64Array, at: number, stride: number, m: ArrayLike<number>, add: ArrayLike<number> | null): void {
+  const x = a[at];
+  const y = a[at + stride];
+  const z = a[at + 2 * stride];
+  for (let i = 0; i < 3; i++)
+    a[at + i * stride] = m[i * 3] * x + m[i * 3 + 1] * y + m[i * 3 + 2] * z + (add === null ? 0 : add[i]);
+}
+
 /** One completed window of a device's stream. */
 export interface FeatureWindow {
   /** `FEATURE_NAMES.length` values in `FEATURE_NAMES` order. */
@@ -152,6 +169,33 @@ export class Featurizer {
     this.#labels[pos] = label;
     this.#times[pos] = time;
     this.#count++;
+  }
+
+  /**
+   * Moves the state into another accelerometer frame, `x' = M x + shift` (gyro: `M x`), as when a
+   * device calibration changes (src/calibration/): the window in progress, the gravity filter and
+   * the jerks' previous samples become what they would be had every sample so far been pushed in
+   * the new frame. Every signal is linear in the input and the filter's gain at 0 Hz is 1, so this
+   * is exact: no restart, no transient, and the window grid stays where it was.
+   */
+  changeFrame(matrix: ArrayLike<number>, shift: ArrayLike<number>): void {
+    const st = this.#filter;
+    const lp = this.#lowPass;
+    // Filter state (z1, z2) per axis: linear in the input, plus the steady state of the constant shift.
+    const z1 = [(1 - lp.b0) * shift[0], (1 - lp.b0) * shift[1], (1 - lp.b0) * shift[2]];
+    const z2 = [(lp.b2 - lp.a2) * shift[0], (lp.b2 - lp.a2) * shift[1], (lp.b2 - lp.a2) * shift[2]];
+    turn(st, 0, 2, matrix, z1);
+    turn(st, 1, 2, matrix, z2);
+    turn(st, 6, 1, matrix, null);
+    turn(st, 9, 1, matrix, null);
+    const ring = this.#ring;
+    for (let i = 0; i < WINDOW; i++) {
+      turn(ring, CH.body * WINDOW + i, WINDOW, matrix, null);
+      turn(ring, CH.gravity * WINDOW + i, WINDOW, matrix, shift);
+      turn(ring, CH.jerk * WINDOW + i, WINDOW, matrix, null);
+      turn(ring, CH.gyro * WINDOW + i, WINDOW, matrix, null);
+      turn(ring, CH.gyroJerk * WINDOW + i, WINDOW, matrix, null);
+    }
   }
 
   #emit(): FeatureWindow {

@@ -13,6 +13,7 @@ import type { ConsumedRecord, OutgoingRecord } from '../transport/types.ts';
 export type RecordReason =
   | 'out-of-order'
   | 'unsupported-sample-rate'
+  | 'invalid-calibration'
   | 'unknown-feature-set'
   | 'wrong-feature-count'
   | 'invalid-value'

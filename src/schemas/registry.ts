@@ -6,6 +6,7 @@ import { TOPICS, type TopicName } from '../topics.ts';
 import type {
   DeadLetter,
   DeploymentEvent,
+  DeviceCalibration,
   DriftEvent,
   FeatureVector,
   ModelEvent,
@@ -19,6 +20,7 @@ const PREFIX = 'dev.activity-tracking.';
 /** CloudEvents `type` of every message, with its data type. */
 export interface EventDataMap {
   'dev.activity-tracking.sensor-readings.v1': SensorReadings;
+  'dev.activity-tracking.device-calibration.v1': DeviceCalibration;
   'dev.activity-tracking.feature-vector.v1': FeatureVector;
   'dev.activity-tracking.drift.v1': DriftEvent;
   'dev.activity-tracking.model.v1': ModelEvent;
@@ -30,6 +32,7 @@ export type EventType = keyof EventDataMap;
 
 export const EVENT_TYPES = {
   sensorReadings: 'dev.activity-tracking.sensor-readings.v1',
+  deviceCalibration: 'dev.activity-tracking.device-calibration.v1',
   featureVector: 'dev.activity-tracking.feature-vector.v1',
   drift: 'dev.activity-tracking.drift.v1',
   model: 'dev.activity-tracking.model.v1',
@@ -44,6 +47,8 @@ export const EVENT_TYPES = {
  */
 export const EVENT_CATALOG: Readonly<Record<EventType, { schema: string; topic: TopicName }>> = {
   'dev.activity-tracking.sensor-readings.v1': { schema: 'v1/sensor-readings.json', topic: TOPICS.sensorReadings },
+  // In-band with the readings, keyed by device: the featurizer applies it in order with them.
+  'dev.activity-tracking.device-calibration.v1': { schema: 'v1/device-calibration.json', topic: TOPICS.sensorReadings },
   'dev.activity-tracking.feature-vector.v1': { schema: 'v1/feature-vector.json', topic: TOPICS.features },
   'dev.activity-tracking.drift.v1': { schema: 'v1/drift-event.json', topic: TOPICS.driftEvents },
   'dev.activity-tracking.model.v1': { schema: 'v1/model-event.json', topic: TOPICS.modelEvents },

@@ -65,6 +65,55 @@ export interface DeploymentEvent {
 }
 
 /**
+ * How to map one device's raw readings back to the frame the models know, from this record on (docs/calibration.md). Written by the retrainer into the sensor-readings topic, keyed by the device, so that the featurizer applies it in order with the device's readings.
+ */
+export interface DeviceCalibration {
+  device: string;
+  /**
+   * Deterministic id: a repeat (redelivery, restart) with the same id changes nothing.
+   */
+  id: string;
+  /**
+   * R, row-major, a rotation: canonical = R (raw - offset) for acc, R raw for gyro.
+   *
+   * @minItems 9
+   * @maxItems 9
+   */
+  rotation: [number, number, number, number, number, number, number, number, number];
+  /**
+   * Accelerometer offset b in g.
+   *
+   * @minItems 3
+   * @maxItems 3
+   */
+  offset: [number, number, number];
+  /**
+   * What was fitted; identity withdraws a calibration.
+   */
+  model: 'identity' | 'rotation' | 'offset' | 'rotation+offset';
+  fit?: {
+    /**
+     * Weighted mean squared distance (g^2) between calibrated and reference per-activity mean accelerations.
+     */
+    residual: number;
+    /**
+     * The same without calibration.
+     */
+    identityResidual: number;
+    degrees: number;
+    offsetNorm: number;
+    /**
+     * @maxItems 64
+     */
+    activities: string[];
+  };
+  /**
+   * The retraining episode that fitted it.
+   */
+  trigger?: string;
+}
+
+/**
  * One drift detection: a feature (data drift) or a model's error rate (concept drift) changed for a device and activity.
  */
 export interface DriftEvent {
@@ -170,6 +219,26 @@ export interface FeatureVector {
    * The production model's prediction, where known.
    */
   predicted?: string | null;
+  /**
+   * The device calibration the window's readings were mapped with (docs/calibration.md); null or absent: none. A consumer can map the window's mean acceleration back to raw readings with it.
+   */
+  calibration?: {
+    id: string;
+    /**
+     * R, row-major: canonical = R (raw - offset) for acc, R raw for gyro.
+     *
+     * @minItems 9
+     * @maxItems 9
+     */
+    rotation: [number, number, number, number, number, number, number, number, number];
+    /**
+     * Accelerometer offset b in g.
+     *
+     * @minItems 3
+     * @maxItems 3
+     */
+    offset: [number, number, number];
+  } | null;
 }
 
 /**
@@ -311,6 +380,10 @@ export interface Prediction {
     partition: number;
     offset: number;
   };
+  /**
+   * Id of the device calibration of the scored window (from the feature vector), where there was one.
+   */
+  calibration?: string | null;
 }
 
 /**

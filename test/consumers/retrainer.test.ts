@@ -64,7 +64,14 @@ describe.each([
         () => {},
       );
       const har = `har-${randomUUID().slice(0, 8)}`;
-      const options = resolveRetrainerOptions({ quietMs: 300, maxWaitMs: 3000, pollMs: 100, model: har });
+      // Retraining alone: the retrainer reads the drift after the phones have gone, so no calibration could apply.
+      const options = resolveRetrainerOptions({
+        quietMs: 300,
+        maxWaitMs: 3000,
+        pollMs: 100,
+        model: har,
+        calibrate: false,
+      });
       const deps = { transport, backend, topics, trainer, options };
 
       // A burst of drift events becomes one retraining: the first model, promoted without a contest.

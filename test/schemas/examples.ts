@@ -33,6 +33,15 @@ const SHA = `sha256:${'3f'.repeat(32)}`;
 /** A realistic message of every type, the way the components write them. */
 export const EXAMPLES: { [K in EventType]: EventDataMap[K] } = {
   'dev.activity-tracking.sensor-readings.v1': realReadings(),
+  'dev.activity-tracking.device-calibration.v1': {
+    device: 'user-01',
+    id: 'user-01:drift:drift-events:0:12:0',
+    rotation: [Math.SQRT1_2, Math.SQRT1_2, 0, -Math.SQRT1_2, Math.SQRT1_2, 0, 0, 0, 1],
+    offset: [0, 0, 0],
+    model: 'rotation',
+    fit: { residual: 0.0004, identityResidual: 0.31, degrees: 45, offsetNorm: 0, activities: ['STANDING', 'WALKING'] },
+    trigger: 'drift:drift-events:0:12',
+  },
   'dev.activity-tracking.feature-vector.v1': {
     device: 'user-01',
     featureSet: 'har-v2-218',

@@ -23,7 +23,18 @@ const BAD: Record<EventType, Mutation[]> = {
     ['numeric label', (d) => (d.labels[0] = 3), '/labels/0', 'type'],
     ['unknown field', (d) => (d.battery = 0.5), '', 'additionalProperties'],
   ],
+  'dev.activity-tracking.device-calibration.v1': [
+    ['8-value rotation', (d) => d.rotation.pop(), '/rotation', 'minItems'],
+    ['unknown model', (d) => (d.model = 'affine'), '/model', 'enum'],
+    ['no offset', (d) => delete d.offset, '', 'required'],
+  ],
   'dev.activity-tracking.feature-vector.v1': [
+    [
+      'calibration without id',
+      (d) => (d.calibration = { rotation: [1, 0, 0, 0, 1, 0, 0, 0, 1], offset: [0, 0, 0] }),
+      '/calibration',
+      'required',
+    ],
     ['no featureSet', (d) => delete d.featureSet, '', 'required'],
     ['no values', (d) => (d.values = []), '/values', 'minItems'],
     ['string value', (d) => (d.values[1] = 'x'), '/values/1', 'type'],

@@ -1,0 +1,207 @@
+import { type Calibration, IDENTITY, toRaw, type Vec3 } from '../../src/calibration/affine.ts';
+import { type CalibrationFit, type CalibrationPair, fitCalibration, residual } from '../../src/calibration/fit.ts';
+import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
+import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../../src/schemas/registry.ts';
+import type { DeviceCalibration, FeatureVector } from '../../src/schemas/types.gen.ts';
+import type { TopicNames } from '../../src/topics.ts';
+import { readPartition } from '../../src/transport/read.ts';
+import type { OutgoingRecord, Transport } from '../../src/transport/types.ts';
+
+/** A device's calibration as feature vectors carry it. */
+export interface DeviceFrame extends Calibration {
+  id: string;
+}
+
+export interface CalibrationPolicy {
+  /** Fit nothing smaller: a phone worn on another day sits 10-35° apart with no drift at all. */
+  calibrationMinDegrees: number;
+  /** ... nor an offset below this (g). */
+  calibrationMinOffset: number;
+  /** Labelled windows per activity, before and after the drift, for the activity to count in a fit. */
+  calibrationMinWindows: number;
+  /** Records before the drift read back for each device's reference means. */
+  calibrationLookback: number;
+}
+
+/** What the calibration step decided for each followed device. */
+export interface CalibrationStep {
+  /** Device calibration records to publish (sensor-readings topic, keyed by device). */
+  records: OutgoingRecord[];
+  /** Each followed device's calibration from now on (null: none): training keeps only vectors made under it. */
+  current: Map<string, string | null>;
+  /** Each followed device's calibration as now known (published here, or seen on its latest vector). */
+  frames: Map<string, DeviceFrame | null>;
+  /** The devices given a new calibration now, with the fit and the activities it used. */
+  published: Map<string, { frame: DeviceFrame; fit: CalibrationFit; activities: string[] }>;
+}
+
+const index = (name: string) => {
+  const i = FEATURE_NAMES.indexOf(name);
+  if (i < 0) throw new Error(`feature ${name} is not in ${FEATURE_SET}`);
+  return i;
+};
+/** Gravity + body acceleration means: the window's mean acceleration, linear in the readings. */
+const MEAN_ACC = (['X', 'Y', 'Z'] as const).map((a) => [index(`tGravityAcc-${a}-mean`), index(`tBodyAcc-${a}-mean`)]);
+
+function meanAcc(values: readonly number[]): Vec3 {
+  return MEAN_ACC.map(([g, b]) => values[g] + values[b]) as Vec3;
+}
+
+/**
+ * Per-activity mean accelerations of one device, as the per-axis median of its windows' means (the last
+ * `keep` windows of each activity): the post-drift range a drift event names can start a little before
+ * the change, and a median shrugs off those windows where a mean was pulled halfway (npm start fitted
+ * 0.26-0.32 g where the phones had turned by 45°, about 0.77 g).
+ */
+class Means {
+  readonly #windows = new Map<string, Vec3[]>();
+  constructor(readonly keep: number) {}
+  add(activity: string, v: Vec3): void {
+    const list = this.#windows.get(activity) ?? [];
+    list.push(v);
+    if (list.length > this.keep) list.shift();
+    this.#windows.set(activity, list);
+  }
+  get(activity: string): { mean: Vec3; n: number } | undefined {
+    const list = this.#windows.get(activity);
+    if (!list) return undefined;
+    const median = (axis: number) => {
+      const xs = list.map((v) => v[axis]).sort((x, y) => x - y);
+      const m = xs.length >> 1;
+      return xs.length % 2 ? xs[m] : (xs[m - 1] + xs[m]) / 2;
+    };
+    return { mean: [median(0), median(1), median(2)], n: list.length };
+  }
+  activities(): string[] {
+    return [...this.#windows.keys()];
+  }
+}
+
+/**
+ * Per-device calibration after a drift (docs/calibration.md): for each
+ * followed device, the mean acceleration of each activity before the drift
+ * (as the models saw it) and after it (mapped back to raw readings through
+ * the calibration each vector names) give the rotation or offset the phone
+ * moved by; where that explains the change far better than the device's
+ * current calibration, a new one is published. Needs labelled windows of an
+ * activity on both sides; with one activity only the tilt is known, so fits
+ * are repeated as the drifted phones do more activities.
+ */
+export async function calibrateDevices(
+  transport: Transport,
+  topics: TopicNames,
+  episode: { key: string; from: ReadonlyMap<number, number>; devices: ReadonlySet<string> },
+  known: ReadonlyMap<string, DeviceFrame | null>,
+  policy: CalibrationPolicy,
+): Promise<CalibrationStep> {
+  const before = new Map<string, Means>();
+  const after = new Map<string, Means>();
+  const latest = new Map<string, DeviceFrame | null>();
+  const ends = await transport.endOffsets(topics.features);
+  for (const [partition, from] of episode.from) {
+    const end = (ends[partition] ?? 0) - 1;
+    const start = Math.max(0, from - policy.calibrationLookback);
+    if (end < start) continue;
+    for await (const record of readPartition(transport, topics.features, partition, start, end)) {
+      let v: FeatureVector;
+      try {
+        v = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] }).data;
+      } catch {
+        continue; // not a vector the featurizer wrote: no part in a fit
+      }
+      if (!episode.devices.has(v.device) || v.featureSet !== FEATURE_SET) continue;
+      const frame = v.calibration
+        ? { id: v.calibration.id, rotation: v.calibration.rotation, offset: v.calibration.offset }
+        : null;
+      if (record.offset >= from) latest.set(v.device, frame);
+      if (v.label === null) continue;
+      const mean = meanAcc(v.values);
+      if (record.offset < from) group(before, v.device, REFERENCE_WINDOWS).add(v.label, mean);
+      else group(after, v.device, RECENT_WINDOWS).add(v.label, toRaw(frame ?? IDENTITY, mean));
+    }
+  }
+  const records: OutgoingRecord[] = [];
+  const current = new Map<string, string | null>();
+  const frames = new Map<string, DeviceFrame | null>();
+  const published: CalibrationStep['published'] = new Map();
+  for (const device of episode.devices) {
+    const now = known.has(device) ? known.get(device)! : (latest.get(device) ?? null);
+    frames.set(device, now);
+    current.set(device, now?.id ?? null);
+    const pairs = pairsOf(before.get(device), after.get(device), policy.calibrationMinWindows);
+    if (pairs.length === 0) continue;
+    const fit = fitCalibration(pairs);
+    const worthIt =
+      fit.model !== 'identity' &&
+      (fit.degrees >= policy.calibrationMinDegrees || fit.offsetNorm >= policy.calibrationMinOffset);
+    const candidate = worthIt ? fit.calibration : IDENTITY;
+    const was = residual(pairs, now ?? IDENTITY);
+    const will = residual(pairs, candidate);
+    // A new calibration must explain the change far better than the one in place (or withdraw one that hurts).
+    if (!(will < was / 2 && was - will > 1e-3)) continue;
+    const id = `${device}:${episode.key}`;
+    const frame = { id, rotation: [...candidate.rotation], offset: [...candidate.offset] };
+    frames.set(device, frame);
+    current.set(device, id);
+    const kept = worthIt ? fit : { ...fit, model: 'identity' as const };
+    published.set(device, { frame, fit: kept, activities: pairs.map((p) => p.activity) });
+    records.push(calibrationRecord(topics, device, frame, kept, pairs, episode.key));
+  }
+  return { records, current, frames, published };
+}
+
+/** Windows per activity behind a reference mean (before the drift) and an observed one (the latest after it). */
+const REFERENCE_WINDOWS = 64;
+const RECENT_WINDOWS = 24;
+
+function group(map: Map<string, Means>, device: string, keep: number): Means {
+  let m = map.get(device);
+  if (!m) map.set(device, (m = new Means(keep)));
+  return m;
+}
+
+function pairsOf(before: Means | undefined, after: Means | undefined, min: number): CalibrationPair[] {
+  if (!before || !after) return [];
+  const pairs: CalibrationPair[] = [];
+  for (const activity of after.activities().sort()) {
+    const a = after.get(activity)!;
+    const b = before.get(activity);
+    if (!b || a.n < min || b.n < min) continue;
+    pairs.push({ activity, reference: b.mean, observed: a.mean, weight: Math.min(a.n, b.n) });
+  }
+  return pairs;
+}
+
+function calibrationRecord(
+  topics: TopicNames,
+  device: string,
+  frame: DeviceFrame,
+  fit: CalibrationFit,
+  pairs: CalibrationPair[],
+  trigger: string,
+): OutgoingRecord {
+  const data: DeviceCalibration = {
+    device,
+    id: frame.id,
+    rotation: frame.rotation as DeviceCalibration['rotation'],
+    offset: frame.offset as DeviceCalibration['offset'],
+    model: fit.model,
+    fit: {
+      residual: fit.residual,
+      identityResidual: fit.identityResidual,
+      degrees: fit.degrees,
+      offsetNorm: fit.offsetNorm,
+      activities: pairs.map((p) => p.activity),
+    },
+    trigger: trigger.slice(0, 512),
+  };
+  const { headers, value } = encodeEvent({
+    type: EVENT_TYPES.deviceCalibration,
+    source: 'activity-tracking/retrainer',
+    subject: device,
+    id: frame.id,
+    data,
+  });
+  return { topic: topics.sensorReadings, key: device, headers, value };
+}
