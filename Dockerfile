@@ -1,5 +1,16 @@
 # One generic serving image: the model version is configuration (MODEL_NAME,
 # MODEL_VERSION, MODEL_DIR), never baked in. docs/deployment.md.
+# It runs the compiled JavaScript (dist/) with plain node: no TypeScript, tsx or dev dependency in the image.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY consumers ./consumers
+COPY producers ./producers
+RUN npm run build && rm dist/.tsbuildinfo
+
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -12,8 +23,9 @@ ENV NODE_ENV=production \
     MODEL_DIR=/models
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
-COPY src ./src
+COPY --from=build /app/dist ./dist
+# package.json says "type": "module" for dist/; schemas/ is read at run time (src/runtime.ts PACKAGE_ROOT).
+COPY package.json ./
 COPY schemas ./schemas
 # Model artifacts are mounted (or synced) into /models: data, checked by digest at load.
 RUN mkdir -p /models && chown node:node /models
@@ -22,4 +34,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.SERVING_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # SERVING_API_KEY must be provided at run time (0.0.0.0 is beyond loopback; the server refuses to start without it).
-CMD ["node", "--import", "tsx", "src/serving/main.ts"]
+CMD ["node", "dist/src/serving/main.js"]

@@ -1,13 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError } from '../errors.ts';
-
-const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
+import { PACKAGE_ROOT } from '../runtime.ts';
 
 /** The recordings bundled with the project (data/sample/README.md): works on any machine. */
-export const SAMPLE_DIR = path.join(PROJECT_ROOT, 'data/sample');
+export const SAMPLE_DIR = path.join(PACKAGE_ROOT, 'data/sample');
 /** The full HAPT recordings beside the project (`<root>/../shared/data/har`). */
-export const SHARED_HAR_DIR = path.resolve(PROJECT_ROOT, '../shared/data/har');
+export const SHARED_HAR_DIR = path.resolve(PACKAGE_ROOT, '../shared/data/har');
 
 export type Split = 'train' | 'test';
 

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { DeploymentError, InvalidOptionError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import { redactText } from '../log/redact.ts';
+import { FROM_SOURCES, tsxEntry } from '../runtime.ts';
 import type { ModelRef } from '../serving/model-source.ts';
 import { trackingSecrets } from '../tracking/index.ts';
 import { type Deployment, type DeployTarget, waitReady } from './types.ts';
@@ -21,10 +22,16 @@ export interface LocalTargetOptions {
   logger?: Logger;
 }
 
-const ENTRY = path.resolve(import.meta.dirname, '../serving/main.ts');
+/**
+ * The serving process's node arguments: the compiled entry with plain node, or from the sources the
+ * .ts entry behind tsx's loader, resolved from this package so that any working directory will do.
+ */
+const SERVING_ARGS = FROM_SOURCES
+  ? ['--import', tsxEntry('.'), fileURLToPath(new URL('../serving/main.ts', import.meta.url))]
+  : [fileURLToPath(new URL('../serving/main.js', import.meta.url))];
 
 /**
- * Runs each version as its own serving child process (`node --import tsx`)
+ * Runs each version as its own serving child process (`node dist/src/serving/main.js`)
  * on an OS-chosen loopback port. A new version takes traffic only after its
  * `/readyz` answers; the old process is stopped after the switch.
  */
@@ -63,7 +70,7 @@ export class LocalTarget implements DeployTarget {
       SERVING_HOST: '127.0.0.1',
       SERVING_PORT: '0',
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, SERVING_ARGS, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-4000);

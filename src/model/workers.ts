@@ -3,12 +3,10 @@
  * that asked (a Kafka consumer sending heartbeats, a server answering) keeps
  * turning: logistic regression alone holds a thread for 10 to 40 s on HAR.
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, ErrorCodes, errorFromCode, InvalidOptionError, TrainingError } from '../errors.ts';
+import { FROM_SOURCES, tsxEntry } from '../runtime.ts';
 import { loadModel } from './artifact.ts';
 import {
   type CandidateResult,
@@ -183,22 +181,16 @@ function remoteError(spec: CandidateSpec, e: Extract<TrainWorkerOutput, { ok: fa
 
 /**
  * How to start the worker. Compiled to .js, the worker file runs as is. As
- * .ts (under tsx: `npm start`, `node --import tsx`, bin/activity-tracking.js;
- * under vitest) it needs tsx's hooks, and on Node 20 a worker gets none: the
- * parent's are not inherited and `--import tsx` in its execArgv is ignored
- * (nodejs/node#47747, privatenumber/tsx#354). So the worker starts from a
- * two-line bootstrap that registers tsx through its ESM API, then imports the
- * worker file; tsx is resolved from this module through its package exports,
- * whatever the working directory.
+ * .ts (under tsx or vitest) it needs tsx's hooks, and on Node 20 a worker gets
+ * none: the parent's are not inherited and `--import tsx` in its execArgv is
+ * ignored (nodejs/node#47747, privatenumber/tsx#354). So the worker starts from
+ * a two-line bootstrap that registers tsx through its ESM API, then imports the
+ * worker file; tsx is resolved from this package, whatever the working directory.
  */
 const WORKER = ((): { script: string | URL; eval: boolean; execArgv: string[] } => {
-  const ts = import.meta.url.endsWith('.ts');
-  const file = new URL(`./train-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
-  if (!ts) return { script: file, eval: false, execArgv: process.execArgv };
-  const require = createRequire(import.meta.url);
-  const manifest = require.resolve('tsx/package.json');
-  const exported = (require(manifest) as { exports: Record<string, { import: { default: string } }> }).exports;
-  const api = pathToFileURL(path.join(path.dirname(manifest), exported['./esm/api'].import.default)).href;
+  const file = new URL(`./train-worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url);
+  if (!FROM_SOURCES) return { script: file, eval: false, execArgv: process.execArgv };
+  const api = tsxEntry('./esm/api');
   const script = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href)}); });`;
   return { script, eval: true, execArgv: withoutTsx(process.execArgv) };
 })();

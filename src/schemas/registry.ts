@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { PACKAGE_ROOT } from '../runtime.ts';
 import { TOPICS, type TopicName } from '../topics.ts';
 import type {
   DeadLetter,
@@ -14,7 +15,7 @@ import type {
   SensorReadings,
 } from './types.gen.ts';
 
-const SCHEMA_ROOT = path.resolve(import.meta.dirname, '../../schemas');
+const SCHEMA_ROOT = path.join(PACKAGE_ROOT, 'schemas');
 const PREFIX = 'dev.activity-tracking.';
 
 /** CloudEvents `type` of every message, with its data type. */

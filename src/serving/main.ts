@@ -13,6 +13,7 @@
  * Prints one JSON line `{"ready":true,"url":...}` on stdout when the model is
  * loaded and the socket listens; the local deploy target reads it.
  */
+import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { redactText } from '../log/redact.ts';
@@ -51,7 +52,8 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env) {
   return server;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as the entry (the image, the local target's child), not when the CLI's `serve` imports it.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   serveFromEnv().then(
     (s) => {
       process.stdout.write(`${JSON.stringify({ ready: true, url: s.url, digest: s.model.digest })}\n`);

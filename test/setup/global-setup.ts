@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startAzurite } from './azurite.ts';
+import { buildDist } from './build.ts';
 import { startMlflow } from './mlflow.ts';
 import { startScriptService } from './script-service.ts';
 
@@ -21,15 +22,16 @@ declare module 'vitest' {
  * Starts the real services the suites need and stops what it started.
  * `KAFKA_BROKERS` points the suites at a running broker instead of starting one.
  * With CI=true, a service that cannot be started fails the whole run.
+ * dist/ is built meanwhile: a failed build fails the run once the services are stopped.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const teardown: (() => Promise<void>)[] = [];
   // The three services start side by side: MLflow's first start (a pip install) alone takes a minute.
-  const settled = await Promise.allSettled([startKafka(), startMlflow(), startAzurite()]);
+  const [build, ...settled] = await Promise.allSettled([buildDist(), startKafka(), startMlflow(), startAzurite()]);
   for (const s of settled) if (s.status === 'fulfilled' && s.value.stop) teardown.push(s.value.stop);
-  const failed = settled.find((s) => s.status === 'rejected');
+  const failed = [build, ...settled].find((s) => s.status === 'rejected');
   if (failed) {
-    // CI=true and a service is missing: stop the others, then fail the run.
+    // The build failed, or CI=true and a service is missing: stop the others, then fail the run.
     await Promise.allSettled(teardown.map((stop) => stop()));
     throw failed.reason;
   }
