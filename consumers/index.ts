@@ -64,6 +64,7 @@ function consumerOf<P extends BatchProcessor, O>(
       ...checkpoint,
       exactlyOnce: w.exactlyOnce ?? false,
       fromBeginning: w.fromBeginning ?? true,
+      deadLetterTopic: topics.deadLetter,
     }),
   };
 }

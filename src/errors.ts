@@ -22,6 +22,7 @@ export const ErrorCodes = [
   'SERVICE_UNAVAILABLE',
   'TRAINING',
   'STOPPING',
+  'RECORD_TOO_LARGE',
 ] as const;
 
 export type ErrorCode = (typeof ErrorCodes)[number];
@@ -159,6 +160,17 @@ export class StoppingError extends ActivityTrackingError {
 }
 
 /**
+ * A publish the log refuses for its size (Kafka's MESSAGE_TOO_LARGE or RECORD_LIST_TOO_LARGE, over the
+ * broker's `message.max.bytes`), or outputs too large to publish at all. Never retriable: the same records
+ * are refused again, so redelivering the batch would loop forever.
+ */
+export class RecordTooLargeError extends ActivityTrackingError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('RECORD_TOO_LARGE', message, { ...options, retriable: false });
+  }
+}
+
+/**
  * `RECORD_REJECTED` belongs to `RecordRejected` (src/pipeline/dead-letter.ts),
  * whose constructor takes a reason code too; it is raised and caught inside a
  * consumer and never crosses a thread boundary, so it has no entry below.
@@ -185,6 +197,7 @@ const CLASS_OF_CODE: Record<
   SERVICE_UNAVAILABLE: ServiceUnavailableError,
   TRAINING: TrainingError,
   STOPPING: StoppingError,
+  RECORD_TOO_LARGE: RecordTooLargeError,
 };
 
 /**

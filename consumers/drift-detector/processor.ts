@@ -79,8 +79,8 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     return this.#streams.size;
   }
 
-  process(batch: RecordBatch): OutgoingRecord[] {
-    return processEach(this.#loop, batch.records, (record, out) => this.#processRecord(record, out));
+  process(batch: RecordBatch, ends?: number[]): OutgoingRecord[] {
+    return processEach(this.#loop, batch.records, (record, out) => this.#processRecord(record, out), ends);
   }
 
   onRevoked(partitions: TopicPartition[]): void {

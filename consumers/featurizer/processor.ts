@@ -60,8 +60,8 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     return this.#devices.size;
   }
 
-  process(batch: RecordBatch): OutgoingRecord[] {
-    return processEach(this.#loop, batch.records, (record, out) => this.#processRecord(record, out));
+  process(batch: RecordBatch, ends?: number[]): OutgoingRecord[] {
+    return processEach(this.#loop, batch.records, (record, out) => this.#processRecord(record, out), ends);
   }
 
   onRevoked(partitions: TopicPartition[]): void {

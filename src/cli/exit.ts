@@ -27,6 +27,7 @@ const EXIT_BY_CODE: Record<ErrorCode, ExitCode> = {
   SERVICE_UNAVAILABLE: EXIT.unavailable,
   TRAINING: EXIT.failure,
   STOPPING: EXIT.failure,
+  RECORD_TOO_LARGE: EXIT.failure,
 };
 
 export function exitCodeOf(err: unknown): ExitCode {

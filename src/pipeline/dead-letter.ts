@@ -17,6 +17,7 @@ export type RecordReason =
   | 'unknown-feature-set'
   | 'wrong-feature-count'
   | 'invalid-value'
+  | 'output-too-large'
   | 'processing-error';
 
 export class RecordRejected extends ActivityTrackingError {
@@ -91,25 +92,34 @@ export function recordLoop(
 /**
  * Runs `handle` on each record of a batch; a record it throws on becomes a
  * dead letter (counted and logged) and the loop goes on with the next one.
+ * With `ends`, pushes the number of outputs so far after each record
+ * (BatchProcessor.process).
  */
 export function processEach(
   loop: RecordLoop,
   records: readonly ConsumedRecord[],
   handle: (record: ConsumedRecord, out: OutgoingRecord[]) => void,
+  ends?: number[],
 ): OutgoingRecord[] {
   const out: OutgoingRecord[] = [];
   for (const record of records) {
     try {
       handle(record, out);
     } catch (err) {
-      const reason = reasonOf(err);
-      loop.metrics?.deadLetters.inc({ component: loop.component, reason });
-      loop.logger?.warn(
-        { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
-        'record dead-lettered',
-      );
-      out.push(deadLetter(loop.component, record, err, loop.deadLetterTopic));
+      out.push(deadLetterOf(loop, record, err));
     }
+    ends?.push(out.length);
   }
   return out;
+}
+
+/** The dead letter of `record` in `loop`, counted and logged. */
+export function deadLetterOf(loop: RecordLoop, record: ConsumedRecord, err: unknown): OutgoingRecord {
+  const reason = reasonOf(err);
+  loop.metrics?.deadLetters.inc({ component: loop.component, reason });
+  loop.logger?.warn(
+    { err, reason, topic: record.topic, partition: record.partition, offset: record.offset },
+    'record dead-lettered',
+  );
+  return deadLetter(loop.component, record, err, loop.deadLetterTopic);
 }

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { InvalidOptionError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
+import { TOPICS } from '../topics.ts';
 import { readPartition } from '../transport/read.ts';
 import type {
   ConsumedRecord,
@@ -13,6 +14,8 @@ import type {
   Transport,
 } from '../transport/types.ts';
 import { type Checkpointable, type CheckpointOptions, checkpointRecords, readCheckpoint } from './checkpoint.ts';
+import { deadLetterOf, type RecordLoop, RecordRejected } from './dead-letter.ts';
+import { publishParts } from './publish-parts.ts';
 
 /**
  * What a consume-process-produce consumer does with one batch: turns input
@@ -20,7 +23,11 @@ import { type Checkpointable, type CheckpointOptions, checkpointRecords, readChe
  * for transient failures; the batch is then redelivered.
  */
 export interface BatchProcessor {
-  process(batch: RecordBatch): Promise<OutgoingRecord[]> | OutgoingRecord[];
+  /**
+   * With `ends`, a processor whose outputs follow its inputs' order pushes the number of outputs so far
+   * after each input record (processEach does), so that the consumer can publish them in parts.
+   */
+  process(batch: RecordBatch, ends?: number[]): Promise<OutgoingRecord[]> | OutgoingRecord[];
   /** Partitions now owned: restore their state. */
   onAssigned?(partitions: TopicPartition[]): Promise<void> | void;
   /** Partitions given up: drop their state. */
@@ -45,7 +52,17 @@ export interface StreamConsumerOptions {
   fromBeginning?: boolean;
   /** Every instance reads everything, nothing is committed (SubscribeOptions.broadcast). @defaultValue false */
   broadcast?: boolean;
+  /**
+   * Most bytes (keys, values, headers) of one publish: a batch's outputs over it go out in parts, each
+   * committed with its inputs. Half of Kafka's default `message.max.bytes` (1 MiB), leaving room for the
+   * record batch's framing. @defaultValue 524288 (512 KiB)
+   */
+  maxPublishBytes?: number;
+  /** Where an input record whose own outputs exceed `maxPublishBytes` is dead-lettered. @defaultValue TOPICS.deadLetter */
+  deadLetterTopic?: string;
 }
+
+const MAX_PUBLISH_BYTES = 512 * 1024;
 
 /**
  * Wires a processor to the transport with the project's delivery rule: a
@@ -59,10 +76,23 @@ export class StreamConsumer {
   #producer: Producer | undefined;
   #subscription: Subscription | undefined;
   readonly #checkpointer: Checkpointer | undefined;
+  readonly #maxPublishBytes: number;
+  readonly #loop: RecordLoop;
 
   constructor(options: StreamConsumerOptions) {
     this.#options = options;
     this.#logger = (options.logger ?? silentLogger).child({ component: options.component });
+    this.#maxPublishBytes = options.maxPublishBytes ?? MAX_PUBLISH_BYTES;
+    if (!Number.isInteger(this.#maxPublishBytes) || this.#maxPublishBytes < 1)
+      throw new InvalidOptionError(
+        `${options.component}: maxPublishBytes must be a positive integer (bytes), got ${options.maxPublishBytes}`,
+      );
+    this.#loop = {
+      component: options.component,
+      deadLetterTopic: options.deadLetterTopic ?? TOPICS.deadLetter,
+      logger: this.#logger,
+      metrics: options.metrics,
+    };
     if (options.checkpoint) {
       const p = options.processor as Partial<Checkpointable>;
       if (typeof p.takeCheckpoint !== 'function' || typeof p.restore !== 'function')
@@ -100,13 +130,36 @@ export class StreamConsumer {
       },
       handler: async (batch, context) => {
         const started = performance.now();
-        const outputs = await processor.process(batch);
+        const ends: number[] = [];
+        const outputs = await processor.process(batch, ends);
         const out = context.publish ? { publish: context.publish } : producer;
-        if (outputs.length > 0) await out.publish(outputs);
+        // A publish is one produce request, which a Kafka broker refuses whole, and for good, over its
+        // message.max.bytes (1 MiB): a featurizer batch of 170 vectors after a broker restart was, and was
+        // redelivered forever (broker-restart suite under load). Splitting the request inside the adapter
+        // let half a publish succeed before a replay repeated it (103 duplicate dead letters), so the cut
+        // is made here, at input-record boundaries: each part is published, then committed with its inputs
+        // (in its own transaction with exactlyOnce), and a replay starts after the last acknowledged part.
+        // The checkpoint comes after the last part, when every output of the state it saves is out.
+        const parts = publishParts(batch.records, outputs, ends, this.#maxPublishBytes, (record, bytes) =>
+          deadLetterOf(
+            this.#loop,
+            record,
+            new RecordRejected(
+              'output-too-large',
+              `its outputs are ${bytes} bytes, over the ${this.#maxPublishBytes} bytes one publish may carry (maxPublishBytes)`,
+            ),
+          ),
+        );
+        for (let i = 0; i < parts.length; i++) {
+          const part = parts[i];
+          if (part.records.length > 0) await out.publish(part.records);
+          if (i < parts.length - 1) await context.commit?.(part.lastOffset);
+        }
         await this.#checkpointer?.afterBatch(out, batch);
         if (metrics) {
           metrics.recordsIn.inc({ component, topic: batch.topic }, batch.records.length);
-          for (const out of outputs) metrics.recordsOut.inc({ component, topic: out.topic });
+          for (const part of parts)
+            for (const out of part.records) metrics.recordsOut.inc({ component, topic: out.topic });
           const last = batch.records[batch.records.length - 1];
           metrics.consumerLag.set(
             { component, topic: batch.topic, partition: String(batch.partition) },

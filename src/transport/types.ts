@@ -8,7 +8,8 @@
  * - `publish` resolves only once every record is acknowledged by the log;
  * - a subscription hands the handler one partition's batch at a time, in
  *   offset order, and commits the offset after the batch only when the handler
- *   resolved (at-least-once: a handler that throws gets the batch again);
+ *   resolved (at-least-once: a handler that throws gets the batch again, from
+ *   the last offset it committed through `context.commit` where there is one);
  * - consumers sharing a `groupId` split the partitions between them;
  * - any offset range can be read back (`readRange`) without touching a group.
  */
@@ -76,6 +77,15 @@ export interface BatchContext {
    * Undefined in at-least-once subscriptions.
    */
   publish?: (records: OutgoingRecord[]) => Promise<void>;
+  /**
+   * Commits the batch's records up to and including `offset` now, before the handler resolves: their
+   * offsets (and, with `exactlyOnce`, the records published through `publish` so far, in one transaction).
+   * A handler that throws later gets only the records after `offset` again; the rest of the batch is
+   * committed as usual when the handler resolves. Lets a handler publish a batch's outputs in parts, each
+   * part committed with its inputs (StreamConsumer). Undefined where the log cannot commit part of a
+   * batch (Event Hubs).
+   */
+  commit?: (offset: number) => Promise<void>;
 }
 
 export type BatchHandler = (batch: RecordBatch, context: BatchContext) => Promise<void>;

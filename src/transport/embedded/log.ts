@@ -179,11 +179,22 @@ export class EmbeddedLog implements Transport {
     // Exactly-once in one process: the batch's outputs are held back and appended together with the
     // offset commit, after the handler resolved; a handler that throws leaves neither.
     let pending: OutgoingRecord[] = [];
+    // The running batch, for `commit`: its outputs so far are appended with the offsets it commits.
+    let running: RecordBatch | undefined;
     const context: BatchContext = {
       get stopping() {
         return member.stopping;
       },
       heartbeat: async () => {},
+      commit: async (offset: number) => {
+        const b = running;
+        if (!b || offset < b.records[0].offset || offset > b.records[b.records.length - 1].offset)
+          throw new InvalidOptionError(`commit(${offset}) is outside the running batch's offsets`);
+        if (pending.length > 0) this.#append(pending);
+        pending = [];
+        positions.set(`${b.topic}/${b.partition}`, offset + 1);
+        group.commit(b, offset + 1);
+      },
       ...(options.exactlyOnce
         ? {
             publish: async (records: OutgoingRecord[]) => {
@@ -209,6 +220,7 @@ export class EmbeddedLog implements Transport {
             highWatermark: log.length,
           };
           pending = [];
+          running = batch;
           try {
             await options.handler(batch, context);
           } catch (err) {

@@ -1,7 +1,5 @@
 import { type Kafka, type Producer as KafkaProducer, Partitioners } from 'kafkajs';
-import { TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
-import { isRetriable } from '../../retry.ts';
 import type {
   ConsumedRecord,
   OutgoingRecord,
@@ -14,6 +12,7 @@ import type {
 import { KafkaAdmin } from './admin.ts';
 import { connect, createKafka, within } from './clients.ts';
 import { KAFKA_DEFAULTS, type KafkaOptions, PUBLISH_RETRY, validateKafkaOptions } from './options.ts';
+import { publishError } from './publish-error.ts';
 import { readRange } from './read-range.ts';
 import { topicMessages } from './records.ts';
 import { subscribe } from './subscription.ts';
@@ -63,11 +62,7 @@ export class KafkaTransport implements Transport {
         try {
           await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
         } catch (err) {
-          // Retriable when the broker was unreachable or a leader moved: the caller may publish again.
-          throw new TransportError(`publishing ${records.length} records failed: ${(err as Error).message}`, {
-            cause: err,
-            retriable: isRetriable(err),
-          });
+          throw publishError(err, records);
         }
       },
       close: async () => {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
+import { InvalidOptionError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { BatchContext, SubscribeOptions, Subscription, TopicPartition } from '../types.ts';
+import type { BatchContext, OutgoingRecord, SubscribeOptions, Subscription, TopicPartition } from '../types.ts';
 import { connect, within } from './clients.ts';
+import { tooLargeType } from './publish-error.ts';
 import { toRecord } from './records.ts';
 import { TransactionalProducers } from './transactions.ts';
 
@@ -150,12 +152,18 @@ export async function subscribe(
       // Not restored (its onAssigned failed; a rejoin is under way): nothing is resolved or committed, so
       // the records come again once the partition is assigned and restored.
       if (!restored.has(`${batch.topic}/${batch.partition}`)) return;
-      const context: BatchContext = {
+      // A context per handler call; its `stopping` stays a getter (a spread would freeze its value).
+      const contextWith = (
+        commit: (offset: number) => Promise<void>,
+        publish?: (records: OutgoingRecord[]) => Promise<void>,
+      ): BatchContext => ({
         get stopping() {
           return stopping || !isRunning();
         },
         heartbeat,
-      };
+        commit,
+        ...(publish ? { publish } : {}),
+      });
       const all = batch.messages;
       for (let start = 0; start < all.length; start += maxBatch) {
         if (!isRunning() || isStale()) return;
@@ -172,10 +180,34 @@ export async function subscribe(
         // moves its position beyond them and never fetches them again (batch.lastOffset() counts them).
         const end = start + maxBatch >= all.length ? Math.max(last, Number(batch.lastOffset())) : last;
         const next = [{ topic: batch.topic, partition: batch.partition, offset: String(end + 1) }];
+        const partOf = (offset: number) => {
+          if (offset < records[0].offset || offset > last)
+            throw new InvalidOptionError(
+              `commit(${offset}) is outside the batch's offsets ${records[0].offset}-${last}`,
+            );
+        };
         if (transactional) {
-          await transactional.run(batch, next, (publish) => options.handler(input, { ...context, publish }));
+          await transactional.run(batch, next, (publish, commit) =>
+            options.handler(
+              input,
+              contextWith(async (offset) => {
+                partOf(offset);
+                await commit(offset);
+                resolveOffset(String(offset));
+              }, publish),
+            ),
+          );
         } else {
-          await options.handler(input, context);
+          await options.handler(
+            input,
+            contextWith(async (offset) => {
+              partOf(offset);
+              await consumer.commitOffsets([
+                { topic: batch.topic, partition: batch.partition, offset: String(offset + 1) },
+              ]);
+              resolveOffset(String(offset));
+            }),
+          );
           await consumer.commitOffsets(next);
         }
         resolveOffset(String(end));
@@ -194,6 +226,15 @@ export async function subscribe(
       'consumer crashed; it restarts from the committed offsets',
     );
     if (payload.restart || stopping) return;
+    // A batch whose outputs the broker refuses for their size is refused again on every redelivery: the
+    // member stays stopped, with the cause in the log, instead of looping on the batch for ever.
+    if (tooLargeType(payload.error) !== undefined) {
+      logger.error(
+        { err: payload.error, group: options.groupId },
+        'consumer stopped: the broker refuses its outputs as too large, and a redelivery would be refused again',
+      );
+      return;
+    }
     const restart = () => {
       if (stopping) return;
       consumer

@@ -1,6 +1,7 @@
 import { type Kafka, type Producer as KafkaProducer, Partitioners } from 'kafkajs';
 import type { OutgoingRecord, TopicPartition } from '../types.ts';
 import { PUBLISH_RETRY } from './options.ts';
+import { publishError } from './publish-error.ts';
 import { topicMessages } from './records.ts';
 
 /**
@@ -40,25 +41,43 @@ export class TransactionalProducers {
     return producer;
   }
 
-  /** Runs the handler in a transaction that commits its records and the offsets `next`, or aborts. */
+  /**
+   * Runs the handler in a transaction that commits its records and the offsets `next`, or aborts. The
+   * handler's `commit(offset)` commits the transaction so far with the offsets up to `offset` and opens
+   * the next one, so that a batch published in parts commits each part with its inputs.
+   */
   async run(
     tp: TopicPartition,
     next: { topic: string; partition: number; offset: string }[],
-    handler: (publish: (records: OutgoingRecord[]) => Promise<void>) => Promise<void>,
+    handler: (
+      publish: (records: OutgoingRecord[]) => Promise<void>,
+      commit: (offset: number) => Promise<void>,
+    ) => Promise<void>,
   ): Promise<void> {
     const producer = await this.#producer(tp);
-    const txn = await producer.transaction();
-    try {
-      await handler(async (records) => {
-        if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
-      });
-      await txn.sendOffsets({
-        consumerGroupId: this.groupId,
-        topics: [{ topic: tp.topic, partitions: next.map((n) => ({ partition: n.partition, offset: n.offset })) }],
-      });
+    let txn = await producer.transaction();
+    const commitAt = async (offsets: { partition: number; offset: string }[]) => {
+      await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: tp.topic, partitions: offsets }] });
       await txn.commit();
+    };
+    try {
+      await handler(
+        async (records) => {
+          if (records.length === 0) return;
+          try {
+            await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+          } catch (err) {
+            throw publishError(err, records);
+          }
+        },
+        async (offset) => {
+          await commitAt([{ partition: tp.partition, offset: String(offset + 1) }]);
+          txn = await producer.transaction();
+        },
+      );
+      await commitAt(next.map((n) => ({ partition: n.partition, offset: n.offset })));
     } catch (err) {
-      await txn.abort().catch(() => {});
+      if (txn.isActive()) await txn.abort().catch(() => {});
       throw err;
     }
   }
