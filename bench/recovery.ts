@@ -6,13 +6,16 @@
  * with the drift and once without it (`rotation:z:0`, the identity): same model v1, same windows. Per
  * drift kind it reports (accuracies are fractions; gaps are percentage points):
  * - pre_drift_accuracy: v1 on the windows before each phone's drift;
- * - post_drift_old_model_accuracy: v1 on the drifted windows that retrained versions served;
- * - recovered_accuracy: the retrained versions, live, on those windows (none trained on them);
+ * - post_drift_old_model_accuracy: v1 on the drifted windows the loop had adapted to, as sent (uncalibrated);
+ * - recovered_accuracy: live, on the drifted windows once the loop adapted to them: calibrated
+ *   (docs/calibration.md) or served by a retrained version (none trained on them);
  * - no_drift_accuracy: the run without the drift on the same windows (device and sample range);
  * - drifted_windows_to_recover / stream_s_to_recover: drifted windows of all phones in order of time
  *   since their drift, until the rolling accuracy over the last 100 is within 3 points of the no-drift
  *   run's over the same windows, and the stream seconds since the drift at that window;
  *   stays_recovered: the share of later points that stay within those 3 points;
+ * - drift_to_calibrated_wall_s: wall seconds from a retraining's trigger to the device calibration it
+ *   published (the slowest);
  * - drift_to_promoted_wall_s: wall seconds from a retraining's trigger (the burst's first drift event,
  *   or the growth step) to its stored, promoted version, for the first promoted and the slowest;
  * - gate_estimate / live_accuracy_after_promotion / gate_gap: per promoted version, the gate's estimate
@@ -85,7 +88,8 @@ function measure(drifted: MainJobSummary, clean: MainJobSummary) {
     }))
     .filter((w) => w.clean !== undefined)
     .sort((a, b) => a.since - b.since);
-  const retrained = after.filter((w) => w.p.version !== 1);
+  // Handled: the window was calibrated, or a retrained version served it.
+  const retrained = after.filter((w) => w.p.version !== 1 || w.p.calibration);
   const share = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
   let recoveredAt = -1;
   let stay = 0;
@@ -123,6 +127,12 @@ function measure(drifted: MainJobSummary, clean: MainJobSummary) {
     stream_s_to_recover: recoveredAt < 0 ? null : after[recoveredAt].since,
     stays_recovered: later > 0 ? stay / later : null,
     first_detection_s: Object.values(drifted.firstDetectionSeconds),
+    calibrations: drifted.calibrations.map(
+      (c) => `${c.device} ${c.model} ${c.degrees.toFixed(0)}° ${c.offsetNorm.toFixed(2)} g (${c.activities.length})`,
+    ),
+    drift_to_calibrated_wall_s: drifted.calibrations.length
+      ? Math.max(...drifted.calibrations.map((c) => (c.at - c.requestedAt) / 1000))
+      : null,
     drift_to_promoted_wall_s: gates[0]?.wall_s ?? null,
     slowest_promotion_wall_s: Math.max(...gates.map((g) => g.wall_s ?? 0), 0),
     gate_estimate: gates[0]?.gate_estimate ?? null,
@@ -151,6 +161,7 @@ for (const kind of kinds) {
   console.log(
     `    before ${pct(r.pre_drift_accuracy)}, old model after ${pct(r.post_drift_old_model_accuracy)}, recovered ${pct(r.recovered_accuracy)} vs no drift ${pct(r.no_drift_accuracy)} over ${r.recovered_windows} windows; ` +
       `back within ${WITHIN_POINTS} points after ${r.drifted_windows_to_recover ?? 'never'} drifted windows (${r.stream_s_to_recover?.toFixed(0) ?? '-'} s of stream); ` +
+      `calibrations ${r.calibrations.length} (slowest ${r.drift_to_calibrated_wall_s?.toFixed(1) ?? '-'} s wall); ` +
       `first promotion ${r.drift_to_promoted_wall_s?.toFixed(1) ?? '-'} s wall, gate ${pct(r.gate_estimate)} vs live ${pct(r.live_accuracy_after_promotion)}`,
   );
 }
@@ -161,6 +172,9 @@ console.log(
   JSON.stringify({
     worst_recovered_gap_points: round(worst((r) => r.recovered_gap_points)),
     worst_drift_to_promoted_wall_s: round(worst((r) => r.slowest_promotion_wall_s)),
+    worst_drift_to_calibrated_wall_s: round(
+      Math.max(0, ...Object.values(results).map((r) => r.drift_to_calibrated_wall_s ?? 0)),
+    ),
     worst_gate_gap_points: round(worst((r) => r.worst_gate_gap)),
     worst_drifted_windows_to_recover: round(worst((r) => r.drifted_windows_to_recover)),
     no_drift_versions: clean.versions.length,

@@ -53,6 +53,8 @@ export interface CalibrationNote {
   degrees: number;
   offsetNorm: number;
   activities: string[];
+  /** When the burst's first drift event was consumed, or the growth step reached. */
+  requestedAt: number;
   at: number;
 }
 
@@ -260,7 +262,11 @@ export class RetrainerConsumer {
       const episode = this.#openEpisode(key, burst.ranges, burst.devices, ends);
       const outcome = await this.#inTurn(
         () =>
-          this.#adapt(episode, { key, trigger: events.map((e) => e.id), covers: { [batch.partition]: lastOffset } }),
+          this.#adapt(
+            episode,
+            { key, trigger: events.map((e) => e.id), covers: { [batch.partition]: lastOffset } },
+            requestedAt,
+          ),
         context,
       );
       this.outcomes.push(outcome);
@@ -277,7 +283,11 @@ export class RetrainerConsumer {
    * under each device's calibration from now on. A calibration's id is the retraining's key plus the
    * device, so a repeat after a crash publishes the same record, which the featurizer applies once.
    */
-  async #adapt(episode: Episode, request: Omit<RetrainRequest, 'postDrift'>): Promise<RetrainOutcome> {
+  async #adapt(
+    episode: Episode,
+    request: Omit<RetrainRequest, 'postDrift'>,
+    requestedAt: number,
+  ): Promise<RetrainOutcome> {
     let calibrations: Map<string, string | null> | undefined;
     if (this.#options.calibrate) {
       const step = await calibrateDevices(
@@ -290,7 +300,16 @@ export class RetrainerConsumer {
       if (step.records.length > 0) await this.#producer!.publish(step.records);
       for (const [device, { frame, fit, activities }] of step.published) {
         const { model, degrees, offsetNorm } = fit;
-        this.calibrations.push({ device, id: frame.id, model, degrees, offsetNorm, activities, at: Date.now() });
+        this.calibrations.push({
+          device,
+          id: frame.id,
+          model,
+          degrees,
+          offsetNorm,
+          activities,
+          requestedAt,
+          at: Date.now(),
+        });
         this.#logger.info({ device, calibration: frame.id, fit }, 'device calibration published');
       }
       for (const [device, frame] of step.frames) this.#frames.set(device, frame);
@@ -392,7 +411,7 @@ export class RetrainerConsumer {
         const requestedAt = Date.now();
         const n = e.followUps + 1;
         const outcome = await this.#inTurn(() =>
-          this.#adapt(e, { key: `grow:${e.key}:${n}:${records}`, trigger: [], covers: {} }),
+          this.#adapt(e, { key: `grow:${e.key}:${n}:${records}`, trigger: [], covers: {} }, requestedAt),
         );
         if (outcome.events.length > 0) await this.#producer!.publish(outcome.events);
         if (this.#episode === e) {
