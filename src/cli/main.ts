@@ -56,8 +56,10 @@ function buildProgram(): Command {
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 3)
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
     .option('--out <dir>', 'folder for this run: tracking store and report (default .data/runs/<time>)')
+    .option('--no-calibrate', 'adapt by retraining only, with no device calibration (docs/calibration.md)')
     .action(
       async (options: {
+        calibrate: boolean;
         drift: string;
         driftAt: number;
         speed: number;
@@ -93,6 +95,7 @@ function buildProgram(): Command {
               drift: options.drift,
               driftAt: options.driftAt,
               speed: options.speed,
+              retrainer: { calibrate: options.calibrate },
               signal: stop.signal,
               partitions: options.partitions,
               reportPath: path.join(out, 'report.html'),

@@ -184,8 +184,18 @@ export function addServiceCommands(program: Command): void {
     .option('--max-wait-ms <ms>', 'or this long after it began', '8000')
     .option('--alpha <p>', "the gate's significance level (McNemar, one-sided)", '0.05')
     .option('--follow-ups <n>', 'retrainings as post-drift data grows, after each drift retraining', '10')
+    .option('--no-calibrate', 'do not fit device calibrations after a drift (docs/calibration.md)')
     .action(
-      (o: ServiceOptions & { quick?: boolean; quietMs: string; maxWaitMs: string; alpha: string; followUps: string }) =>
+      (
+        o: ServiceOptions & {
+          quick?: boolean;
+          quietMs: string;
+          maxWaitMs: string;
+          alpha: string;
+          followUps: string;
+          calibrate: boolean;
+        },
+      ) =>
         runService('retrainer', global(), o, async ({ transport, logger }) => {
           const backend = createTrackingBackend();
           const retrainer = new RetrainerConsumer({
@@ -196,6 +206,7 @@ export function addServiceCommands(program: Command): void {
             maxWaitMs: Number(o.maxWaitMs),
             alpha: Number(o.alpha),
             followUps: Number(o.followUps),
+            calibrate: o.calibrate,
             logger,
             ...(o.group ? { groupId: o.group } : {}),
           });
@@ -205,7 +216,7 @@ export function addServiceCommands(program: Command): void {
               await retrainer.stop();
               await backend.close();
             },
-            details: () => ({ retrainings: retrainer.outcomes.length }),
+            details: () => ({ retrainings: retrainer.outcomes.length, calibrations: retrainer.calibrations.length }),
           };
         }),
     );
