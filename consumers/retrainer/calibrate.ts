@@ -32,6 +32,8 @@ export interface CalibrationStep {
   current: Map<string, string | null>;
   /** Each followed device's calibration as now known (published here, or seen on its latest vector). */
   frames: Map<string, DeviceFrame | null>;
+  /** Why each followed device got no new calibration (logs, tests). */
+  skipped: Map<string, string>;
   /** The devices given a new calibration now, with the fit and the activities it used. */
   published: Map<string, { frame: DeviceFrame; fit: CalibrationFit; activities: string[] }>;
 }
@@ -125,12 +127,24 @@ export async function calibrateDevices(
   const current = new Map<string, string | null>();
   const frames = new Map<string, DeviceFrame | null>();
   const published: CalibrationStep['published'] = new Map();
+  const skipped = new Map<string, string>();
   for (const device of episode.devices) {
     const now = known.has(device) ? known.get(device)! : (latest.get(device) ?? null);
     frames.set(device, now);
     current.set(device, now?.id ?? null);
     const pairs = pairsOf(before.get(device), after.get(device), policy.calibrationMinWindows);
-    if (pairs.length === 0) continue;
+    if (pairs.length === 0) {
+      const seen = (m: Means | undefined) =>
+        m
+          ?.activities()
+          .map((a) => `${a}:${m.get(a)!.n}`)
+          .join(',') ?? 'none';
+      skipped.set(
+        device,
+        `no activity with ${policy.calibrationMinWindows} windows on both sides (before ${seen(before.get(device))}; after ${seen(after.get(device))})`,
+      );
+      continue;
+    }
     const fit = fitCalibration(pairs);
     const worthIt =
       fit.model !== 'identity' &&
@@ -139,7 +153,13 @@ export async function calibrateDevices(
     const was = residual(pairs, now ?? IDENTITY);
     const will = residual(pairs, candidate);
     // A new calibration must explain the change far better than the one in place (or withdraw one that hurts).
-    if (!(will < was / 2 && was - will > 1e-3)) continue;
+    if (!(will < was / 2 && was - will > 1e-3)) {
+      skipped.set(
+        device,
+        `${fit.model} ${fit.degrees.toFixed(0)}° ${fit.offsetNorm.toFixed(2)} g: residual ${will.toFixed(4)} vs ${was.toFixed(4)} now`,
+      );
+      continue;
+    }
     const id = `${device}:${episode.key}`;
     const frame = { id, rotation: [...candidate.rotation], offset: [...candidate.offset] };
     frames.set(device, frame);
@@ -148,7 +168,7 @@ export async function calibrateDevices(
     published.set(device, { frame, fit: kept, activities: pairs.map((p) => p.activity) });
     records.push(calibrationRecord(topics, device, frame, kept, pairs, episode.key));
   }
-  return { records, current, frames, published };
+  return { records, current, frames, published, skipped };
 }
 
 /** Windows per activity behind a reference mean (before the drift) and an observed one (the latest after it). */

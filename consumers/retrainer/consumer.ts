@@ -313,6 +313,8 @@ export class RetrainerConsumer {
         this.#logger.info({ device, calibration: frame.id, fit }, 'device calibration published');
       }
       for (const [device, frame] of step.frames) this.#frames.set(device, frame);
+      if (step.skipped.size > 0)
+        this.#logger.debug({ skipped: Object.fromEntries(step.skipped) }, 'no new calibration');
       calibrations = step.current;
     }
     const ends = await this.#o.transport.endOffsets(this.#topics.features);

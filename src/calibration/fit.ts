@@ -1,6 +1,13 @@
 import { determinant, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { type Calibration, IDENTITY, rotationDegrees, type Vec3 } from './affine.ts';
 
+/**
+ * No accelerometer offset beyond this (g) is believed: phone accelerometers are specified to a few
+ * hundredths of a g, and a fit that needs more (a rotation and an offset of 169° and 1.06 g from three
+ * activities, bench:recovery bias:acc:0.2,0,0) explains posture differences, not a sensor.
+ */
+export const MAX_OFFSET_G = 0.5;
+
 /** One activity's mean acceleration (g) in the reference frame and as the drifted phone reports it now. */
 export interface CalibrationPair {
   activity: string;
@@ -37,7 +44,11 @@ export interface CalibrationFit {
  * onto the observed mean), as phones are re-worn far more often than
  * accelerometers develop a bias. docs/calibration.md.
  */
-export function fitCalibration(pairs: readonly CalibrationPair[], tieG2 = 0.01): CalibrationFit {
+export function fitCalibration(
+  pairs: readonly CalibrationPair[],
+  tieG2 = 0.01,
+  maxOffsetG = MAX_OFFSET_G,
+): CalibrationFit {
   const identityResidual = residual(pairs, IDENTITY);
   const fits: { model: CalibrationModel; calibration: Calibration }[] = [{ model: 'identity', calibration: IDENTITY }];
   if (pairs.length > 0) {
@@ -47,6 +58,7 @@ export function fitCalibration(pairs: readonly CalibrationPair[], tieG2 = 0.01):
   }
   let best = { ...fits[0], residual: identityResidual };
   for (const f of fits.slice(1)) {
+    if (Math.hypot(...f.calibration.offset) > maxOffsetG) continue;
     const r = residual(pairs, f.calibration);
     if (r < best.residual - tieG2) best = { ...f, residual: r };
   }
