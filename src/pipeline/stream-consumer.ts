@@ -5,6 +5,7 @@ import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { TOPICS } from '../topics.ts';
 import { readPartition } from '../transport/read.ts';
 import type {
+  BatchContext,
   ConsumedRecord,
   OutgoingRecord,
   Producer,
@@ -64,6 +65,8 @@ export interface StreamConsumerOptions {
 
 const MAX_PUBLISH_BYTES = 512 * 1024;
 
+const keyOf = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
+
 /**
  * Wires a processor to the transport with the project's delivery rule: a
  * batch's offsets are committed only after all its outputs are acknowledged
@@ -78,6 +81,8 @@ export class StreamConsumer {
   readonly #checkpointer: Checkpointer | undefined;
   readonly #maxPublishBytes: number;
   readonly #loop: RecordLoop;
+  /** Partitions whose state a failed batch left ahead of their offsets and that could not be put back yet. */
+  readonly #unsettled = new Set<string>();
 
   constructor(options: StreamConsumerOptions) {
     this.#options = options;
@@ -108,7 +113,7 @@ export class StreamConsumer {
   }
 
   async start(): Promise<void> {
-    const { transport, processor, metrics, component } = this.#options;
+    const { transport, processor } = this.#options;
     this.#producer = await transport.producer();
     const producer = this.#producer;
     this.#subscription = await transport.subscribe({
@@ -120,56 +125,107 @@ export class StreamConsumer {
       ...(this.#options.broadcast ? { broadcast: true } : {}),
       onAssigned: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions assigned');
-        await this.#checkpointer?.restore(partitions);
-        await processor.onAssigned?.(partitions);
+        await this.#assign(partitions);
       },
       onRevoked: async (partitions) => {
         this.#logger.info({ partitions }, 'partitions revoked');
-        await this.#checkpointer?.flush(producer, partitions);
+        // An unsettled partition's state is not what its offsets say: no checkpoint of it is written.
+        const settled = partitions.filter((tp) => !this.#unsettled.delete(keyOf(tp)));
+        await this.#checkpointer?.flush(producer, settled);
         await processor.onRevoked?.(partitions);
       },
       handler: async (batch, context) => {
-        const started = performance.now();
-        const ends: number[] = [];
-        const outputs = await processor.process(batch, ends);
-        const out = context.publish ? { publish: context.publish } : producer;
-        // A publish is one produce request, which a Kafka broker refuses whole, and for good, over its
-        // message.max.bytes (1 MiB): a featurizer batch of 170 vectors after a broker restart was, and was
-        // redelivered forever (broker-restart suite under load). Splitting the request inside the adapter
-        // let half a publish succeed before a replay repeated it (103 duplicate dead letters), so the cut
-        // is made here, at input-record boundaries: each part is published, then committed with its inputs
-        // (in its own transaction with exactlyOnce), and a replay starts after the last acknowledged part.
-        // The checkpoint comes after the last part, when every output of the state it saves is out.
-        const parts = publishParts(batch.records, outputs, ends, this.#maxPublishBytes, (record, bytes) =>
-          deadLetterOf(
-            this.#loop,
-            record,
-            new RecordRejected(
-              'output-too-large',
-              `its outputs are ${bytes} bytes, over the ${this.#maxPublishBytes} bytes one publish may carry (maxPublishBytes)`,
-            ),
-          ),
-        );
-        for (let i = 0; i < parts.length; i++) {
-          const part = parts[i];
-          if (part.records.length > 0) await out.publish(part.records);
-          if (i < parts.length - 1) await context.commit?.(part.lastOffset);
-        }
-        await this.#checkpointer?.afterBatch(out, batch);
-        if (metrics) {
-          metrics.recordsIn.inc({ component, topic: batch.topic }, batch.records.length);
-          for (const part of parts)
-            for (const out of part.records) metrics.recordsOut.inc({ component, topic: out.topic });
-          const last = batch.records[batch.records.length - 1];
-          metrics.consumerLag.set(
-            { component, topic: batch.topic, partition: String(batch.partition) },
-            Math.max(0, batch.highWatermark - last.offset - 1),
-          );
-          metrics.batchSeconds.observe({ component }, (performance.now() - started) / 1000);
+        const tp = { topic: batch.topic, partition: batch.partition };
+        const redelivered = batch.records[0].offset;
+        if (this.#unsettled.has(keyOf(tp))) await this.#settle(tp, redelivered);
+        try {
+          await this.#handle(batch, context, producer);
+        } catch (err) {
+          // process() has applied the batch to the state, and marked its records applied, but the
+          // transport hands it (or its uncommitted rest) to this instance again: unless the state is
+          // put back first, those records are skipped on redelivery and their outputs never published.
+          try {
+            await this.#settle(tp, redelivered);
+            this.#logger.warn(
+              { err, ...tp, offset: redelivered },
+              'batch failed; partition state put back to the committed offset for its redelivery',
+            );
+          } catch (restoreErr) {
+            this.#logger.error(
+              { err: restoreErr, ...tp },
+              'batch failed and its partition state could not be put back; tried again before its next batch',
+            );
+          }
+          throw err;
         }
       },
     });
     this.#logger.info({ groupId: this.#options.groupId, topics: this.#options.topics }, 'consumer started');
+  }
+
+  async #handle(batch: RecordBatch, context: BatchContext, producer: Producer): Promise<void> {
+    const { processor, metrics, component } = this.#options;
+    const started = performance.now();
+    const ends: number[] = [];
+    const outputs = await processor.process(batch, ends);
+    const out = context.publish ? { publish: context.publish } : producer;
+    // A publish is one produce request, which a Kafka broker refuses whole, and for good, over its
+    // message.max.bytes (1 MiB): a featurizer batch of 170 vectors after a broker restart was, and was
+    // redelivered forever (broker-restart suite under load). Splitting the request inside the adapter
+    // let half a publish succeed before a replay repeated it (103 duplicate dead letters), so the cut
+    // is made here, at input-record boundaries: each part is published, then committed with its inputs
+    // (in its own transaction with exactlyOnce), and a replay starts after the last acknowledged part.
+    // The checkpoint comes after the last part, when every output of the state it saves is out.
+    const parts = publishParts(batch.records, outputs, ends, this.#maxPublishBytes, (record, bytes) =>
+      deadLetterOf(
+        this.#loop,
+        record,
+        new RecordRejected(
+          'output-too-large',
+          `its outputs are ${bytes} bytes, over the ${this.#maxPublishBytes} bytes one publish may carry (maxPublishBytes)`,
+        ),
+      ),
+    );
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      if (part.records.length > 0) await out.publish(part.records);
+      if (i < parts.length - 1) await context.commit?.(part.lastOffset);
+    }
+    await this.#checkpointer?.afterBatch(out, batch);
+    if (metrics) {
+      metrics.recordsIn.inc({ component, topic: batch.topic }, batch.records.length);
+      for (const part of parts) for (const out of part.records) metrics.recordsOut.inc({ component, topic: out.topic });
+      const last = batch.records[batch.records.length - 1];
+      metrics.consumerLag.set(
+        { component, topic: batch.topic, partition: String(batch.partition) },
+        Math.max(0, batch.highWatermark - last.offset - 1),
+      );
+      metrics.batchSeconds.observe({ component }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /**
+   * The state of partitions now owned: restored from the checkpoint and the records the group committed
+   * after it, or (with `redelivered`, the first offset the transport hands out again) up to that offset
+   * when it is further.
+   */
+  async #assign(partitions: TopicPartition[], redelivered?: number): Promise<void> {
+    await this.#checkpointer?.restore(partitions, redelivered);
+    await this.#options.processor.onAssigned?.(partitions);
+  }
+
+  /**
+   * After a failed batch, the partition's state as a rebalance that took the partition away and gave it
+   * back would leave it: dropped, then restored as on assignment, so that it matches the offset its
+   * redelivery starts from. Without a checkpoint the state is rebuilt from the redelivered records (a
+   * featurizer starts the windows of their devices afresh). Until this succeeds the partition is
+   * unsettled: its next batch tries again first, and a revoke writes no checkpoint of it.
+   */
+  async #settle(tp: TopicPartition, redelivered: number): Promise<void> {
+    this.#unsettled.add(keyOf(tp));
+    await this.#options.processor.onRevoked?.([tp]);
+    await this.#assign([tp], redelivered);
+    this.#unsettled.delete(keyOf(tp));
   }
 
   assignments(): TopicPartition[] {
@@ -247,13 +303,21 @@ class Checkpointer {
     this.logger.debug({ partition, streams: snapshots.length, watermark }, 'checkpoint written');
   }
 
-  async restore(partitions: TopicPartition[]): Promise<void> {
+  /**
+   * Replaces the state of `partitions` with their checkpoint and replays the records after it that the
+   * group committed, or up to `redelivered` (exclusive) when that is further: an Event Hubs batch is
+   * redelivered whole even after the checkpoint of the one before it failed to be written.
+   */
+  async restore(partitions: TopicPartition[], redelivered = -1): Promise<void> {
     const { transport, groupId, checkpoint } = this.options;
     for (const tp of partitions) {
       const started = performance.now();
       const cp = await readCheckpoint(transport, checkpoint.topic, tp.partition);
       this.processor.restore(tp.partition, cp.snapshots);
-      const committed = (await transport.committedOffsets(groupId, tp.topic))[tp.partition] ?? -1;
+      const committed = Math.max(
+        (await transport.committedOffsets(groupId, tp.topic))[tp.partition] ?? -1,
+        redelivered,
+      );
       // Records after the last complete checkpoint that the group already committed: their outputs are
       // out, so they only rebuild state.
       let replayed = 0;
@@ -274,7 +338,12 @@ class Checkpointer {
         }
         await feed();
       }
-      this.#since.set(`${tp.topic}/${tp.partition}`, replayed);
+      const id = keyOf(tp);
+      this.#since.set(id, replayed);
+      // The state now holds every record before `committed`, and no later one (an earlier #last may be
+      // past it: a batch that failed after afterBatch set it); a flush writes what was replayed.
+      if (replayed > 0) this.#last.set(id, committed - 1);
+      else this.#last.delete(id);
       this.logger.info(
         {
           partition: tp.partition,

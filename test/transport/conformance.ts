@@ -115,6 +115,30 @@ export function describeTransport(name: string, makeTransport: () => Promise<Tra
       expect(seen.filter((o) => o < 5)).toHaveLength(5);
     });
 
+    // The embedded log once restarted such a partition at offset -1, the "nothing committed" mark: its
+    // redelivery was the partition's last record alone, and every record before it was skipped.
+    it('redelivers the first batch from where it started when the group has committed nothing yet', async () => {
+      const { topic, producer, subscribe } = await setup(1);
+      await producer.publish(
+        Array.from({ length: 10 }, (_, i) => ({ topic, key: 'k', value: Buffer.from(String(i)) })),
+      );
+      const seen: number[] = [];
+      let failures = 0;
+      await subscribe(`g-${randomUUID()}`, [], {
+        handler: async (batch) => {
+          if (failures === 0) {
+            failures++;
+            throw new Error('output not acknowledged');
+          }
+          for (const r of batch.records) seen.push(r.offset);
+        },
+        maxBatchSize: 5,
+      });
+      await waitFor(() => seen.includes(9), 'offset 9');
+      expect(failures).toBe(1);
+      expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
     it('splits partitions across the members of one group and reports assignments', async () => {
       const { topic, producer, subscribe } = await setup(4);
       const groupId = `g-${randomUUID()}`;

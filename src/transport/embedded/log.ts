@@ -175,6 +175,8 @@ export class EmbeddedLog implements Transport {
     const maxBatch = options.maxBatchSize ?? 500;
     const fromBeginning = options.fromBeginning ?? true;
     const positions = new Map<string, number>();
+    // Where each owned partition started, for a batch that fails before the group committed anything there.
+    const starts = new Map<string, number>();
     let backoff = this.#retryBackoffMs;
     // Exactly-once in one process: the batch's outputs are held back and appended together with the
     // offset commit, after the handler resolved; a handler that throws leaves neither.
@@ -205,7 +207,7 @@ export class EmbeddedLog implements Transport {
     };
     try {
       while (!member.stopping && !this.#closed) {
-        await this.#syncAssignment(group, member, options, positions, fromBeginning);
+        await this.#syncAssignment(group, member, options, positions, starts, fromBeginning);
         let worked = false;
         for (const tp of member.owned) {
           if (member.stopping || member.generation !== group.generation) break;
@@ -228,7 +230,8 @@ export class EmbeddedLog implements Transport {
               { err, group: group.id, ...tp, offset: position },
               'batch handler failed; batch will be redelivered',
             );
-            positions.set(id, group.committed(tp));
+            const committed = group.committed(tp);
+            positions.set(id, committed >= 0 ? committed : starts.get(id)!);
             await sleep(backoff);
             backoff = Math.min(backoff * 2, 5000);
             worked = true;
@@ -256,17 +259,22 @@ export class EmbeddedLog implements Transport {
     member: GroupMember,
     options: SubscribeOptions,
     positions: Map<string, number>,
+    starts: Map<string, number>,
     fromBeginning: boolean,
   ): Promise<void> {
     if (member.generation === group.generation) return;
     const { revoked, assigned } = group.sync(member);
     if (revoked.length > 0 && options.onRevoked) await options.onRevoked(revoked);
-    for (const tp of revoked) positions.delete(`${tp.topic}/${tp.partition}`);
+    for (const tp of revoked) {
+      positions.delete(`${tp.topic}/${tp.partition}`);
+      starts.delete(`${tp.topic}/${tp.partition}`);
+    }
     for (const tp of assigned) {
       const committed = group.committed(tp);
       const start =
         committed >= 0 ? committed : fromBeginning ? 0 : this.#partitions(tp.topic)[tp.partition].records.length;
       positions.set(`${tp.topic}/${tp.partition}`, start);
+      starts.set(`${tp.topic}/${tp.partition}`, start);
     }
     if (assigned.length > 0 && options.onAssigned) await options.onAssigned(assigned);
   }
