@@ -12,6 +12,7 @@ import { printMainJobSummary, runMainJob } from './main-job.ts';
 import { checkGlobalOptions, DEFAULT_DATA, positiveInt, positiveNumber, share } from './options.ts';
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
+import { defaultTransport, oneShotTransport } from './transport.ts';
 
 /** A drift spec, checked before anything runs (a bad one used to fail only after the first model was deployed). */
 function driftSpec(value: string): string {
@@ -29,16 +30,20 @@ function buildProgram(): Command {
     .description('Streaming MLOps for activity recognition: featurize, detect drift, retrain, deploy, predict.')
     .option(
       '--transport <kind>',
-      `transport: ${TRANSPORT_KINDS.join(' | ')} (env TRANSPORT)`,
-      process.env.TRANSPORT ?? 'embedded',
+      `transport: ${TRANSPORT_KINDS.join(' | ')} (env TRANSPORT; default: kafka when KAFKA_BROKERS is set, except for run, else embedded)`,
     )
     .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
     .showHelpAfterError()
     // Commander throws instead of exiting, so that main() gives usage errors their own exit code (2).
     // Set before the subcommands are added: they inherit it.
     .exitOverride();
-  // Every subcommand reads the global options; a bad one is refused before any of them starts.
-  program.hook('preAction', () => checkGlobalOptions(program.opts<{ transport: string; logLevel: string }>()));
+  // Every subcommand reads the global options; a bad one is refused before any of them starts. The
+  // transport's default depends on the command (src/cli/transport.ts), so it is settled here.
+  program.hook('preAction', (_program, action) => {
+    if (program.opts().transport === undefined)
+      program.setOptionValueWithSource('transport', defaultTransport(action.name(), process.env), 'default');
+    checkGlobalOptions(program.opts<{ transport: string; logLevel: string }>());
+  });
 
   program
     .command('run')
@@ -166,7 +171,7 @@ function buildProgram(): Command {
     .action(async (options: { partitions: number }) => {
       const global = program.opts<{ transport: string; logLevel: string }>();
       const logger = createLogger({ level: global.logLevel });
-      const transport = createTransport(global.transport, { logger });
+      const transport = oneShotTransport(global, 'topics create');
       try {
         await transport.ensureTopics(topicSpecs(options.partitions));
         logger.info({ topics: topicSpecs(options.partitions).map((t) => t.topic) }, 'topics ready');

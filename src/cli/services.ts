@@ -12,11 +12,10 @@ import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
 import { AciTarget, aciOptionsFromEnv } from '../deploy/aci.ts';
 import { LocalTarget } from '../deploy/local.ts';
 import type { DeployTarget } from '../deploy/types.ts';
-import { InvalidOptionError, ServiceUnavailableError } from '../errors.ts';
+import { InvalidOptionError } from '../errors.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { PipelineMetrics } from '../metrics/metrics.ts';
 import { DEFAULT_CANDIDATES } from '../model/train.ts';
-import { startOpsServer } from '../ops/server.ts';
 import { StreamConsumer } from '../pipeline/stream-consumer.ts';
 import { ModelHandle } from '../serving/model-handle.ts';
 import { registryModelSource } from '../serving/model-source.ts';
@@ -25,6 +24,8 @@ import { createTrackingBackend, TRACKING_ENV } from '../tracking/index.ts';
 import { createTransport } from '../transport/index.ts';
 import type { Transport } from '../transport/types.ts';
 import { port } from './options.ts';
+import { type Running, runUntilStopped } from './service-run.ts';
+import { requireSharedLog } from './transport.ts';
 
 interface ServiceOptions {
   group?: string;
@@ -34,16 +35,9 @@ interface ServiceOptions {
   checkpointInterval?: string;
 }
 
-interface Running {
-  stop(): Promise<void>;
-  /** Partitions or other facts for /healthz. */
-  details(): Record<string, unknown>;
-}
-
 /**
- * Runs one long-running consumer until SIGINT or SIGTERM: the running batch
- * finishes and commits (or, cut short, stays uncommitted and is redelivered),
- * then the group is left. /metrics and /healthz on the operations port.
+ * Runs one long-running consumer until SIGINT or SIGTERM (src/cli/service-run.ts): /metrics, /healthz
+ * and /readyz on the operations port from the start, the topics waited for, a clean stop.
  */
 async function runService(
   name: string,
@@ -56,12 +50,18 @@ async function runService(
     wiring: ConsumerWiring;
   }) => Promise<Running>,
 ): Promise<void> {
+  requireSharedLog(global.transport, name, 'nothing would ever reach it');
   const logger = createLogger({ level: global.logLevel, name });
   // Checked before the transport connects: a typo should not wait for a broker first.
   const metricsPort = port('--metrics-port (env METRICS_PORT)', options.metricsPort);
   const interval = options.checkpointInterval === undefined ? undefined : Number(options.checkpointInterval);
   if (interval !== undefined && !(Number.isInteger(interval) && interval > 0))
     throw new InvalidOptionError('--checkpoint-interval must be a positive integer');
+  // Listened for from the start: a consumer still waiting for its topics stops on SIGTERM as well.
+  const stopping = new AbortController();
+  const onSignal = () => stopping.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const transport = createTransport(global.transport, { logger });
   const metrics = new PipelineMetrics();
   const wiring: ConsumerWiring = {
@@ -72,57 +72,26 @@ async function runService(
     ...(options.exactlyOnce ? { exactlyOnce: true } : {}),
     ...(interval !== undefined ? { checkpointInterval: interval } : {}),
   };
-  // A consumer of a topic that does not exist would wait forever: say what to do instead.
-  for (const topic of Object.values(TOPICS)) {
-    try {
-      await transport.endOffsets(topic);
-    } catch (cause) {
-      throw new ServiceUnavailableError(
-        `topic "${topic}" is not available on the ${transport.kind} transport; create the topics first (activity-tracking topics create)`,
-        { cause },
-      );
-    }
-  }
-  const running = await start({ transport, logger, metrics, wiring });
-  const ops = await startOpsServer({
-    metrics,
-    health: () => ({ ok: true, details: { component: name, transport: transport.kind, ...running.details() } }),
-    port: metricsPort,
-    host: options.metricsHost,
-    ...(process.env.ACTIVITY_API_KEY ? { apiKey: process.env.ACTIVITY_API_KEY } : {}),
-    logger,
-  });
-  logger.info(
-    { metrics: `${ops.url}/metrics`, health: `${ops.url}/healthz` },
-    `${name} running; Ctrl-C stops it cleanly`,
-  );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  logger.info(`${name} stopping: the running batch finishes, offsets stay consistent`);
-  // A stop that hangs (a client library waiting on a peer that is gone) must not keep the process up for
-  // good: whatever runs it (systemd, a container) is told by a failing exit code instead.
-  const stopped = await Promise.race([
-    (async () => {
-      await running.stop();
-      await ops.close();
-      await transport.close();
-      return true;
-    })(),
-    new Promise<false>((resolve) => setTimeout(resolve, STOP_BOUND_MS, false).unref()),
-  ]);
-  if (!stopped) {
-    logger.error(
-      { ms: STOP_BOUND_MS },
-      `${name} did not stop within the bound; exiting anyway (uncommitted input is redelivered)`,
-    );
-    throw new ServiceUnavailableError(`${name} did not stop within ${STOP_BOUND_MS / 1000} s`);
+  try {
+    await runUntilStopped({
+      name,
+      transport,
+      logger,
+      metrics,
+      topics: Object.values(TOPICS),
+      start: () => start({ transport, logger, metrics, wiring }),
+      signal: stopping.signal,
+      ops: {
+        port: metricsPort,
+        host: options.metricsHost,
+        ...(process.env.ACTIVITY_API_KEY ? { apiKey: process.env.ACTIVITY_API_KEY } : {}),
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
-
-/** How long a consumer may take to stop cleanly on SIGTERM/SIGINT. */
-const STOP_BOUND_MS = 30_000;
 
 function consumerRunning(consumer: StreamConsumer): Running {
   return { stop: () => consumer.stop(), details: () => ({ partitions: consumer.assignments() }) };

@@ -3,7 +3,6 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Injection, parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
 import { loadRecordings } from '../data/hapt.ts';
-import { InvalidOptionError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { collectReport } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
@@ -15,6 +14,7 @@ import { createTransport } from '../transport/index.ts';
 import { readTopic } from '../transport/read.ts';
 import { DEFAULT_DATA, positiveInt, seconds as secondsArg, speed as speedArg } from './options.ts';
 import { promoteVersion } from './promote.ts';
+import { oneShotTransport, requireSharedLog } from './transport.ts';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -60,6 +60,7 @@ export function addToolCommands(program: Command): void {
         driftAt?: number;
       }) => {
         const logger = createLogger({ level: global().logLevel });
+        requireSharedLog(global().transport, 'replay', 'no consumer would read what it sends');
         const transport = createTransport(global().transport, { logger });
         try {
           const producer = await transport.producer();
@@ -114,12 +115,9 @@ export function addToolCommands(program: Command): void {
     .requiredOption('--version <n>', 'the version to put in production', positiveInt)
     .option('--model <name>', 'registered model', 'activity-classifier')
     .action(async (o: { version: number; model: string }) => {
-      if (global().transport === 'embedded')
-        throw new InvalidOptionError(
-          'promote tells the deployer through the transport, and the embedded log lives only inside this process: no deployer would hear of it; use --transport kafka or eventhubs (env TRANSPORT)',
-        );
+      requireSharedLog(global().transport, 'promote', 'no deployer would hear of it');
       const backend = createTrackingBackend();
-      const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
+      const transport = oneShotTransport(global(), 'promote');
       try {
         const { version, previous } = await promoteVersion(backend.registry, transport, o);
         print(
@@ -147,7 +145,7 @@ export function addToolCommands(program: Command): void {
     .command('deployments')
     .description('list the deployment events on the transport')
     .action(async () => {
-      const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
+      const transport = oneShotTransport(global(), 'deployments');
       try {
         for await (const r of readTopic(transport, TOPICS.deploymentEvents)) {
           const e = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.deployment] });
@@ -166,7 +164,7 @@ export function addToolCommands(program: Command): void {
     .option('--model <name>', 'registered model', 'activity-classifier')
     .option('--out <file>', 'where to write it', 'report.html')
     .action(async (o: { model: string; out: string }) => {
-      const transport = createTransport(global().transport, { logger: createLogger({ level: global().logLevel }) });
+      const transport = oneShotTransport(global(), 'report');
       try {
         const data = await collectReport(transport, createTrackingBackend(), TOPICS, {
           model: o.model,

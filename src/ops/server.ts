@@ -6,7 +6,13 @@ import type { Logger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
 
 export interface Health {
+  /** Alive: `/healthz` answers 200 when true, 503 when false. */
   ok: boolean;
+  /**
+   * Doing its work (a consumer whose topics exist and that has started): `/readyz` answers 200
+   * only when `ok` and this are both true. @defaultValue true
+   */
+  ready?: boolean;
   /** Shown as JSON; no secrets. */
   details?: Record<string, unknown>;
 }
@@ -55,8 +61,9 @@ function requestKey(headers: Record<string, string | string[] | undefined>): str
 
 /**
  * The operations endpoint of a long-running consumer: `GET /metrics`
- * (Prometheus text from prom-client) and `GET /healthz` (200 or 503 with
- * JSON details). Loopback by default; bound beyond it only with an API key.
+ * (Prometheus text from prom-client), `GET /healthz` (liveness: 200 or 503
+ * with JSON details) and `GET /readyz` (200 only once ready, the same JSON).
+ * Loopback by default; bound beyond it only with an API key.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const host = options.host ?? '127.0.0.1';
@@ -81,10 +88,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
         res.end(await options.metrics.registry.metrics());
-      } else if (req.url === '/healthz') {
+      } else if (req.url === '/healthz' || req.url === '/readyz') {
         const h = await options.health();
-        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: h.ok, ...h.details }));
+        const ready = h.ok && h.ready !== false;
+        const up = req.url === '/healthz' ? h.ok : ready;
+        res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: h.ok, ready, ...h.details }));
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       }

@@ -11,7 +11,10 @@
  *   resolved (at-least-once: a handler that throws gets the batch again, from
  *   the last offset it committed through `context.commit` where there is one);
  * - consumers sharing a `groupId` split the partitions between them;
- * - any offset range can be read back (`readRange`) without touching a group.
+ * - any offset range can be read back (`readRange`) without touching a group;
+ * - a topic that does not exist is `missingTopicError` (missing-topic.ts) from `publish` and
+ *   `endOffsets`, at once: not retriable, and told apart from a log that is down by
+ *   `missingTopicOf`, so a caller can wait for `topics create` or say to run it.
  */
 
 export type Headers = Record<string, string>;

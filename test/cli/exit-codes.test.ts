@@ -62,6 +62,20 @@ describe('exit codes (docs/configuration.md)', () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
+  // Issue 15: with the broker down, `topics create` printed a kafkajs stack and exited 1 after 36 s.
+  it('topics create with the broker down exits 69 with one line, within 10 s, with no KAFKA_RETRIES set', {
+    timeout: 30_000,
+  }, async () => {
+    const started = Date.now();
+    const r = await runInProcess(['--transport', 'kafka', 'topics', 'create'], { KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(r.code, r.stderr).toBe(EXIT.unavailable);
+    expect(r.stderr).toMatch(
+      /^error \[SERVICE_UNAVAILABLE\]: Kafka brokers 127\.0\.0\.1:1 are not reachable \(.*ECONNREFUSED.*\); check KAFKA_BROKERS\b.*\n$/,
+    );
+    expect(r.stderr.split('\n')).toHaveLength(2);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('LOG_LEVEL=bogus in the environment is a configuration error', async () => {
     const r = await runCli(['models'], { LOG_LEVEL: 'bogus', TRACKING_DIR: trackingDir() });
     expect(r.code, r.stderr).toBe(EXIT.config);

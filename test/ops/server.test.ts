@@ -8,15 +8,25 @@ describe('operations endpoint', () => {
     const metrics = new PipelineMetrics();
     metrics.recordsIn.inc({ component: 'drift-detector', topic: 'features' }, 7);
     let ok = true;
-    const server = await startOpsServer({ metrics, health: () => ({ ok, details: { lag: 3 } }) });
+    let ready: boolean | undefined;
+    const server = await startOpsServer({ metrics, health: () => ({ ok, ready, details: { lag: 3 } }) });
     try {
       const text = await (await fetch(`${server.url}/metrics`)).text();
       expect(text).toMatch(/activity_records_in_total\{component="drift-detector",topic="features"\} 7/);
       const health = await fetch(`${server.url}/healthz`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ ok: true, lag: 3 });
+      expect(await health.json()).toEqual({ ok: true, ready: true, lag: 3 });
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+      // Alive and not ready yet (a consumer waiting for its topics): /healthz 200, /readyz 503.
+      ready = false;
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const notReady = await fetch(`${server.url}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toEqual({ ok: true, ready: false, lag: 3 });
       ok = false;
+      ready = true;
       expect((await fetch(`${server.url}/healthz`)).status).toBe(503);
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
       expect((await fetch(`${server.url}/nope`)).status).toBe(404);
       expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(405);
     } finally {

@@ -3,15 +3,26 @@ import path from 'node:path';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/activity-tracking.js');
 
-/** Settings a developer's shell may hold that would change what the CLI does; the tests clear them. */
+/**
+ * Settings a developer's shell may hold that would change what the CLI does; the tests clear them.
+ * KAFKA_BROKERS among them: with it set, the CLI defaults to Kafka (src/cli/transport.ts).
+ */
 const SHELL_SETTINGS = [
   'TRANSPORT',
+  'KAFKA_BROKERS',
   'LOG_LEVEL',
   'MLFLOW_TRACKING_URI',
   'TRACKING_DIR',
   'SERVING_PORT',
   'METRICS_PORT',
 ];
+
+/** The environment of a CLI a test starts: this one without the shell's settings, with `env` over it. */
+export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const base = { ...process.env };
+  for (const name of SHELL_SETTINGS) delete base[name];
+  return { ...base, ...env };
+}
 
 export interface CliResult {
   code: number | null;
@@ -25,10 +36,8 @@ export interface CliResult {
  * `timeoutMs`: a CLI that hangs is killed and the test fails with what it printed.
  */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
-  const base = { ...process.env };
-  for (const name of SHELL_SETTINGS) delete base[name];
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...base, ...env },
+    env: cliEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

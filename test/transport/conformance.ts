@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { missingTopicOf } from '../../src/transport/missing-topic.ts';
 import type { ConsumedRecord, Subscription, Transport } from '../../src/transport/types.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -242,6 +243,27 @@ export function describeTransport(name: string, makeTransport: () => Promise<Tra
       await expect(
         producer.publish([{ topic: `missing-${randomUUID()}`, key: 'k', value: Buffer.from('x') }]),
       ).rejects.toThrow(/topic "missing-[^"]+" does not exist/);
+    });
+
+    // A consumer started before `topics create` waits for its topics (src/cli/topic-wait.ts): it must
+    // tell a missing topic from a log that is down, and learn it at once (kafkajs alone retried for 35 s).
+    it('says a topic does not exist at once, in the one shape every adapter raises', async () => {
+      const { transport, producer } = await setup(1);
+      const topic = `missing-${randomUUID()}`;
+      const failures = await Promise.all([
+        transport.endOffsets(topic).then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+        producer.publish([{ topic, key: 'k', value: Buffer.from('x') }]).then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
+      ]);
+      for (const err of failures) {
+        expect(missingTopicOf(err), String(err)).toBe(topic);
+        expect(err).toMatchObject({ code: 'TRANSPORT', retriable: false });
+      }
     });
   });
 }

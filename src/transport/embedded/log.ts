@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
+import { missingTopicError } from '../missing-topic.ts';
 import { partitionForKey } from '../partitioner.ts';
 import type {
   BatchContext,
@@ -82,15 +83,8 @@ export class EmbeddedLog implements Transport {
 
   #partitions(topic: string): Partition[] {
     const partitions = this.#topics.get(topic);
-    if (!partitions) {
-      throw new TransportError(
-        `topic "${topic}" does not exist; create it first (ensureTopics or "activity-tracking topics create")`,
-        {
-          retriable: false,
-          context: { topic },
-        },
-      );
-    }
+    if (!partitions)
+      throw missingTopicError(topic, 'create it first (ensureTopics or "activity-tracking topics create")');
     return partitions;
   }
 

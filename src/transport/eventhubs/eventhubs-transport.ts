@@ -2,6 +2,7 @@ import type { EventData, EventHubConsumerClient, EventHubProducerClient } from '
 import type { TokenCredential } from '@azure/identity';
 import { InvalidOptionError, TimeoutError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
+import { missingTopicError, missingTopicOf } from '../missing-topic.ts';
 import type {
   ConsumedRecord,
   OutgoingRecord,
@@ -113,9 +114,10 @@ export class EventHubsTransport implements Transport {
       return props.partitionIds.length;
     } catch (err) {
       if (isNotFound(err))
-        throw new TransportError(
-          `topic "${hub}" does not exist: no event hub of that name in ${this.namespace}; create it first (docs/eventhubs.md)`,
-          { cause: err, retriable: false, context: { topic: hub } },
+        throw missingTopicError(
+          hub,
+          `no event hub of that name in ${this.namespace}; create it first (docs/eventhubs.md)`,
+          err,
         );
       if (err instanceof TransportError) throw err;
       throw wrap(`reading the properties of event hub "${hub}" failed`, err);
@@ -134,7 +136,7 @@ export class EventHubsTransport implements Transport {
             'event hub has a different partition count than asked for; it is used as it is',
           );
       } catch (err) {
-        if ((err as TransportError).context?.topic !== spec.topic) throw err;
+        if (missingTopicOf(err) !== spec.topic) throw err;
         missing.push(spec);
       }
     }

@@ -1,6 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { TransportError } from '../../errors.ts';
 import { retryRetriable } from '../../retry.ts';
+import { missingTopicError } from '../missing-topic.ts';
 import type { OutgoingRecord, TopicSpec } from '../types.ts';
 import { connect, TRANSIENT } from './clients.ts';
 
@@ -88,20 +89,27 @@ export class KafkaAdmin {
   async requireTopics(records: OutgoingRecord[]): Promise<void> {
     const unknown = new Set<string>();
     for (const r of records) if (!this.#knownTopics.has(r.topic)) unknown.add(r.topic);
-    if (unknown.size === 0) return;
+    await this.#require(unknown);
+  }
+
+  /** Throws the port's missing-topic error (src/transport/missing-topic.ts) for the first topic that does not exist. */
+  async #require(topics: ReadonlySet<string>): Promise<void> {
+    if (topics.size === 0) return;
     const admin = await this.#client();
-    const existing = new Set(await retryRetriable(() => admin.listTopics()));
-    for (const topic of unknown) {
+    const existing = new Set(await adminRead(() => admin.listTopics()));
+    for (const topic of topics) {
       if (!existing.has(topic))
-        throw new TransportError(
-          `topic "${topic}" does not exist; create the topics first (activity-tracking topics create)`,
-          { retriable: false, context: { topic } },
-        );
+        throw missingTopicError(topic, 'create the topics first (activity-tracking topics create)');
       this.#knownTopics.add(topic);
     }
   }
 
+  /**
+   * A topic that does not exist is the port's missing-topic error at once: kafkajs would retry its
+   * metadata for about 35 s, logging "This server does not host this topic-partition" at error level.
+   */
   async endOffsets(topic: string): Promise<number[]> {
+    if (!this.#knownTopics.has(topic)) await this.#require(new Set([topic]));
     const admin = await this.#client();
     const offsets = await adminRead(() => admin.fetchTopicOffsets(topic));
     const out: number[] = [];

@@ -10,6 +10,17 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs logs each failed attempt to reach a broker at error level, with a stack: retries that may
+ * still succeed, and when they are spent `connect` raises one clear error. They are warnings here, so a
+ * one-shot command whose transport logs errors only prints that one line.
+ */
+function levelOf(level: number, message: string, rest: Record<string, unknown>): 'error' | 'warn' | 'info' | 'debug' {
+  const mapped = LEVELS[level] ?? 'info';
+  if (mapped !== 'error') return mapped;
+  return 'retryCount' in rest || message.startsWith('Connection error') ? 'warn' : 'error';
+}
+
 /** The kafkajs client of a transport, logging through the transport's logger. */
 export function createKafka(options: KafkaOptions, logger: Logger): Kafka {
   return new Kafka({
@@ -25,7 +36,7 @@ export function createKafka(options: KafkaOptions, logger: Logger): Kafka {
       () =>
       ({ level, log }) => {
         const { message, ...rest } = log;
-        logger[LEVELS[level] ?? 'info']({ kafkajs: rest }, message);
+        logger[levelOf(level, message, rest)]({ kafkajs: rest }, message);
       },
   });
 }

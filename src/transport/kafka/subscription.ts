@@ -250,6 +250,10 @@ export async function subscribe(
   const close = async () => {
     stopping = true;
     await disconnect(logger, consumer, options.groupId, sessionTimeout);
+    // A restore still running (onAssigned reads its checkpoint through the transport) finishes before
+    // the stop returns: the transport is closed next, and a read after that opened a client nobody
+    // closed, which kept the process up after a SIGTERM that came right after the start.
+    await ready;
     if (owned.length > 0 && options.onRevoked) await options.onRevoked(owned);
     await transactional?.close();
     owned = [];
