@@ -26,7 +26,7 @@ import { createTransport } from '../transport/index.ts';
 import type { Transport } from '../transport/types.ts';
 import { port } from './options.ts';
 
-interface ServiceOptions {
+export interface ServiceOptions {
   group?: string;
   metricsPort: string;
   metricsHost: string;
@@ -34,10 +34,12 @@ interface ServiceOptions {
   checkpointInterval?: string;
 }
 
-interface Running {
+export interface Running {
   stop(): Promise<void>;
   /** Partitions or other facts for /healthz. */
   details(): Record<string, unknown>;
+  /** What /readyz reports. @defaultValue always ready once started */
+  ready?: () => boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ interface Running {
  * finishes and commits (or, cut short, stays uncommitted and is redelivered),
  * then the group is left. /metrics and /healthz on the operations port.
  */
-async function runService(
+export async function runService(
   name: string,
   global: { transport: string; logLevel: string },
   options: ServiceOptions,
@@ -87,6 +89,7 @@ async function runService(
   const ops = await startOpsServer({
     metrics,
     health: () => ({ ok: true, details: { component: name, transport: transport.kind, ...running.details() } }),
+    ...(running.ready ? { ready: running.ready } : {}),
     port: metricsPort,
     host: options.metricsHost,
     ...(process.env.ACTIVITY_API_KEY ? { apiKey: process.env.ACTIVITY_API_KEY } : {}),

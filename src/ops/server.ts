@@ -14,6 +14,11 @@ export interface Health {
 export interface OpsServerOptions {
   metrics: PipelineMetrics;
   health: () => Health | Promise<Health>;
+  /**
+   * What `GET /readyz` reports (200 or 503): whether the process takes work now, such as a gateway
+   * that is listening and not draining. @defaultValue the health's `ok`
+   */
+  ready?: () => boolean;
   /** @defaultValue 0 (any free port) */
   port?: number;
   /** @defaultValue '127.0.0.1' */
@@ -55,8 +60,8 @@ function requestKey(headers: Record<string, string | string[] | undefined>): str
 
 /**
  * The operations endpoint of a long-running consumer: `GET /metrics`
- * (Prometheus text from prom-client) and `GET /healthz` (200 or 503 with
- * JSON details). Loopback by default; bound beyond it only with an API key.
+ * (Prometheus text from prom-client), `GET /healthz` (200 or 503 with
+ * JSON details) and `GET /readyz` (200 or 503). Loopback by default; bound beyond it only with an API key.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const host = options.host ?? '127.0.0.1';
@@ -81,6 +86,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': options.metrics.registry.contentType });
         res.end(await options.metrics.registry.metrics());
+      } else if (req.url === '/readyz') {
+        const ready = options.ready ? options.ready() : (await options.health()).ok;
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ready }));
       } else if (req.url === '/healthz') {
         const h = await options.health();
         res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
