@@ -9,6 +9,7 @@ export class InFlightGate {
   #count = 0;
   #bytes = 0;
   #idle: (() => void)[] = [];
+  #room: (() => void)[] = [];
 
   constructor(maxCount: number, maxBytes: number) {
     this.#maxCount = maxCount;
@@ -39,7 +40,13 @@ export class InFlightGate {
   release(bytes: number): void {
     this.#count--;
     this.#bytes -= bytes;
+    if (this.#room.length > 0) for (const resolve of this.#room.splice(0)) resolve();
     if (this.#count === 0) for (const resolve of this.#idle.splice(0)) resolve();
+  }
+
+  /** Resolves at the next release: a paused WebSocket tries its admission again then. */
+  room(): Promise<void> {
+    return new Promise((resolve) => this.#room.push(resolve));
   }
 
   /** Resolves once nothing is in flight. */

@@ -19,6 +19,8 @@ export interface Batch {
   body: Buffer;
   /** The client's batch id. */
   key: string | undefined;
+  /** A stream message: deduplicated by its device and sequence (`ws:<sequence>`) without a client key. */
+  streamKey?: boolean;
   /** Bytes counted at admission. */
   admitted: number;
 }
@@ -103,11 +105,12 @@ export class Ingestor {
           this.#metrics.samples.inc(samples);
           return JSON.stringify(ack);
         });
+      const key = batch.key ?? (batch.streamKey ? `ws:${data.sequence}` : undefined);
       // Scoped by device: two phones may pick the same key.
       const outcome =
-        batch.key === undefined
+        key === undefined
           ? publish().then((text) => ({ ack: text, replayed: false }))
-          : this.window.run(`${data.device}\n${batch.key}`, bodyDigest(batch.contentType, body), publish);
+          : this.window.run(`${data.device}\n${key}`, bodyDigest(batch.contentType, body), publish);
       releaseOnExit = false;
       outcome.then(release, release);
       const result = await this.#bounded(outcome);

@@ -61,6 +61,11 @@ export interface GatewayOptions {
   publishConcurrency?: number;
   /** Bytes of record values per coalesced publish, under the broker's 1 MiB `message.max.bytes`. @defaultValue 524288 */
   publishBatchBytes?: number;
+  /**
+   * Messages of one WebSocket awaiting their ack; beyond it the socket is not read until acks come.
+   * @defaultValue 64
+   */
+  streamMaxInFlight?: number;
   /** Registry of the gateway's metrics (the process's /metrics). @defaultValue a registry of its own */
   registry?: Registry;
   logger?: Logger;
@@ -94,6 +99,7 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     idempotencyMaxEntries: 100_000,
     publishConcurrency: 8,
     publishBatchBytes: 512 * 1024,
+    streamMaxInFlight: 64,
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as ResolvedGatewayOptions;
   if (o.tokenSecret !== undefined && o.tokenSecret.length < MIN_SECRET_LENGTH)
@@ -119,6 +125,7 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
   integerAtLeast('idempotencyMaxEntries', o.idempotencyMaxEntries, 1);
   integerAtLeast('publishConcurrency', o.publishConcurrency, 1);
   integerAtLeast('publishBatchBytes', o.publishBatchBytes, 1);
+  integerAtLeast('streamMaxInFlight', o.streamMaxInFlight, 1);
   if (o.headersTimeoutMs > o.requestTimeoutMs)
     throw new InvalidOptionError(
       `gateway headersTimeoutMs (${o.headersTimeoutMs}) must not exceed requestTimeoutMs (${o.requestTimeoutMs}): raise requestTimeoutMs or lower headersTimeoutMs`,

@@ -8,6 +8,7 @@ import { Ingestor, idempotencyKey } from './ingest.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type GatewayOptions, resolveGatewayOptions } from './options.ts';
 import { ReadingsRejected, readingsMediaType } from './readings.ts';
+import { ReadingsStream } from './stream.ts';
 import type { Gateway, GatewayErrorBody } from './types.ts';
 
 export type { GatewayOptions } from './options.ts';
@@ -20,7 +21,8 @@ const READINGS_ROUTE = '/v1/readings';
 /**
  * Starts the phone ingest gateway (docs/gateway.md): `POST /v1/readings` takes one sensor-readings body
  * (JSON or the compact binary encoding), checks the device token and the readings at the edge, and
- * answers 200 only once the log acknowledged the record. /healthz, /readyz and /metrics are on the
+ * answers 200 only once the log acknowledged the record; `GET /v1/stream` does the same over a
+ * WebSocket, one message and one ack frame at a time (src/gateway/stream.ts). /healthz, /readyz and /metrics are on the
  * operations port (src/ops/server.ts), as for every other service.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -108,6 +110,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     (req, res) => void handle(req, res),
   );
   server.maxConnections = o.maxConnections;
+  const stream = new ReadingsStream({
+    auth,
+    ingestor,
+    metrics,
+    logger: log,
+    maxPayloadBytes: o.maxBodyBytes,
+    maxInFlightPerConnection: o.streamMaxInFlight,
+  });
+  server.on('upgrade', (req, socket, head) => stream.upgrade(req, socket, head, closing));
   server.on('drop', () => metrics.dropped.inc());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -135,9 +146,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      stream.pause();
       // Batches admitted before the close get their acknowledgement; a publish outliving publishTimeoutMs
       // has been answered 503 already, and the caller bounds the whole stop.
       await gate.idle();
+      stream.close();
       server.closeAllConnections();
       await closed;
     },
