@@ -52,7 +52,7 @@ export interface GatewayOptions {
   retryAfterSeconds?: number;
   /** An acknowledged batch id is remembered this long. @defaultValue 300000 (5 min) */
   idempotencyWindowMs?: number;
-  /** ... and at most this many of them, the oldest forgotten first (about 250 bytes each). @defaultValue 100000 */
+  /** ... and at most this many of them, the oldest forgotten first (a few hundred bytes each). @defaultValue 100000 */
   idempotencyMaxEntries?: number;
   /**
    * Concurrent publishes; batches arriving meanwhile are sent together in the next one (group commit):
