@@ -2,12 +2,14 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseInjection } from '../../producers/replay/inject.ts';
 import { InvalidOptionError } from '../errors.ts';
+import { TOKEN_SECRET_ENV } from '../gateway/auth.ts';
 import { createLogger } from '../log/logger.ts';
 import { redactText } from '../log/redact.ts';
 import { topicSpecs } from '../topics.ts';
 import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { describeError, EXIT, exitCodeOf } from './exit.ts';
+import { addGatewayCommands } from './gateway.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
 import { checkGlobalOptions, DEFAULT_DATA, positiveInt, positiveNumber, share } from './options.ts';
 import { addServiceCommands } from './services.ts';
@@ -161,6 +163,7 @@ function buildProgram(): Command {
     });
 
   addServiceCommands(program);
+  addGatewayCommands(program);
   addToolCommands(program);
 
   const topics = program.command('topics').description('manage the topics of the system');
@@ -191,7 +194,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const level = program.opts<{ logLevel?: string }>().logLevel ?? process.env.LOG_LEVEL;
     // A message may quote a URI from the environment (MLFLOW_TRACKING_URI with credentials).
-    process.stderr.write(redactText(describeError(err, level === 'debug' || level === 'trace'), trackingSecrets()));
+    process.stderr.write(
+      redactText(describeError(err, level === 'debug' || level === 'trace'), [
+        ...trackingSecrets(),
+        process.env[TOKEN_SECRET_ENV],
+      ]),
+    );
     return exitCodeOf(err);
   }
 }

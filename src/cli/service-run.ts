@@ -10,6 +10,8 @@ export interface Running {
   stop(): Promise<void>;
   /** Partitions or other facts for /healthz. */
   details(): Record<string, unknown>;
+  /** What /readyz reports once started (the gateway: false while it drains). @defaultValue always ready */
+  ready?: () => boolean;
 }
 
 export interface ServiceRunOptions {
@@ -50,7 +52,7 @@ export async function runUntilStopped(o: ServiceRunOptions): Promise<void> {
       metrics: o.metrics,
       health: () => ({
         ok: true,
-        ready: running !== undefined,
+        ready: running !== undefined && (running.ready?.() ?? true),
         details: {
           component: name,
           transport: transport.kind,

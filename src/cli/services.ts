@@ -27,7 +27,7 @@ import { port } from './options.ts';
 import { type Running, runUntilStopped } from './service-run.ts';
 import { requireSharedLog } from './transport.ts';
 
-interface ServiceOptions {
+export interface ServiceOptions {
   group?: string;
   metricsPort: string;
   metricsHost: string;
@@ -39,7 +39,7 @@ interface ServiceOptions {
  * Runs one long-running consumer until SIGINT or SIGTERM (src/cli/service-run.ts): /metrics, /healthz
  * and /readyz on the operations port from the start, the topics waited for, a clean stop.
  */
-async function runService(
+export async function runService(
   name: string,
   global: { transport: string; logLevel: string },
   options: ServiceOptions,

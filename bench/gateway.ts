@@ -1,0 +1,139 @@
+/**
+ * bench:gateway — N simulated phones at 50 Hz, each posting a 1 s batch (50 samples, compact binary,
+ * with a device token and an Idempotency-Key) every second in real time, through the gateway to the
+ * real broker. Prints ack latency p50/p99, samples/s, the gateway's peak RSS, and a last JSON line.
+ *
+ *   BENCH_PHONES   phones @defaultValue 500
+ *   BENCH_SECONDS  seconds of sending @defaultValue 10
+ *   KAFKA_BROKERS  the broker @defaultValue 127.0.0.1:19092 (scripts/services/kafka.sh start)
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { issueDeviceToken } from '../src/gateway/auth.ts';
+import { READINGS_BINARY_CONTENT_TYPE } from '../src/schemas/cloudevents.ts';
+import { encodeReadingsBinary } from '../src/schemas/readings-binary.ts';
+import type { SensorReadings } from '../src/schemas/types.gen.ts';
+import { KafkaTransport } from '../src/transport/kafka/kafka-transport.ts';
+import { kafkaOptionsFromEnv } from '../src/transport/kafka/options.ts';
+
+const PHONES = Number(process.env.BENCH_PHONES ?? 500);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const HZ = 50;
+process.env.KAFKA_BROKERS ??= '127.0.0.1:19092';
+const secret = randomUUID() + randomUUID();
+const topic = `bench-gateway-${randomUUID()}`;
+
+const admin = new KafkaTransport({ ...kafkaOptionsFromEnv(), clientId: 'bench-gateway-admin' });
+await admin.ensureTopics([{ topic, partitions: 12 }]);
+
+const server: ChildProcess = fork(path.join(import.meta.dirname, 'gateway-server.ts'), {
+  env: { ...process.env, BENCH_TOPIC: topic, GATEWAY_TOKEN_SECRET: secret },
+  execArgv: ['--import', 'tsx'],
+});
+const ask = <T>(m: string | undefined, key: string): Promise<T> =>
+  new Promise((resolve) => {
+    const on = (reply: Record<string, unknown>) => {
+      if (key in reply) {
+        server.off('message', on);
+        resolve(reply as T);
+      }
+    };
+    server.on('message', on);
+    if (m) server.send(m);
+  });
+const { url } = await ask<{ url: string }>(undefined, 'url');
+const { hostname, port } = new URL(url);
+const agent = new http.Agent({ keepAlive: true, maxSockets: PHONES + 16 });
+
+function post(body: Buffer, token: string, key: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: hostname,
+        port,
+        method: 'POST',
+        path: '/v1/readings',
+        headers: {
+          'content-type': READINGS_BINARY_CONTENT_TYPE,
+          'content-length': body.length,
+          authorization: `Bearer ${token}`,
+          'idempotency-key': key,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const latencies: number[] = [];
+const statuses = new Map<number, number>();
+let acked = 0;
+let late = 0;
+
+async function phone(i: number, start: number): Promise<void> {
+  const device = `bench-phone-${i}`;
+  const token = await issueDeviceToken({ secret, device, ttlSeconds: 3600 });
+  const samples = Array.from({ length: HZ }, (_, k) => [Math.sin(k + i), Math.cos(k), 1, 0.01, -0.02, 0.03]);
+  // Phones start spread over the first second, as real ones would.
+  const offset = (i * 1000) / PHONES;
+  for (let s = 0; s < SECONDS; s++) {
+    const due = start + offset + s * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    else late++;
+    const data: SensorReadings = {
+      device,
+      timestamp: Date.now(),
+      sampleRate: HZ,
+      sequence: s * HZ,
+      samples: samples as SensorReadings['samples'],
+    };
+    const t0 = performance.now();
+    const status = await post(encodeReadingsBinary(data), token, `${device}:${s * HZ}`);
+    const ms = performance.now() - t0;
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    if (status === 200) {
+      latencies.push(ms);
+      acked += HZ;
+    }
+  }
+}
+
+const start = performance.now() + 500;
+await Promise.all(Array.from({ length: PHONES }, (_, i) => phone(i, start)));
+const elapsed = (performance.now() - start) / 1000;
+const { rss, idempotencyKeys } = await ask<{ rss: number; idempotencyKeys: number }>('rss', 'rss');
+server.send('stop');
+await new Promise((resolve) => server.once('exit', resolve));
+const ends = await admin.endOffsets(topic);
+await admin.close();
+agent.destroy();
+
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? Number.NaN;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const result = {
+  phones: PHONES,
+  samples_per_s: Math.round(acked / elapsed),
+  ack_p99_ms: round(pct(0.99)),
+  rss_mb: Math.round(rss / 2 ** 20),
+};
+console.log(
+  `phones ${PHONES} at ${HZ} Hz for ${SECONDS} s (1 s batches, binary, tokens, Idempotency-Key), broker ${process.env.KAFKA_BROKERS}`,
+);
+console.log(`statuses ${JSON.stringify(Object.fromEntries(statuses))}; batches sent late ${late}`);
+console.log(`records in the topic ${ends.reduce((a, b) => a + b, 0)}; idempotency keys held ${idempotencyKeys}`);
+console.log(
+  `ack latency p50 ${round(pct(0.5))} ms, p99 ${round(pct(0.99))} ms, max ${round(latencies.at(-1) ?? Number.NaN)} ms`,
+);
+console.log(`samples/s ${result.samples_per_s} (real time: ${PHONES * HZ}); gateway peak rss ${result.rss_mb} MB`);
+console.log(JSON.stringify(result));

@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { InvalidOptionError } from '../errors.ts';
+import { issueDeviceToken, parseTtl, TOKEN_SECRET_ENV } from '../gateway/auth.ts';
+import { type GatewayOptions, resolveGatewayOptions } from '../gateway/options.ts';
+import { startGateway } from '../gateway/server.ts';
+import type { Producer } from '../transport/types.ts';
+import { port, positiveInt } from './options.ts';
+import { runService } from './services.ts';
+
+interface GatewayCliOptions {
+  host: string;
+  port: string;
+  maxBodyBytes?: number;
+  maxInFlight?: number;
+  maxConnections?: number;
+  publishTimeoutMs?: number;
+  metricsPort: string;
+  metricsHost: string;
+}
+
+/** Stands in for the producer while the options are checked, before any broker is contacted. */
+const NO_PRODUCER: Producer = {
+  publish: () => Promise.reject(new Error('not connected')),
+  close: () => Promise.resolve(),
+};
+
+function gatewayOptions(o: GatewayCliOptions): Omit<GatewayOptions, 'producer'> {
+  const secret = process.env[TOKEN_SECRET_ENV];
+  return {
+    host: o.host,
+    port: port('--port (env GATEWAY_PORT)', o.port),
+    ...(secret ? { tokenSecret: secret } : {}),
+    ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
+    ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    ...(o.publishTimeoutMs !== undefined ? { publishTimeoutMs: o.publishTimeoutMs } : {}),
+  };
+}
+
+/** `gateway` (the phone ingest gateway) and `devices token` (its credentials); docs/gateway.md. */
+export function addGatewayCommands(program: Command): void {
+  const global = () => program.opts<{ transport: string; logLevel: string }>();
+
+  program
+    .command('gateway')
+    .description(
+      `phone ingest gateway: POST /v1/readings (JSON or binary) published to sensor-readings; devices authenticate with tokens signed by ${TOKEN_SECRET_ENV}`,
+    )
+    .option(
+      '--host <host>',
+      `bind address (env GATEWAY_HOST); beyond loopback needs ${TOKEN_SECRET_ENV}`,
+      process.env.GATEWAY_HOST ?? '127.0.0.1',
+    )
+    .option('--port <port>', 'port (env GATEWAY_PORT; 0: any free port)', process.env.GATEWAY_PORT ?? '8090')
+    .option('--max-body-bytes <n>', 'largest request body (default 262144)', positiveInt)
+    .option('--max-in-flight <n>', 'batches awaiting the broker before 429 (default 4096)', positiveInt)
+    .option('--max-connections <n>', 'open connections (default 4096)', positiveInt)
+    .option('--publish-timeout-ms <n>', 'answer 503 when the broker takes longer (default 10000)', positiveInt)
+    .option(
+      '--metrics-port <port>',
+      'port of /metrics, /healthz and /readyz (0: any free port)',
+      process.env.METRICS_PORT ?? '0',
+    )
+    .option('--metrics-host <host>', 'bind address of /metrics; beyond loopback needs ACTIVITY_API_KEY', '127.0.0.1')
+    .action((o: GatewayCliOptions) => {
+      const settings = gatewayOptions(o);
+      // Checked before the transport connects: a missing secret should not wait for a broker first.
+      resolveGatewayOptions({ ...settings, producer: NO_PRODUCER });
+      return runService('gateway', global(), o, async ({ transport, logger, metrics }) => {
+        const producer = await transport.producer();
+        const gateway = await startGateway({ ...settings, producer, registry: metrics.registry, logger });
+        return {
+          stop: async () => {
+            await gateway.close();
+            await producer.close();
+          },
+          details: () => ({ url: gateway.url, ...gateway.details() }),
+          ready: () => gateway.ready(),
+        };
+      });
+    });
+
+  const devices = program.command('devices').description('device credentials for the gateway');
+  devices
+    .command('token')
+    .description(`print a signed token for one device (HS256 JWT; the secret comes from ${TOKEN_SECRET_ENV})`)
+    .requiredOption('--device <id>', 'the device id the token lets send readings (its sub)')
+    .option('--ttl <duration>', 'lifetime: seconds, or with s, m, h or d (at most 366d)', '30d')
+    .action(async (o: { device: string; ttl: string }) => {
+      const secret = process.env[TOKEN_SECRET_ENV];
+      if (!secret)
+        throw new InvalidOptionError(
+          `set ${TOKEN_SECRET_ENV} to the gateway's token secret (at least 32 characters; openssl rand -hex 32)`,
+        );
+      const token = await issueDeviceToken({ secret, device: o.device, ttlSeconds: parseTtl(o.ttl) });
+      process.stdout.write(`${token}\n`);
+    });
+}

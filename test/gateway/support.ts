@@ -1,0 +1,137 @@
+import { issueDeviceToken } from '../../src/gateway/auth.ts';
+import { type Gateway, type GatewayOptions, startGateway } from '../../src/gateway/server.ts';
+import { READINGS_BINARY_CONTENT_TYPE } from '../../src/schemas/cloudevents.ts';
+import { encodeReadingsBinary } from '../../src/schemas/readings-binary.ts';
+import type { SensorReadings } from '../../src/schemas/types.gen.ts';
+import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
+import type { OutgoingRecord, Producer, Transport } from '../../src/transport/types.ts';
+
+export const SECRET = 'test-secret-0123456789abcdef-0123456789';
+export const TOPIC = 'sensor-readings';
+
+/** `n` seconds of readings of one phone at 50 Hz, from sample `sequence` on. */
+export function readings(device: string, sequence = 0, samples = 50): SensorReadings {
+  const rows = Array.from({ length: samples }, (_, i) => {
+    const t = (sequence + i) / 50;
+    return [Math.sin(t), Math.cos(t), 1, 0.01 * i, -0.02, 0.03] as [number, number, number, number, number, number];
+  });
+  return {
+    device,
+    timestamp: 1_700_000_000_000 + sequence * 20,
+    sampleRate: 50,
+    sequence,
+    samples: rows as SensorReadings['samples'],
+  };
+}
+
+export const token = (device: string, ttlSeconds = 3600, now?: number) =>
+  issueDeviceToken({ secret: SECRET, device, ttlSeconds, ...(now === undefined ? {} : { now }) });
+
+export interface PostOptions {
+  token?: string;
+  key?: string;
+  contentType?: string;
+  binary?: boolean;
+}
+
+/** POSTs a batch to /v1/readings; the body is JSON unless `binary`, or a raw string/buffer as given. */
+export async function post(
+  gateway: Gateway,
+  body: SensorReadings | string | Buffer,
+  o: PostOptions = {},
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+  const raw =
+    typeof body === 'string' || Buffer.isBuffer(body)
+      ? body
+      : o.binary
+        ? encodeReadingsBinary(body, { precision: 64 })
+        : JSON.stringify(body);
+  const res = await fetch(`${gateway.url}/v1/readings`, {
+    method: 'POST',
+    headers: {
+      'content-type': o.contentType ?? (o.binary ? READINGS_BINARY_CONTENT_TYPE : 'application/json'),
+      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      ...(o.key ? { 'idempotency-key': o.key } : {}),
+    },
+    body: raw,
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
+}
+
+/**
+ * A producer around a real one that counts publishes and can be held: while `hold()` is in force, every
+ * publish waits (the broker "falls behind") until `release()`. The fault comes from this hook, not a sleep.
+ */
+export class ControlledProducer implements Producer {
+  published: OutgoingRecord[] = [];
+  calls = 0;
+  waiting = 0;
+  #held: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+
+  constructor(readonly inner: Producer) {}
+
+  hold(): void {
+    this.#held = new Promise((resolve) => {
+      this.#release = resolve;
+    });
+  }
+
+  release(): void {
+    this.#release?.();
+    this.#held = undefined;
+  }
+
+  async publish(records: OutgoingRecord[]): Promise<void> {
+    this.calls++;
+    if (this.#held) {
+      this.waiting++;
+      await this.#held;
+      this.waiting--;
+    }
+    await this.inner.publish(records);
+    this.published.push(...records);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  transport: Transport;
+  producer: ControlledProducer;
+  close(): Promise<void>;
+}
+
+/** A gateway on the embedded log (or the given transport), on an ephemeral port, with tokens required by default. */
+export async function testGateway(
+  options: Partial<GatewayOptions> = {},
+  transport: Transport = new EmbeddedLog(),
+  topic = TOPIC,
+): Promise<TestGateway> {
+  await transport.ensureTopics([{ topic, partitions: 3 }]);
+  const producer = new ControlledProducer(await transport.producer());
+  const gateway = await startGateway({ tokenSecret: SECRET, topic, ...options, producer });
+  return {
+    gateway,
+    transport,
+    producer,
+    close: async () => {
+      producer.release();
+      await gateway.close();
+      await producer.close();
+      await transport.close();
+    },
+  };
+}
+
+/** Every record of a topic, across partitions. */
+export async function readAll(transport: Transport, topic = TOPIC) {
+  const ends = await transport.endOffsets(topic);
+  const out = [];
+  for (let p = 0; p < ends.length; p++)
+    if (ends[p] > 0) out.push(...(await transport.readRange(topic, p, 0, ends[p] - 1)));
+  return out;
+}
