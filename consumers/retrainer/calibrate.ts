@@ -7,6 +7,7 @@ import type { DeviceCalibration, FeatureVector } from '../../src/schemas/types.g
 import type { TopicNames } from '../../src/topics.ts';
 import { readPartition } from '../../src/transport/read.ts';
 import type { OutgoingRecord, Transport } from '../../src/transport/types.ts';
+import type { DeviceStart } from './dataset.ts';
 
 /** A device's calibration as feature vectors carry it. */
 export interface DeviceFrame extends Calibration {
@@ -93,7 +94,7 @@ class Means {
 export async function calibrateDevices(
   transport: Transport,
   topics: TopicNames,
-  episode: { key: string; from: ReadonlyMap<number, number>; devices: ReadonlySet<string> },
+  episode: { key: string; starts: ReadonlyMap<string, DeviceStart> },
   known: ReadonlyMap<string, DeviceFrame | null>,
   policy: CalibrationPolicy,
 ): Promise<CalibrationStep> {
@@ -101,7 +102,10 @@ export async function calibrateDevices(
   const after = new Map<string, Means>();
   const latest = new Map<string, DeviceFrame | null>();
   const ends = await transport.endOffsets(topics.features);
-  for (const [partition, from] of episode.from) {
+  const earliest = new Map<number, number>();
+  for (const { partition, offset } of episode.starts.values())
+    earliest.set(partition, Math.min(earliest.get(partition) ?? offset, offset));
+  for (const [partition, from] of earliest) {
     const end = (ends[partition] ?? 0) - 1;
     const start = Math.max(0, from - policy.calibrationLookback);
     if (end < start) continue;
@@ -112,14 +116,15 @@ export async function calibrateDevices(
       } catch {
         continue; // not a vector the featurizer wrote: no part in a fit
       }
-      if (!episode.devices.has(v.device) || v.featureSet !== FEATURE_SET) continue;
+      const drift = episode.starts.get(v.device);
+      if (!drift || drift.partition !== partition || v.featureSet !== FEATURE_SET) continue;
       const frame = v.calibration
         ? { id: v.calibration.id, rotation: v.calibration.rotation, offset: v.calibration.offset }
         : null;
-      if (record.offset >= from) latest.set(v.device, frame);
+      if (record.offset >= drift.offset) latest.set(v.device, frame);
       if (v.label === null) continue;
       const mean = meanAcc(v.values);
-      if (record.offset < from) group(before, v.device, REFERENCE_WINDOWS).add(v.label, mean);
+      if (record.offset < drift.offset) group(before, v.device, REFERENCE_WINDOWS).add(v.label, mean);
       else group(after, v.device, RECENT_WINDOWS).add(v.label, toRaw(frame ?? IDENTITY, mean));
     }
   }
@@ -128,7 +133,7 @@ export async function calibrateDevices(
   const frames = new Map<string, DeviceFrame | null>();
   const published: CalibrationStep['published'] = new Map();
   const skipped = new Map<string, string>();
-  for (const device of episode.devices) {
+  for (const device of episode.starts.keys()) {
     const now = known.has(device) ? known.get(device)! : (latest.get(device) ?? null);
     frames.set(device, now);
     current.set(device, now?.id ?? null);

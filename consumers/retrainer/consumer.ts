@@ -17,7 +17,7 @@ import type {
 } from '../../src/transport/types.ts';
 import { awaitBurstEnd, type BurstClock, realClock } from './burst.ts';
 import { calibrateDevices, type DeviceFrame } from './calibrate.ts';
-import { type OffsetRange, postDriftRanges } from './dataset.ts';
+import { type DeviceStart, type OffsetRange, type PostDriftBurst, postDriftRanges } from './dataset.ts';
 import { type ResolvedRetrainerOptions, type RetrainerOptions, resolveRetrainerOptions } from './options.ts';
 import { COMPONENT, type RetrainOutcome, type RetrainRequest, retrain, TAGS, type Trainer } from './retrain.ts';
 
@@ -65,6 +65,8 @@ interface Episode {
   /** Post-drift start per partition of the features topic. */
   from: Map<number, number>;
   devices: Set<string>;
+  /** Each device's own post-drift start: its calibration compares what it sent before and after it. */
+  starts: Map<string, DeviceStart>;
   /** Records in the post-drift ranges at the last retraining. */
   records: number;
   followUps: number;
@@ -259,7 +261,7 @@ export class RetrainerConsumer {
       );
       const key = `drift:${topic}:${batch.partition}:${records[0].offset}`;
       // The new version serves every phone: it trains on every phone still drifting, not just this burst's.
-      const episode = this.#openEpisode(key, burst.ranges, burst.devices, ends);
+      const episode = this.#openEpisode(key, burst, ends);
       const outcome = await this.#inTurn(
         () =>
           this.#adapt(
@@ -293,7 +295,7 @@ export class RetrainerConsumer {
       const step = await calibrateDevices(
         this.#o.transport,
         this.#topics,
-        { key: request.key, from: episode.from, devices: episode.devices },
+        { key: request.key, starts: episode.starts },
         this.#frames,
         this.#options,
       );
@@ -368,7 +370,9 @@ export class RetrainerConsumer {
     // Concept drift (the serving model's error rate rose) asks for a retraining now, followed phone or not.
     if (!events.every((d) => d.kind === 'data' && e.devices.has(d.device))) return false;
     const ends = await this.#o.transport.endOffsets(this.#topics.features);
-    widen(e.from, postDriftRanges(events, ends).ranges);
+    const burst = postDriftRanges(events, ends);
+    widen(e.from, burst.ranges);
+    mergeStarts(e.starts, burst.starts);
     if (dead.length > 0) await this.#producer!.publish(dead);
     this.#logger.debug({ events: events.length, episode: e.key }, 'drift of followed devices: folded into the episode');
     return true;
@@ -378,13 +382,16 @@ export class RetrainerConsumer {
    * A drift retraining opens the episode that follow-ups retrain on as its data grows, or widens the
    * open one (follow-ups left) with the burst's devices and ranges.
    */
-  #openEpisode(key: string, ranges: OffsetRange[], devices: Set<string>, ends: number[]): Episode {
+  #openEpisode(key: string, burst: PostDriftBurst, ends: number[]): Episode {
+    const { ranges, devices } = burst;
     const open = this.#episode && this.#episode.followUps < this.#options.followUps ? this.#episode : null;
     const from = widen(new Map(open?.from ?? []), ranges);
+    const starts = mergeStarts(new Map(open?.starts ?? []), burst.starts);
     this.#episode = {
       key,
       from,
       devices: new Set([...(open?.devices ?? []), ...devices]),
+      starts,
       records: episodeRecords(from, ends),
       followUps: 0,
     };
@@ -444,6 +451,15 @@ function episodeRanges(from: ReadonlyMap<number, number>, ends: readonly number[
 function widen(from: Map<number, number>, ranges: readonly OffsetRange[]): Map<number, number> {
   for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
   return from;
+}
+
+/** Keeps each device's earliest post-drift start; returns `into`. */
+function mergeStarts(into: Map<string, DeviceStart>, more: ReadonlyMap<string, DeviceStart>): Map<string, DeviceStart> {
+  for (const [device, s] of more) {
+    const had = into.get(device);
+    if (!had || s.offset < had.offset) into.set(device, s);
+  }
+  return into;
 }
 
 /** Records from each partition's post-drift start to its end: how far the episode's data has grown. */

@@ -58,13 +58,26 @@ export interface DatasetPolicy {
   validationFraction: number;
 }
 
+/** Where a device's drift begins: the first vector its drift events kept after the cut. */
+export interface DeviceStart {
+  partition: number;
+  offset: number;
+}
+
+export interface PostDriftBurst {
+  ranges: OffsetRange[];
+  devices: Set<string>;
+  /** Per device, its own post-drift start (a partition's range starts at its earliest device's). */
+  starts: Map<string, DeviceStart>;
+}
+
 /**
  * The post-drift ranges of a burst: per partition, from the earliest first
  * offset of the events' post-drift windows to the newest record when the burst
  * closed (vectors that arrived while the burst gathered are post-drift too).
  * Only the drifted devices' vectors of those ranges are post-drift data.
  */
-export function postDriftRanges(events: DriftEvent[], ends: number[]): { ranges: OffsetRange[]; devices: Set<string> } {
+export function postDriftRanges(events: DriftEvent[], ends: number[]): PostDriftBurst {
   const from = new Map<number, number>();
   const to = new Map<number, number>();
   for (const e of events) {
@@ -73,7 +86,13 @@ export function postDriftRanges(events: DriftEvent[], ends: number[]): { ranges:
     to.set(p, Math.max(to.get(p) ?? -1, e.window.toOffset, (ends[p] ?? 0) - 1));
   }
   const ranges = [...from].map(([partition, fromOffset]) => ({ partition, fromOffset, toOffset: to.get(partition)! }));
-  return { ranges: ranges.sort((a, b) => a.partition - b.partition), devices: new Set(events.map((e) => e.device)) };
+  const starts = new Map<string, DeviceStart>();
+  for (const e of events) {
+    const s = starts.get(e.device);
+    if (!s || e.window.fromOffset < s.offset)
+      starts.set(e.device, { partition: e.window.partition, offset: e.window.fromOffset });
+  }
+  return { ranges: ranges.sort((a, b) => a.partition - b.partition), devices: new Set(starts.keys()), starts };
 }
 
 async function* readVectors(
