@@ -57,7 +57,7 @@ function meanAcc(values: readonly number[]): Vec3 {
  * the change, and a median shrugs off those windows where a mean was pulled halfway (npm start fitted
  * 0.26-0.32 g where the phones had turned by 45°, about 0.77 g).
  */
-class Means {
+export class ActivityMeans {
   readonly #windows = new Map<string, Vec3[]>();
   constructor(readonly keep: number) {}
   add(activity: string, v: Vec3): void {
@@ -94,20 +94,28 @@ class Means {
 export async function calibrateDevices(
   transport: Transport,
   topics: TopicNames,
-  episode: { key: string; starts: ReadonlyMap<string, DeviceStart> },
+  episode: {
+    key: string;
+    starts: ReadonlyMap<string, DeviceStart>;
+    /** Reference means already read, per device: filled here, so the records before a drift are read once. */
+    references: Map<string, ActivityMeans>;
+  },
   known: ReadonlyMap<string, DeviceFrame | null>,
   policy: CalibrationPolicy,
 ): Promise<CalibrationStep> {
-  const before = new Map<string, Means>();
-  const after = new Map<string, Means>();
+  const before = episode.references;
+  const cached = new Set(before.keys());
+  const after = new Map<string, ActivityMeans>();
   const latest = new Map<string, DeviceFrame | null>();
   const ends = await transport.endOffsets(topics.features);
   const earliest = new Map<number, number>();
-  for (const { partition, offset } of episode.starts.values())
-    earliest.set(partition, Math.min(earliest.get(partition) ?? offset, offset));
+  for (const [device, { partition, offset }] of episode.starts) {
+    const from = cached.has(device) ? offset : offset - policy.calibrationLookback;
+    earliest.set(partition, Math.min(earliest.get(partition) ?? from, from));
+  }
   for (const [partition, from] of earliest) {
     const end = (ends[partition] ?? 0) - 1;
-    const start = Math.max(0, from - policy.calibrationLookback);
+    const start = Math.max(0, from);
     if (end < start) continue;
     for await (const record of readPartition(transport, topics.features, partition, start, end)) {
       let v: FeatureVector;
@@ -124,8 +132,9 @@ export async function calibrateDevices(
       if (record.offset >= drift.offset) latest.set(v.device, frame);
       if (v.label === null) continue;
       const mean = meanAcc(v.values);
-      if (record.offset < drift.offset) group(before, v.device, REFERENCE_WINDOWS).add(v.label, mean);
-      else group(after, v.device, RECENT_WINDOWS).add(v.label, toRaw(frame ?? IDENTITY, mean));
+      if (record.offset < drift.offset) {
+        if (!cached.has(v.device)) group(before, v.device, REFERENCE_WINDOWS).add(v.label, mean);
+      } else group(after, v.device, RECENT_WINDOWS).add(v.label, toRaw(frame ?? IDENTITY, mean));
     }
   }
   const records: OutgoingRecord[] = [];
@@ -139,7 +148,7 @@ export async function calibrateDevices(
     current.set(device, now?.id ?? null);
     const pairs = pairsOf(before.get(device), after.get(device), policy.calibrationMinWindows);
     if (pairs.length === 0) {
-      const seen = (m: Means | undefined) =>
+      const seen = (m: ActivityMeans | undefined) =>
         m
           ?.activities()
           .map((a) => `${a}:${m.get(a)!.n}`)
@@ -161,7 +170,7 @@ export async function calibrateDevices(
     if (!(will < was / 2 && was - will > 1e-3)) {
       skipped.set(
         device,
-        `${fit.model} ${fit.degrees.toFixed(0)}° ${fit.offsetNorm.toFixed(2)} g: residual ${will.toFixed(4)} vs ${was.toFixed(4)} now`,
+        `[${pairs.map((p) => p.activity).join(',')}] ${fit.model} ${fit.degrees.toFixed(0)}° ${fit.offsetNorm.toFixed(2)} g: residual ${will.toFixed(4)} vs ${was.toFixed(4)} now`,
       );
       continue;
     }
@@ -180,13 +189,13 @@ export async function calibrateDevices(
 const REFERENCE_WINDOWS = 64;
 const RECENT_WINDOWS = 24;
 
-function group(map: Map<string, Means>, device: string, keep: number): Means {
+function group(map: Map<string, ActivityMeans>, device: string, keep: number): ActivityMeans {
   let m = map.get(device);
-  if (!m) map.set(device, (m = new Means(keep)));
+  if (!m) map.set(device, (m = new ActivityMeans(keep)));
   return m;
 }
 
-function pairsOf(before: Means | undefined, after: Means | undefined, min: number): CalibrationPair[] {
+function pairsOf(before: ActivityMeans | undefined, after: ActivityMeans | undefined, min: number): CalibrationPair[] {
   if (!before || !after) return [];
   const pairs: CalibrationPair[] = [];
   for (const activity of after.activities().sort()) {

@@ -16,7 +16,7 @@ import type {
   Transport,
 } from '../../src/transport/types.ts';
 import { awaitBurstEnd, type BurstClock, realClock } from './burst.ts';
-import { calibrateDevices, type DeviceFrame } from './calibrate.ts';
+import { type ActivityMeans, calibrateDevices, type DeviceFrame } from './calibrate.ts';
 import { type DeviceStart, type OffsetRange, type PostDriftBurst, postDriftRanges } from './dataset.ts';
 import { type ResolvedRetrainerOptions, type RetrainerOptions, resolveRetrainerOptions } from './options.ts';
 import { COMPONENT, type RetrainOutcome, type RetrainRequest, retrain, TAGS, type Trainer } from './retrain.ts';
@@ -67,6 +67,10 @@ interface Episode {
   devices: Set<string>;
   /** Each device's own post-drift start: its calibration compares what it sent before and after it. */
   starts: Map<string, DeviceStart>;
+  /** Each device's reference means from before its drift, read once (docs/calibration.md). */
+  references: Map<string, ActivityMeans>;
+  /** Records in the post-drift ranges at the last calibration check. */
+  calibratedAt: number;
   /** Records in the post-drift ranges at the last retraining. */
   records: number;
   followUps: number;
@@ -290,40 +294,44 @@ export class RetrainerConsumer {
     request: Omit<RetrainRequest, 'postDrift'>,
     requestedAt: number,
   ): Promise<RetrainOutcome> {
-    let calibrations: Map<string, string | null> | undefined;
-    if (this.#options.calibrate) {
-      const step = await calibrateDevices(
-        this.#o.transport,
-        this.#topics,
-        { key: request.key, starts: episode.starts },
-        this.#frames,
-        this.#options,
-      );
-      if (step.records.length > 0) await this.#producer!.publish(step.records);
-      for (const [device, { frame, fit, activities }] of step.published) {
-        const { model, degrees, offsetNorm } = fit;
-        this.calibrations.push({
-          device,
-          id: frame.id,
-          model,
-          degrees,
-          offsetNorm,
-          activities,
-          requestedAt,
-          at: Date.now(),
-        });
-        this.#logger.info({ device, calibration: frame.id, fit }, 'device calibration published');
-      }
-      for (const [device, frame] of step.frames) this.#frames.set(device, frame);
-      if (step.skipped.size > 0)
-        this.#logger.debug({ skipped: Object.fromEntries(step.skipped) }, 'no new calibration');
-      calibrations = step.current;
-    }
+    const calibrations = this.#options.calibrate ? await this.#calibrate(episode, request.key, requestedAt) : undefined;
     const ends = await this.#o.transport.endOffsets(this.#topics.features);
     return retrain(this.#deps(), {
       ...request,
       postDrift: { ranges: episodeRanges(episode.from, ends), devices: episode.devices, calibrations },
     });
+  }
+
+  /**
+   * Fits each followed device's calibration again and publishes those that moved (docs/calibration.md);
+   * returns each device's calibration from now on. Ids are the device plus `key`.
+   */
+  async #calibrate(episode: Episode, key: string, requestedAt: number): Promise<Map<string, string | null>> {
+    const step = await calibrateDevices(
+      this.#o.transport,
+      this.#topics,
+      { key, starts: episode.starts, references: episode.references },
+      this.#frames,
+      this.#options,
+    );
+    if (step.records.length > 0) await this.#producer!.publish(step.records);
+    for (const [device, { frame, fit, activities }] of step.published) {
+      const { model, degrees, offsetNorm } = fit;
+      this.calibrations.push({
+        device,
+        id: frame.id,
+        model,
+        degrees,
+        offsetNorm,
+        activities,
+        requestedAt,
+        at: Date.now(),
+      });
+      this.#logger.info({ device, calibration: frame.id, fit }, 'device calibration published');
+    }
+    for (const [device, frame] of step.frames) this.#frames.set(device, frame);
+    if (step.skipped.size > 0) this.#logger.debug({ skipped: Object.fromEntries(step.skipped) }, 'no new calibration');
+    return step.current;
   }
 
   /** Runs `work` when no other retraining runs; a waiting batch keeps its group membership. */
@@ -392,6 +400,8 @@ export class RetrainerConsumer {
       from,
       devices: new Set([...(open?.devices ?? []), ...devices]),
       starts,
+      references: open?.references ?? new Map(),
+      calibratedAt: 0,
       records: episodeRecords(from, ends),
       followUps: 0,
     };
@@ -410,10 +420,18 @@ export class RetrainerConsumer {
     while (!this.#stopped) {
       await new Promise((r) => setTimeout(r, this.#options.pollMs));
       const e = this.#episode;
-      if (!e || e.followUps >= followUps || this.#burstOpen) continue;
+      if (!e || this.#burstOpen) continue;
       try {
         const ends = await this.#o.transport.endOffsets(this.#topics.features);
         const records = episodeRecords(e.from, ends);
+        if (this.#options.calibrate && records >= e.calibratedAt + this.#options.calibrationStep) {
+          // Between retrainings, calibrations follow the phones' new activities on their own, cheaper step:
+          // a second posture tells the turn about gravity that one activity leaves open.
+          e.calibratedAt = records;
+          const at = Date.now();
+          await this.#inTurn(() => this.#calibrate(e, `cal:${e.key}:${records}`, at));
+        }
+        if (e.followUps >= followUps) continue;
         const step = Math.min(this.#options.maxGrowthStep, e.records * (growthFactor - 1));
         if (records < e.records + step || records < this.#options.minPostDrift) continue;
         this.#followUpDue = true;
@@ -431,7 +449,7 @@ export class RetrainerConsumer {
         this.outcomes.push(outcome);
         this.#o.onRetrained?.(outcome, { trigger: 'growth', requestedAt, finishedAt: Date.now() });
       } catch (err) {
-        this.#logger.error({ err }, 'follow-up retraining failed; it is tried again as data grows');
+        this.#logger.error({ err }, 'follow-up failed; it is tried again as data grows');
         if (this.#episode === e) e.records = Math.max(e.records, 1) * growthFactor;
       } finally {
         this.#followUpDue = false;

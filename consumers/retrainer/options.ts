@@ -64,6 +64,12 @@ export interface RetrainerOptions {
   calibrationMinWindows?: number;
   /** Records before the drift read back for the devices' reference means. @defaultValue 20000 */
   calibrationLookback?: number;
+  /**
+   * Between retrainings, calibrations are fitted again each time the episode's post-drift records
+   * have grown by this many (a few windows per phone): they follow the phones into new activities
+   * faster than retraining's growth steps. @defaultValue 60
+   */
+  calibrationStep?: number;
 }
 
 export type ResolvedRetrainerOptions = Required<RetrainerOptions>;
@@ -89,6 +95,7 @@ export const RETRAINER_DEFAULTS: ResolvedRetrainerOptions = {
   calibrationMinOffset: 0.1,
   calibrationMinWindows: 3,
   calibrationLookback: 20_000,
+  calibrationStep: 60,
 };
 
 /** Fills the defaults and refuses combinations that cannot work, saying how to fix them. */
@@ -106,6 +113,7 @@ export function resolveRetrainerOptions(options: RetrainerOptions = {}): Resolve
     'calibrationMinOffset',
     'calibrationMinWindows',
     'calibrationLookback',
+    'calibrationStep',
   ] as const) {
     if (!Number.isFinite(o[key]) || o[key] < 0)
       throw new InvalidOptionError(`retrainer ${key} must be >= 0, got ${o[key]}`);
