@@ -60,7 +60,7 @@ describe('fitCalibration', () => {
     const fit = fitCalibration(
       pairs((v) => {
         const r = apply(turn('y', 60), v);
-        return [r[0] + 0.4, r[1] + 0.4, r[2]];
+        return [r[0] + 0.3, r[1] + 0.3, r[2]];
       }, 3),
     );
     expect(fit.model).toBe('rotation+offset');
