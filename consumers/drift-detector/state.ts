@@ -1,14 +1,17 @@
 import { DetectorBank } from '../../src/drift/bank.ts';
-import { FEATURE_NAMES } from '../../src/features/index.ts';
+import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
 import { decodeFrame, encodeFrame, frameFailure, type Tracked } from '../../src/pipeline/stream-state.ts';
 import { Confirmation, type ConfirmationOptions, type Pending } from './confirm.ts';
 
 /**
  * A drift-detector stream's checkpoint, in the frame of src/pipeline/stream-state.ts: magic "DDS1",
- * header JSON (activity, partition, pending alarms, offsets kept), body
+ * header JSON (feature set, activity, partition, pending alarms, offsets kept), body
  * bank snapshot length u32 | bank snapshot ("ADWB") | offsets f64 × kept.
  * Only the offsets of the last `min(updates, memory)` vectors are kept: the ring's older slots are
  * never read again.
+ * The bank's own snapshot checks the feature names, but a new feature set can keep the names and
+ * change what they measure (har-v3 conditions the inputs): the header names the set, and a
+ * checkpoint of another set, or of none (written before the field), is refused.
  */
 const MAGIC = 0x31534444;
 
@@ -23,6 +26,7 @@ export interface DetectorStreamState extends Tracked {
 }
 
 interface Header {
+  featureSet?: string;
   activity: string;
   partition: number;
   pending: Pending[];
@@ -34,6 +38,7 @@ export function encodeStream(s: DetectorStreamState): Uint8Array {
   const memory = s.offsets.length;
   const kept = Math.min(s.bank.updates, memory);
   const header: Header = {
+    featureSet: FEATURE_SET,
     activity: s.activity,
     partition: s.partition,
     // meanBefore may be NaN (unknown): JSON writes null, restore reads it back as NaN.
@@ -59,6 +64,8 @@ export function decodeStream(
   const what = 'drift-detector stream checkpoint';
   const { header, body } = decodeFrame<Header>(bytes, MAGIC, what);
   const fail = frameFailure(what);
+  if (header.featureSet !== FEATURE_SET)
+    fail(`it was made for feature set ${header.featureSet ?? 'har-v2-218 (unnamed)'}, not ${FEATURE_SET}`);
   const bankLength = body.length >= 4 ? body.readUInt32LE(0) : -1;
   if (bankLength < 0 || 4 + bankLength + header.kept * 8 !== body.length) fail('lengths do not add up');
   const bank = DetectorBank.restore(body.subarray(4, 4 + bankLength), FEATURE_NAMES);

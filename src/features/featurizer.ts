@@ -1,7 +1,7 @@
 import { ACTIVITIES, type Activity, CHANNEL_NAMES } from '../data/activities.ts';
 import { InvalidOptionError, InvalidValueError, SnapshotInvalidError } from '../errors.ts';
 import { computeFeatures } from './compute.ts';
-import { LowPass, WINDOW } from './dsp.ts';
+import { Butterworth3, LowPass, vectorMedian3, WINDOW } from './dsp.ts';
 import { CH, FEATURE_NAMES, TIME_CHANNELS } from './plan.ts';
 import { decodeState, encodeState, type FeaturizerState } from './snapshot.ts';
 
@@ -12,8 +12,18 @@ export const INPUT_CHANNELS = 6;
 /** Channels kept in the ring: 5 axis signals × 3 axes. Magnitudes are derived from them per window. */
 const AXIS_CHANNELS = 15;
 const CHANNELS = TIME_CHANNELS.length;
-/** Filter state per acc axis (z1, z2), then the previous body acc (3) and gyro (3) for the jerks. */
-const FILTER_STATE = 12;
+/**
+ * Filter state, one Float64Array: the gravity filter's (z1, z2) per acc axis at 2a; the previous
+ * body acc (3) and gyro (3) for the jerks; the noise low-pass's 3 values per input channel; the
+ * last three raw samples (6 values each, oldest first) for the median.
+ */
+const PREV_BODY = 6;
+const PREV_GYRO = 9;
+const NOISE = 12;
+const RAW = NOISE + INPUT_CHANNELS * 3;
+/** Where the sample being pushed goes: the last of the three raw samples. */
+const NEWEST = RAW + 2 * INPUT_CHANNELS;
+const FILTER_STATE = RAW + 3 * INPUT_CHANNELS;
 const NO_LABEL = -1;
 const OTHER_LABEL = -2;
 const LABEL_CODES = new Map<string, number>(ACTIVITIES.map((a, i) => [a, i]));
@@ -54,21 +64,32 @@ export interface FeaturizerOptions {
   sampleRateHz?: number;
   /** Cut-off of the low-pass that separates gravity from body acceleration (UCI HAR's 0.3 Hz). @defaultValue 0.3 */
   gravityCutoffHz?: number;
+  /**
+   * Cut-off of the 3rd-order Butterworth that conditions all six inputs after the median
+   * (UCI HAR's 20 Hz noise filter); must lie between the gravity cut-off and Nyquist.
+   * @defaultValue 20
+   */
+  noiseCutoffHz?: number;
 }
 
 /**
  * Turns one device's raw readings (acc x/y/z in g, gyro x/y/z in rad/s) into
- * feature vectors over 128-sample windows with a 64-sample step.
+ * feature vectors over 128-sample windows with a 64-sample step. Each sample is
+ * first conditioned as UCI HAR did: a 3-sample median (a vector median per
+ * sensor, see `vectorMedian3`), then a 3rd-order 20 Hz Butterworth low-pass.
  *
- * Incremental: the state is the gravity filter, the previous sample (for the
- * jerks) and a 128-sample ring of derived axis signals; every sample is
- * processed once, in order, so any batching of the same readings gives
- * bit-identical windows, and snapshot/restore continues bit-identically.
+ * Incremental: the state is the last raw samples (for the median), the noise
+ * and gravity filters, the previous sample (for the jerks) and a 128-sample
+ * ring of derived axis signals; every sample is processed once, in order, so
+ * any batching of the same readings gives bit-identical windows, and
+ * snapshot/restore continues bit-identically.
  */
 export class Featurizer {
   readonly #lowPass: LowPass;
+  readonly #noise: Butterworth3;
   readonly #sampleRate: number;
   readonly #cutoff: number;
+  readonly #noiseCutoff: number;
   readonly #filter = new Float64Array(FILTER_STATE);
   readonly #ring = new Float64Array(AXIS_CHANNELS * WINDOW);
   readonly #times = new Float64Array(WINDOW).fill(Number.NaN);
@@ -79,6 +100,7 @@ export class Featurizer {
   constructor(options: FeaturizerOptions = {}) {
     this.#sampleRate = options.sampleRateHz ?? 50;
     this.#cutoff = options.gravityCutoffHz ?? 0.3;
+    this.#noiseCutoff = options.noiseCutoffHz ?? 20;
     if (!(Number.isFinite(this.#sampleRate) && this.#sampleRate > 0)) {
       throw new InvalidOptionError(`sampleRateHz must be a positive number, got ${this.#sampleRate}`);
     }
@@ -87,7 +109,13 @@ export class Featurizer {
         `gravityCutoffHz must be in (0, ${this.#sampleRate / 2}) (below Nyquist for sampleRateHz ${this.#sampleRate}), got ${this.#cutoff}`,
       );
     }
+    if (!(this.#noiseCutoff > this.#cutoff && this.#noiseCutoff < this.#sampleRate / 2)) {
+      throw new InvalidOptionError(
+        `noiseCutoffHz must be in (${this.#cutoff}, ${this.#sampleRate / 2}) (above gravityCutoffHz, below Nyquist for sampleRateHz ${this.#sampleRate}), got ${this.#noiseCutoff}`,
+      );
+    }
     this.#lowPass = new LowPass(this.#cutoff, this.#sampleRate);
+    this.#noise = new Butterworth3(this.#noiseCutoff, this.#sampleRate);
   }
 
   /** Samples pushed so far. */
@@ -144,22 +172,36 @@ export class Featurizer {
   #step(samples: ArrayLike<number>, at: number, label: number, time: number): void {
     const st = this.#filter;
     const lp = this.#lowPass;
+    const noise = this.#noise;
     const pos = this.#count % WINDOW;
     const ring = this.#ring;
     const fs = this.#sampleRate;
     const first = this.#count === 0;
+    // Before the first sample there is no history: the median sees it three times, as if the
+    // phone had been still at it, which is also the state the filters below start in.
+    if (first) for (let c = 0; c < INPUT_CHANNELS; c++) st[RAW + c] = st[RAW + INPUT_CHANNELS + c] = samples[at + c];
+    else st.copyWithin(RAW, RAW + INPUT_CHANNELS, FILTER_STATE);
+    for (let c = 0; c < INPUT_CHANNELS; c++) st[NEWEST + c] = samples[at + c];
+    const accAt = RAW + INPUT_CHANNELS * vectorMedian3(st, RAW, RAW + INPUT_CHANNELS, NEWEST);
+    const gyroAt = RAW + 3 + INPUT_CHANNELS * vectorMedian3(st, RAW + 3, RAW + 9, NEWEST + 3);
     for (let a = 0; a < 3; a++) {
-      const acc = samples[at + a];
-      const gyro = samples[at + 3 + a];
-      // Starting the filter in steady state on the first sample avoids a
-      // multi-second transient in which gravity would read as body motion.
+      const accIn = st[accAt + a];
+      const gyroIn = st[gyroAt + a];
+      // Starting the filters in steady state on the first sample avoids a transient (multi-second
+      // for gravity) in which the phone's resting reading would look like a jolt into motion.
+      if (first) {
+        noise.steadyState(accIn, st, NOISE + 3 * a);
+        noise.steadyState(gyroIn, st, NOISE + 3 * (3 + a));
+      }
+      const acc = noise.step(accIn, st, NOISE + 3 * a);
+      const gyro = noise.step(gyroIn, st, NOISE + 3 * (3 + a));
       if (first) lp.steadyState(acc, st, a * 2);
       const gravity = lp.step(acc, st, a * 2);
       const body = acc - gravity;
-      const jerk = first ? 0 : (body - st[6 + a]) * fs;
-      const gyroJerk = first ? 0 : (gyro - st[9 + a]) * fs;
-      st[6 + a] = body;
-      st[9 + a] = gyro;
+      const jerk = first ? 0 : (body - st[PREV_BODY + a]) * fs;
+      const gyroJerk = first ? 0 : (gyro - st[PREV_GYRO + a]) * fs;
+      st[PREV_BODY + a] = body;
+      st[PREV_GYRO + a] = gyro;
       ring[(CH.body + a) * WINDOW + pos] = body;
       ring[(CH.gravity + a) * WINDOW + pos] = gravity;
       ring[(CH.jerk + a) * WINDOW + pos] = jerk;
@@ -173,21 +215,33 @@ export class Featurizer {
 
   /**
    * Moves the state into another accelerometer frame, `x' = M x + shift` (gyro: `M x`), as when a
-   * device calibration changes (src/calibration/): the window in progress, the gravity filter and
-   * the jerks' previous samples become what they would be had every sample so far been pushed in
-   * the new frame. Every signal is linear in the input and the filter's gain at 0 Hz is 1, so this
-   * is exact: no restart, no transient, and the window grid stays where it was.
+   * device calibration changes (src/calibration/): the median's raw samples, the noise and gravity
+   * filters, the jerks' previous samples and the window in progress become what they would be had
+   * every sample so far been pushed in the new frame. `matrix` must be a rotation, as calibrations
+   * are: the vector median then picks the same sample in either frame. Every other signal is linear
+   * in the input and both filters' gain at 0 Hz is 1, so this is exact: no restart, no transient,
+   * and the window grid stays where it was.
    */
   changeFrame(matrix: ArrayLike<number>, shift: ArrayLike<number>): void {
     const st = this.#filter;
+    for (let k = 0; k < 3; k++) {
+      turn(st, RAW + k * INPUT_CHANNELS, 1, matrix, shift);
+      turn(st, RAW + k * INPUT_CHANNELS + 3, 1, matrix, null);
+    }
+    // Noise filter state, per slot j over the three axes: linear, plus the steady state of the shift.
+    const steady = this.#noise.steady;
+    for (let j = 0; j < 3; j++) {
+      turn(st, NOISE + j, 3, matrix, [steady[j] * shift[0], steady[j] * shift[1], steady[j] * shift[2]]);
+      turn(st, NOISE + 9 + j, 3, matrix, null);
+    }
     const lp = this.#lowPass;
     // Filter state (z1, z2) per axis: linear in the input, plus the steady state of the constant shift.
     const z1 = [(1 - lp.b0) * shift[0], (1 - lp.b0) * shift[1], (1 - lp.b0) * shift[2]];
     const z2 = [(lp.b2 - lp.a2) * shift[0], (lp.b2 - lp.a2) * shift[1], (lp.b2 - lp.a2) * shift[2]];
     turn(st, 0, 2, matrix, z1);
     turn(st, 1, 2, matrix, z2);
-    turn(st, 6, 1, matrix, null);
-    turn(st, 9, 1, matrix, null);
+    turn(st, PREV_BODY, 1, matrix, null);
+    turn(st, PREV_GYRO, 1, matrix, null);
     const ring = this.#ring;
     for (let i = 0; i < WINDOW; i++) {
       turn(ring, CH.body * WINDOW + i, WINDOW, matrix, null);
@@ -241,6 +295,7 @@ export class Featurizer {
     return {
       sampleRateHz: this.#sampleRate,
       gravityCutoffHz: this.#cutoff,
+      noiseCutoffHz: this.#noiseCutoff,
       samples: this.#count,
       filter: this.#filter,
       ring: this.#ring,
@@ -261,7 +316,11 @@ export class Featurizer {
     decodeState(bytes, state, [OTHER_LABEL, ACTIVITIES.length - 1]);
     let f: Featurizer;
     try {
-      f = new Featurizer({ sampleRateHz: state.sampleRateHz, gravityCutoffHz: state.gravityCutoffHz });
+      f = new Featurizer({
+        sampleRateHz: state.sampleRateHz,
+        gravityCutoffHz: state.gravityCutoffHz,
+        noiseCutoffHz: state.noiseCutoffHz,
+      });
     } catch (err) {
       throw new SnapshotInvalidError('featurizer snapshot holds invalid options', { cause: err });
     }

@@ -84,5 +84,8 @@ export const FEATURE_NAMES: readonly string[] = Object.freeze([
   ...ANGLES,
 ]);
 
-/** Identifies this feature set in feature-vector events; bump it when names or computation change. */
-export const FEATURE_SET = `har-v2-${FEATURE_NAMES.length}`;
+/**
+ * Identifies this feature set in feature-vector events; bump it when names or computation change.
+ * v3: the inputs are conditioned (median, 20 Hz low-pass) before the features; the names are v2's.
+ */
+export const FEATURE_SET = `har-v3-${FEATURE_NAMES.length}`;

@@ -3,17 +3,21 @@ import { SnapshotInvalidError } from '../errors.ts';
 /**
  * Byte layout of a featurizer snapshot (little-endian):
  * magic u32 | version u8 | 3 zero bytes | sampleRateHz f64 | gravityCutoffHz f64 | samples f64 |
- * filter state f64 × STATE | axis ring f64 × RING | timestamps f64 × WINDOW | labels i8 × WINDOW | crc32 u32.
+ * noiseCutoffHz f64 | filter state f64 × STATE | axis ring f64 × RING | timestamps f64 × WINDOW |
+ * labels i8 × WINDOW | crc32 u32.
+ * Version 3 added the input conditioning (noise cut-off; median history and noise filter in the
+ * filter state); a version 2 snapshot holds no such state and is refused.
  * The CRC makes a flipped bit in the ring (which no range check could see) a SnapshotInvalidError
  * instead of silently different features.
  */
 const SNAPSHOT_MAGIC = 0x5a544146; // "FATZ"
-const SNAPSHOT_VERSION = 2;
-const HEADER = 32;
+const SNAPSHOT_VERSION = 3;
+const HEADER = 40;
 
 export interface FeaturizerState {
   sampleRateHz: number;
   gravityCutoffHz: number;
+  noiseCutoffHz: number;
   samples: number;
   filter: Float64Array;
   ring: Float64Array;
@@ -46,6 +50,7 @@ export function encodeState(s: FeaturizerState): Uint8Array {
   view.setFloat64(8, s.sampleRateHz, true);
   view.setFloat64(16, s.gravityCutoffHz, true);
   view.setFloat64(24, s.samples, true);
+  view.setFloat64(32, s.noiseCutoffHz, true);
   let o = HEADER;
   for (const arr of [s.filter, s.ring, s.times]) {
     for (let i = 0; i < arr.length; i++, o += 8) view.setFloat64(o, arr[i], true);
@@ -61,15 +66,18 @@ export function encodeState(s: FeaturizerState): Uint8Array {
  */
 export function decodeState(bytes: Uint8Array, into: FeaturizerState, labelRange: [number, number]): void {
   const expected = size(into);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Magic and version first, so an older format is named as such rather than as a wrong length.
+  if (bytes.byteLength >= 8) {
+    if (view.getUint32(0, true) !== SNAPSHOT_MAGIC)
+      throw new SnapshotInvalidError('not a featurizer snapshot (bad magic)');
+    const version = view.getUint8(4);
+    if (version !== SNAPSHOT_VERSION) {
+      throw new SnapshotInvalidError(`featurizer snapshot version ${version}, this code reads ${SNAPSHOT_VERSION}`);
+    }
+  }
   if (bytes.byteLength !== expected) {
     throw new SnapshotInvalidError(`featurizer snapshot has ${bytes.byteLength} bytes, expected ${expected}`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== SNAPSHOT_MAGIC)
-    throw new SnapshotInvalidError('not a featurizer snapshot (bad magic)');
-  const version = view.getUint8(4);
-  if (version !== SNAPSHOT_VERSION) {
-    throw new SnapshotInvalidError(`featurizer snapshot version ${version}, this code reads ${SNAPSHOT_VERSION}`);
   }
   const body = expected - 4;
   if (view.getUint32(body, true) !== crc32(bytes.subarray(0, body))) {
@@ -78,6 +86,7 @@ export function decodeState(bytes: Uint8Array, into: FeaturizerState, labelRange
   into.sampleRateHz = view.getFloat64(8, true);
   into.gravityCutoffHz = view.getFloat64(16, true);
   into.samples = view.getFloat64(24, true);
+  into.noiseCutoffHz = view.getFloat64(32, true);
   if (!Number.isSafeInteger(into.samples) || into.samples < 0) {
     throw new SnapshotInvalidError(`featurizer snapshot sample count ${into.samples} is not a count`);
   }

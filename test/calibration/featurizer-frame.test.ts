@@ -67,4 +67,40 @@ describe('Featurizer.changeFrame', () => {
       for (let i = 0; i < w.features.length; i++) expect(w.features[i]).toBeCloseTo(r.features[i], 6);
     }
   });
+
+  it('moves the median and noise-filter state too: glitches just before the change, any axis rotation', () => {
+    const raw = stream(900, 5);
+    // One-sample spikes in the median's history when the frame changes, and one right after.
+    for (const [i, v] of [
+      [297, 2.5],
+      [299, -1.5],
+      [301, 3],
+    ]) {
+      raw[i * 6] += v;
+      raw[i * 6 + 4] -= v;
+    }
+    const u = 0.7;
+    const v = -1.1;
+    const ry = [Math.cos(v), 0, Math.sin(v), 0, 1, 0, -Math.sin(v), 0, Math.cos(v)];
+    const rx = [1, 0, 0, 0, Math.cos(u), -Math.sin(u), 0, Math.sin(u), Math.cos(u)];
+    const rotation = [0, 1, 2].flatMap((i) =>
+      [0, 1, 2].map((j) => ry[i * 3] * rx[j] + ry[i * 3 + 1] * rx[3 + j] + ry[i * 3 + 2] * rx[6 + j]),
+    );
+    const cal = { rotation, offset: [-0.2, 0.15, 0.05] };
+    const calibrated = raw.slice();
+    calibrateSamples(calibrated, cal);
+    const reference = new Featurizer().push(calibrated);
+    for (const at of [298, 300, 301]) {
+      const f = new Featurizer();
+      f.push(raw.subarray(0, at * 6));
+      const change = frameChange(IDENTITY, cal);
+      f.changeFrame(change.matrix, change.shift);
+      const after = f.push(calibrated.subarray(at * 6));
+      expect(after.length).toBeGreaterThan(5);
+      for (const w of after) {
+        const r = reference.find((x) => x.firstSample === w.firstSample)!;
+        for (let i = 0; i < w.features.length; i++) expect(w.features[i]).toBeCloseTo(r.features[i], 6);
+      }
+    }
+  });
 });

@@ -44,7 +44,7 @@ describe('featurizer on a HAPT recording', () => {
 
   it('names every feature once, and FEATURE_SET carries the count', () => {
     expect(new Set(FEATURE_NAMES).size).toBe(FEATURE_NAMES.length);
-    expect(FEATURE_SET).toBe(`har-v2-${FEATURE_NAMES.length}`);
+    expect(FEATURE_SET).toBe(`har-v3-${FEATURE_NAMES.length}`);
   });
 
   it('labels a window only when all its samples lie in one basic-activity segment', () => {
@@ -159,5 +159,30 @@ describe('featurizer on a HAPT recording', () => {
   it('validates its options', () => {
     expect(() => new Featurizer({ sampleRateHz: 0 })).toThrow(InvalidOptionError);
     expect(() => new Featurizer({ gravityCutoffHz: 30 })).toThrow(/below Nyquist/);
+    expect(() => new Featurizer({ noiseCutoffHz: 25 })).toThrow(/noiseCutoffHz must be in \(0.3, 25\)/);
+    expect(() => new Featurizer({ gravityCutoffHz: 5, noiseCutoffHz: 4 })).toThrow(/above gravityCutoffHz/);
+    // 20 Hz is Nyquist at 40 Hz: a lower rate needs a lower noise cut-off.
+    expect(() => new Featurizer({ sampleRateHz: 40 })).toThrow(InvalidOptionError);
+    expect(new Featurizer({ sampleRateHz: 40, noiseCutoffHz: 16 }).samples).toBe(0);
+  });
+
+  it('conditions the input: a one-sample spike is gone, a tone above 20 Hz is damped', () => {
+    const still = new Float64Array(600 * 6);
+    for (let i = 0; i < 600; i++) still.set([0.98, 0.1, 0.05, 0.01, -0.02, 0.03], i * 6);
+    const spiked = still.slice();
+    spiked.set([3, -2, 1, 4, 4, -4], 300 * 6); // one glitched sample on every channel
+    expect(digest(new Featurizer().push(spiked))).toBe(digest(new Featurizer().push(still)));
+
+    const tone = (hz: number) => {
+      const x = still.slice();
+      for (let i = 0; i < 600; i++) x[i * 6 + 3] += 0.5 * Math.sin((2 * Math.PI * hz * i) / 50 + 0.3);
+      const ws = new Featurizer().push(x);
+      return Math.exp(feature(ws[ws.length - 1], 'tBodyGyro-X-logStd'));
+    };
+    // 3rd-order Butterworth at 20 Hz: |H(5 Hz)| ≈ 1, |H(24 Hz)| ≈ 0.07 (test/features/dsp.test.ts); the
+    // median of 3 also clips a 5 Hz tone's peaks a little (10 samples a cycle).
+    const amplitude = 0.5 / Math.SQRT2;
+    expect(tone(5) / amplitude).toBeGreaterThan(0.9);
+    expect(tone(24) / amplitude).toBeLessThan(0.12);
   });
 });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadRecordings, type Recording } from '../../src/data/hapt.ts';
 import { SnapshotInvalidError } from '../../src/errors.ts';
@@ -34,10 +36,16 @@ describe('featurizer snapshot', () => {
   });
 
   it('is compact and carries its options', () => {
-    const f = new Featurizer({ sampleRateHz: 40, gravityCutoffHz: 0.5 });
+    const f = new Featurizer({ sampleRateHz: 40, gravityCutoffHz: 0.5, noiseCutoffHz: 15 });
     f.push(recording.samples.subarray(0, 600));
     const bytes = f.snapshot();
     expect(bytes.byteLength).toBeLessThan(20_000);
+    // A featurizer with another noise cut-off goes another way from here: the option was restored.
+    const other = new Featurizer({ sampleRateHz: 40, gravityCutoffHz: 0.5, noiseCutoffHz: 12 });
+    other.push(recording.samples.subarray(0, 600));
+    expect(digest(other.push(recording.samples.subarray(600, 6000)))).not.toBe(
+      digest(Featurizer.restore(bytes).push(recording.samples.subarray(600, 6000))),
+    );
     const g = Featurizer.restore(bytes);
     expect(g.snapshot()).toEqual(bytes);
     // Same options: both continue identically from here.
@@ -66,6 +74,14 @@ describe('featurizer snapshot', () => {
       expect(() => Featurizer.restore(bytes)).toThrow(SnapshotInvalidError);
       expect(() => Featurizer.restore(bytes)).toThrow(message);
     }
+  });
+
+  it('refuses a version 2 snapshot (before the input conditioning): it holds no median or noise-filter state', () => {
+    // Written by the featurizer of har-v2-218 (commit 2bdcd0a) after 3,000 samples of this recording.
+    const v2 = new Uint8Array(readFileSync(path.join(import.meta.dirname, '../fixtures/featurizer-snapshot-v2.bin')));
+    expect(v2[4]).toBe(2);
+    expect(() => Featurizer.restore(v2)).toThrow(SnapshotInvalidError);
+    expect(() => Featurizer.restore(v2)).toThrow('featurizer snapshot version 2, this code reads 3');
   });
 
   it('checks with the standard CRC-32', () => {
