@@ -118,7 +118,9 @@ export interface SubscribeOptions {
   /**
    * Every subscriber reads every partition and nothing is committed: a follower of a small topic
    * (each predictor instance following the deployments). Kafka and the embedded log give each
-   * subscriber a group of its own (`groupId` + a random suffix); Event Hubs reads with plain receivers
+   * subscriber a group of its own (`groupId` + a random suffix), deleted when the subscription stops
+   * (a member that dies leaves an empty group with no offsets, which Kafka drops by itself, so starts do
+   * not pile groups up); Event Hubs reads with plain receivers
    * on its read consumer group, since consumer groups cannot be made on the fly there. @defaultValue false
    */
   broadcast?: boolean;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TimeoutError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -103,4 +104,58 @@ describe('kafka subscription: partition hooks', () => {
     await waitFor(() => a.length >= 10 && b.length >= 10, 'both members to read their partition');
     expect(lines.some((l) => l.msg === 'onRevoked failed')).toBe(true);
   }, 60_000);
+});
+
+describe('kafka subscription: broadcast members leave no group behind (issue 15, item 7)', () => {
+  /** The groups on the broker whose id starts with `prefix`, with each one's committed offsets on `topic`. */
+  async function groupsOf(prefix: string, topic: string) {
+    const admin = new Kafka({
+      brokers: requireKafka(),
+      clientId: 'broadcast-groups',
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    try {
+      const { groups } = await admin.listGroups();
+      const mine = groups.filter((g) => g.groupId.startsWith(prefix)).map((g) => g.groupId);
+      return await Promise.all(
+        mine.map(async (groupId) => {
+          const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          return { groupId, committed: (entry?.partitions ?? []).map((p) => Number(p.offset)) };
+        }),
+      );
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  it('a broadcast member commits nothing, and its group is gone once it stops or the transport closes', async () => {
+    const { transport, topic, producer } = await setup(2);
+    await producer.publish(
+      Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: Buffer.from(String(i)), partition: i % 2 })),
+    );
+    const prefix = `followers-${randomUUID()}`;
+    const seen: ConsumedRecord[][] = [[], []];
+    const follow = (into: ConsumedRecord[]) =>
+      transport.subscribe({
+        groupId: prefix,
+        topics: [topic],
+        broadcast: true,
+        handler: async (batch) => {
+          into.push(...batch.records);
+        },
+      });
+    const first = await follow(seen[0]);
+    await follow(seen[1]);
+    await waitFor(() => seen[0].length >= 20 && seen[1].length >= 20, 'both followers to read the 20 records');
+    const running = await groupsOf(prefix, topic);
+    expect(running).toHaveLength(2);
+    for (const g of running) expect(g.committed.every((o) => o === -1)).toBe(true);
+
+    await first.stop();
+    expect(await groupsOf(prefix, topic)).toHaveLength(1);
+    // The second one is stopped by the transport's close, as a consumer process's stop does.
+    await transport.close();
+    expect(await groupsOf(prefix, topic)).toEqual([]);
+  }, 30_000);
 });

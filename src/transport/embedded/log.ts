@@ -160,6 +160,8 @@ export class EmbeddedLog implements Transport {
         member.stopping = true;
         this.#wake();
         await done;
+        // A broadcast member's group is its own: kept, every start would add one for good (issue 15, item 7).
+        if (options.broadcast) this.#groups.delete(groupId);
       },
       assignments: () => [...member.owned],
     };

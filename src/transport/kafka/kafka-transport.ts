@@ -78,6 +78,7 @@ export class KafkaTransport implements Transport {
       sessionTimeoutMs: this.#options.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
       brokers: this.#options.brokers,
       closers: this.#closers,
+      deleteGroup: (groupId) => this.#admin.deleteGroup(groupId),
     });
   }
 
@@ -96,6 +97,8 @@ export class KafkaTransport implements Transport {
   async close(): Promise<void> {
     const closers = [...this.#closers];
     this.#closers.clear();
-    await Promise.allSettled([...closers.map((close) => close()), this.#admin.close()]);
+    // The admin client last: a broadcast subscription deletes its group through it as it stops.
+    await Promise.allSettled(closers.map((close) => close()));
+    await this.#admin.close();
   }
 }

@@ -16,6 +16,8 @@ export interface SubscriptionContext {
   /** The transport's close() stops what is here; a subscription is here until stopped. */
   closers: Set<() => Promise<void>>;
   brokers: readonly string[];
+  /** Deletes a group (best effort): a broadcast member's own group goes when it stops. */
+  deleteGroup: (groupId: string) => Promise<void>;
 }
 
 /**
@@ -29,8 +31,17 @@ export async function subscribe(
 ): Promise<Subscription> {
   const { logger, closers } = context;
   const sessionTimeout = context.sessionTimeoutMs;
+  // kafkajs has no consumer without a group, so a broadcast member gets one of its own. It commits
+  // nothing there and deletes it when it stops: each predictor start used to leave a group behind
+  // (issue 15, item 7), and a member that dies without stopping leaves an empty group with no
+  // offsets, which the broker drops on its own (offsets.retention.check.interval.ms).
+  const broadcast = options.broadcast === true;
+  const memberGroup = broadcast ? `${options.groupId}-${randomUUID()}` : options.groupId;
+  const commitOffsets: Consumer['commitOffsets'] = broadcast
+    ? async () => {}
+    : (offsets) => consumer.commitOffsets(offsets);
   const consumer = kafka.consumer({
-    groupId: options.broadcast ? `${options.groupId}-${randomUUID()}` : options.groupId,
+    groupId: memberGroup,
     allowAutoTopicCreation: false,
     sessionTimeout,
     heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
@@ -135,7 +146,7 @@ export async function subscribe(
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize !== 0 || stopping) return;
     const offset = String(Number(payload.lastOffset) + 1);
-    consumer.commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }]).catch((err: unknown) => {
+    commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }]).catch((err: unknown) => {
       logger.debug(
         { err, group: options.groupId },
         'commit past transaction markers failed; retried on the next fetch',
@@ -202,13 +213,11 @@ export async function subscribe(
             input,
             contextWith(async (offset) => {
               partOf(offset);
-              await consumer.commitOffsets([
-                { topic: batch.topic, partition: batch.partition, offset: String(offset + 1) },
-              ]);
+              await commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(offset + 1) }]);
               resolveOffset(String(offset));
             }),
           );
-          await consumer.commitOffsets(next);
+          await commitOffsets(next);
         }
         resolveOffset(String(end));
         await heartbeat();
@@ -257,6 +266,14 @@ export async function subscribe(
     if (owned.length > 0 && options.onRevoked) await options.onRevoked(owned);
     await transactional?.close();
     owned = [];
+    if (broadcast)
+      await within(
+        logger,
+        context.deleteGroup(memberGroup),
+        5000,
+        { group: memberGroup },
+        'deleting the broadcast group took too long',
+      );
   };
   closers.add(close);
   return {
