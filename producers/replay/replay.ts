@@ -32,12 +32,19 @@ export interface ReplayOptions {
   /** Messages per publish call. @defaultValue 256 */
   publishBatch?: number;
   topic?: string;
+  /**
+   * Put before every device id (`<prefix>user-09`): a new prefix makes new phones, whose sequences may
+   * start at 0 again. The CLI gives each run its own (`--run-id`). @defaultValue '' (`user-09`)
+   */
+  devicePrefix?: string;
   /** Called after each publish with the samples sent so far and the total. */
   onProgress?: (sent: number, total: number) => void;
 }
 
 export interface ReplayStats {
   devices: number;
+  /** The device ids the readings were sent as. */
+  deviceIds: string[];
   samples: number;
   messages: number;
   seconds: number;
@@ -51,7 +58,12 @@ interface DeviceStream {
 }
 
 /** One stream per user (a user is a device): the user's recordings back to back, drift applied from `atSeconds` on. */
-function deviceStreams(recordings: Recording[], drift?: ReplayOptions['drift'], loops = 1): DeviceStream[] {
+function deviceStreams(
+  recordings: Recording[],
+  drift?: ReplayOptions['drift'],
+  loops = 1,
+  prefix = '',
+): DeviceStream[] {
   const byUser = new Map<number, Recording[]>();
   for (const r of recordings) byUser.set(r.user, [...(byUser.get(r.user) ?? []), r]);
   return [...byUser].map(([user, list]) => {
@@ -84,7 +96,7 @@ function deviceStreams(recordings: Recording[], drift?: ReplayOptions['drift'], 
       samples = joined;
       labels = labels.slice(0, at).concat(tail.labels);
     }
-    return { device: `user-${String(user).padStart(2, '0')}`, samples, labels };
+    return { device: `${prefix}user-${String(user).padStart(2, '0')}`, samples, labels };
   });
 }
 
@@ -98,7 +110,7 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
   const speed = options.speed ?? 'max';
   const batchSize = options.publishBatch ?? 256;
   const startTime = options.startTime ?? Date.now();
-  const streams = deviceStreams(options.recordings, options.drift, options.loops ?? 1);
+  const streams = deviceStreams(options.recordings, options.drift, options.loops ?? 1, options.devicePrefix);
   const readings = new ReadingsProducer(producer, { ...(options.topic ? { topic: options.topic } : {}) });
   const total = streams.reduce((a, s) => a + s.labels.length, 0);
   const order: { stream: DeviceStream; from: number }[] = [];
@@ -154,7 +166,14 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
   if (batch.length > 0) await publish(producer, batch);
   options.onProgress?.(sent, total);
   const seconds = (performance.now() - wallStart) / 1000; // held time excluded
-  return { devices: streams.length, samples: sent, messages, seconds, samplesPerSecond: sent / seconds };
+  return {
+    devices: streams.length,
+    deviceIds: streams.map((s) => s.device),
+    samples: sent,
+    messages,
+    seconds,
+    samplesPerSecond: sent / seconds,
+  };
 }
 
 /**

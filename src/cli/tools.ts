@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Injection, parseInjection } from '../../producers/replay/inject.ts';
+import { checkRejections, type RejectionReport } from '../../producers/replay/rejections.ts';
 import { replay } from '../../producers/replay/replay.ts';
 import { loadRecordings } from '../data/hapt.ts';
+import { ActivityTrackingError } from '../errors.ts';
 import { createLogger } from '../log/logger.ts';
 import { collectReport } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
@@ -27,6 +29,44 @@ function injectionArg(value: string): Injection {
   }
 }
 
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function runIdArg(value: string): string {
+  if (!RUN_ID.test(value))
+    throw new InvalidArgumentError(
+      'must be 1 to 64 letters, digits, dots, dashes or underscores, not starting with a sign',
+    );
+  return value;
+}
+
+/** A run id unique to this run: the start time in base 36 and a random tail (`mh2k9x1a-3f`). */
+function newRunId(): string {
+  return `${Date.now().toString(36)}-${Math.floor(Math.random() * 36 ** 2)
+    .toString(36)
+    .padStart(2, '0')}`;
+}
+
+/** The lines replay prints about its dead letters; throws when the featurizer refused some of the run's readings. */
+function reportRejections(r: RejectionReport, o: { group: string; messages: number; waited: number }): string {
+  const counts = Object.entries(r.reasons)
+    .map(([reason, n]) => `${reason}: ${n.toLocaleString('en')}`)
+    .join(', ');
+  if (r.rejected > 0) {
+    const from = r.deadLettersFrom.map((offset, p) => `partition ${p} offset ${offset}`).join(', ');
+    throw new ActivityTrackingError(
+      'RECORD_REJECTED',
+      `the featurizer dead-lettered ${r.rejected.toLocaleString('en')} of this run's ${o.messages.toLocaleString('en')} messages (${counts}), for example: ${r.example}. ` +
+        `They are on the dead-letter topic from ${from} on. Replaying phones the featurizer already knows needs a new --run-id (the default is new on every run).`,
+      { context: { rejected: r.rejected, reasons: r.reasons } },
+    );
+  }
+  if (r.status === 'caught-up')
+    return `featurizer (group ${o.group}) read all ${o.messages.toLocaleString('en')} messages: none dead-lettered`;
+  if (r.status === 'no-reader')
+    return `dead letters not checked: the featurizer group ${o.group} has read nothing of sensor-readings yet (start the featurizer, or name its group with --featurizer-group)`;
+  return `dead letters not final: the featurizer (group ${o.group}) had not read ${r.unread.toLocaleString('en')} of this run's messages after ${o.waited.toFixed(0)} s; none dead-lettered so far (docs/operations.md: dead letters)`;
+}
+
 /** replay, models, runs, deployments, report: the CLI's tools around the consumers. */
 export function addToolCommands(program: Command): void {
   const global = () => program.opts<{ transport: string; logLevel: string }>();
@@ -49,6 +89,22 @@ export function addToolCommands(program: Command): void {
       'when the drift starts in each phone’s stream (default: the second loop)',
       secondsArg,
     )
+    .option(
+      '--run-id <id>',
+      'names this run’s phones <id>-user-NN; the featurizer refuses a phone whose sequence starts again, so a run id is used once (default: new on every run)',
+      runIdArg,
+    )
+    .option(
+      '--check-timeout <seconds>',
+      'how long to wait, after sending, for the featurizer to read the run and count its dead letters; 0 skips the check',
+      secondsArg,
+      60,
+    )
+    .option(
+      '--featurizer-group <id>',
+      'the featurizer’s consumer group, whose progress the check waits for',
+      'activity-tracking-featurizer',
+    )
     .action(
       async (o: {
         split: 'train' | 'test';
@@ -58,6 +114,9 @@ export function addToolCommands(program: Command): void {
         sequential?: boolean;
         drift?: Injection;
         driftAt?: number;
+        runId?: string;
+        checkTimeout: number;
+        featurizerGroup: string;
       }) => {
         const logger = createLogger({ level: global().logLevel });
         requireSharedLog(global().transport, 'replay', 'no consumer would read what it sends');
@@ -65,7 +124,13 @@ export function addToolCommands(program: Command): void {
         try {
           const producer = await transport.producer();
           const injection = o.drift;
+          const runId = o.runId ?? newRunId();
+          const check = o.checkTimeout > 0;
+          // Dead letters older than the run are not its own.
+          const deadLettersFrom = check ? await transport.endOffsets(TOPICS.deadLetter) : [];
+          const sentFrom = check ? await transport.endOffsets(TOPICS.sensorReadings) : [];
           const stats = await replay(producer, {
+            devicePrefix: `${runId}-`,
             recordings: loadRecordings(o.split, o.data),
             loops: o.loops,
             speed: o.speed,
@@ -83,8 +148,21 @@ export function addToolCommands(program: Command): void {
           if (process.stdout.isTTY) process.stdout.write('\n');
           await producer.close();
           print(
-            `${stats.devices} phones, ${stats.samples.toLocaleString('en')} samples in ${stats.seconds.toFixed(1)} s (${Math.round(stats.samplesPerSecond).toLocaleString('en')} samples/s)`,
+            `${stats.devices} phones, ${stats.samples.toLocaleString('en')} samples in ${stats.seconds.toFixed(1)} s (${Math.round(stats.samplesPerSecond).toLocaleString('en')} samples/s), run ${runId}: ${stats.deviceIds.join(', ')}`,
           );
+          if (check) {
+            const started = performance.now();
+            const report = await checkRejections(transport, {
+              devices: new Set(stats.deviceIds),
+              sentFrom,
+              sentUpTo: await transport.endOffsets(TOPICS.sensorReadings),
+              deadLettersFrom,
+              group: o.featurizerGroup,
+              timeoutMs: o.checkTimeout * 1000,
+            });
+            const waited = (performance.now() - started) / 1000;
+            print(reportRejections(report, { group: o.featurizerGroup, messages: stats.messages, waited }));
+          }
         } finally {
           await transport.close();
         }
