@@ -64,7 +64,7 @@ function reportRejections(r: RejectionReport, o: { group: string; messages: numb
     return `featurizer (group ${o.group}) read all ${o.messages.toLocaleString('en')} messages: none dead-lettered`;
   if (r.status === 'no-reader')
     return `dead letters not checked: the featurizer group ${o.group} has read nothing of sensor-readings yet (start the featurizer, or name its group with --featurizer-group)`;
-  return `dead letters not final: the featurizer (group ${o.group}) had not read ${r.unread.toLocaleString('en')} of this run's messages after ${o.waited.toFixed(0)} s; none dead-lettered so far (docs/operations.md: dead letters)`;
+  return `dead letters not final: the featurizer (group ${o.group}) had not read ${r.unread.toLocaleString('en')} of this run's messages after ${o.waited.toFixed(0)} s; none dead-lettered so far (docs/operations.md, "Replaying phones")`;
 }
 
 /** replay, models, runs, deployments, report: the CLI's tools around the consumers. */
