@@ -80,6 +80,8 @@ export class DeployerProcessor implements BatchProcessor {
         if (err.context.rolledBack)
           emit({ event: 'rolled-back', endpoint: this.#target.current()?.endpoint ?? null, reason: err.message });
       }
+      const serving = this.#target.current()?.model;
+      if (serving) this.#metrics?.modelVersion.set({ component: COMPONENT, model: serving.name }, serving.version);
     }
     return out;
   }

@@ -73,6 +73,8 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     });
     this.#output = (options.topics ?? TOPICS).driftEvents;
     this.#loop = recordLoop(COMPONENT, options);
+    // Known label values start at 0, so that rate() and alerts see the series before the first drift.
+    options.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' }, 0);
   }
 
   get banks(): number {

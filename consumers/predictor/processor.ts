@@ -64,6 +64,8 @@ export class PredictorProcessor implements BatchProcessor {
     this.#firstWait = options.firstModelWaitMs ?? 10_000;
     this.#liveWindows = options.liveWindows ?? 200;
     this.#loop = recordLoop(COMPONENT, { ...options, topics: this.#topics });
+    // Known label values start at 0, so that rate() and alerts see the series before the first concept drift.
+    options.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'concept' }, 0);
   }
 
   process(batch: RecordBatch): OutgoingRecord[] | Promise<OutgoingRecord[]> {
@@ -95,6 +97,11 @@ export class PredictorProcessor implements BatchProcessor {
     if (good.length === 0) return out;
     const probs = classifier.predictProba(good.map((g) => g.data.values));
     const latencyMs = performance.now() - started;
+    const metrics = this.#loop.metrics;
+    if (metrics) {
+      metrics.predictionSeconds.observe({ component: COMPONENT }, latencyMs / 1000);
+      metrics.modelVersion.set({ component: COMPONENT, model: active.ref.name }, active.ref.version);
+    }
     const classes = classifier.classes;
     const key = `${active.ref.name}@${active.ref.version}`;
     if (this.#errors?.key !== key) this.#errors = { key, adwin: new Adwin({ delta: this.#delta }), seen: 0 };

@@ -1,7 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { StoppingError } from '../../src/errors.ts';
 import { type Logger, silentLogger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { deadLetter } from '../../src/pipeline/dead-letter.ts';
+import { deadLetter, reasonOf } from '../../src/pipeline/dead-letter.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { DriftEvent } from '../../src/schemas/types.gen.ts';
@@ -91,6 +92,7 @@ export class RetrainerConsumer {
   readonly #options: ResolvedRetrainerOptions;
   readonly #topics: TopicNames;
   readonly #logger: Logger;
+  readonly #metrics: PipelineMetrics | undefined;
   /** Highest drift-event offset per partition already covered by a version. */
   #covered = new Map<number, number>();
   /** Versions found in the registry whose model events this process has not published (a crash may have cut them off). */
@@ -115,6 +117,9 @@ export class RetrainerConsumer {
     this.#options = resolveRetrainerOptions(options);
     this.#topics = options.topics ?? TOPICS;
     this.#logger = (options.logger ?? silentLogger).child({ component: COMPONENT });
+    this.#metrics = options.metrics;
+    // Starts at 0 (a series before the first calibration, or with calibration off); retrainings appear with their labels.
+    this.#metrics?.calibrations.inc({ component: COMPONENT }, 0);
   }
 
   async start(): Promise<void> {
@@ -178,7 +183,7 @@ export class RetrainerConsumer {
         postDrift: { ranges: [], devices: new Set() },
         covers: {},
       });
-      if (outcome.events.length > 0) await this.#producer!.publish(outcome.events);
+      await this.#publish(outcome.events);
     }
     this.#unconfirmed = this.#unconfirmed.filter((u) => !due.includes(u));
   }
@@ -194,7 +199,49 @@ export class RetrainerConsumer {
     };
   }
 
+  /** Publishes `records` and counts them by topic. */
+  async #publish(records: OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.#producer!.publish(records);
+    if (this.#metrics) for (const r of records) this.#metrics.recordsOut.inc({ component: COMPONENT, topic: r.topic });
+  }
+
+  /** A dead letter of this component, counted by reason. */
+  #deadLetter(record: RecordBatch['records'][number], err: unknown): OutgoingRecord {
+    this.#metrics?.deadLetters.inc({ component: COMPONENT, reason: reasonOf(err) });
+    return deadLetter(COMPONENT, record, err, this.#topics.deadLetter);
+  }
+
+  /** A retraining's outcome in the metrics and to `onRetrained`. */
+  #retrained(outcome: RetrainOutcome, timing: RetrainTiming): void {
+    this.outcomes.push(outcome);
+    if (this.#metrics) {
+      const result =
+        outcome.status === 'trained' ? (outcome.promoted ? 'promoted' : 'rejected') : (outcome.status as string);
+      this.#metrics.retrainings.inc({ component: COMPONENT, trigger: timing.trigger, outcome: result });
+      this.#metrics.retrainingSeconds.observe(
+        { component: COMPONENT, trigger: timing.trigger },
+        (timing.finishedAt - timing.requestedAt) / 1000,
+      );
+    }
+    this.#o.onRetrained?.(outcome, timing);
+  }
+
+  /** One batch of drift events; a burst's batch holds its retraining, so its time includes it. */
   async #handle(batch: RecordBatch, context: BatchContext): Promise<void> {
+    const started = performance.now();
+    await this.#handleBatch(batch, context);
+    const metrics = this.#metrics;
+    if (!metrics) return;
+    metrics.recordsIn.inc({ component: COMPONENT, topic: batch.topic }, batch.records.length);
+    metrics.consumerLag.set(
+      { component: COMPONENT, topic: batch.topic, partition: String(batch.partition) },
+      Math.max(0, batch.highWatermark - batch.records[batch.records.length - 1].offset - 1),
+    );
+    metrics.batchSeconds.observe({ component: COMPONENT }, (performance.now() - started) / 1000);
+  }
+
+  async #handleBatch(batch: RecordBatch, context: BatchContext): Promise<void> {
     const covered = this.#covered.get(batch.partition) ?? -1;
     await this.#republish(batch);
     const fresh = batch.records.filter((r) => r.offset > covered);
@@ -252,8 +299,7 @@ export class RetrainerConsumer {
         events.push({ id: e.attributes.id, data: e.data });
       } catch (err) {
         // Dead-letter only what this batch owns; records read ahead get theirs when their batch comes.
-        if (record.offset <= batch.records[batch.records.length - 1].offset)
-          dead.push(deadLetter(COMPONENT, record, err, this.#topics.deadLetter));
+        if (record.offset <= batch.records[batch.records.length - 1].offset) dead.push(this.#deadLetter(record, err));
       }
     }
     const lastOffset = records[records.length - 1].offset;
@@ -275,11 +321,10 @@ export class RetrainerConsumer {
           ),
         context,
       );
-      this.outcomes.push(outcome);
-      this.#o.onRetrained?.(outcome, { trigger: 'drift', requestedAt, finishedAt: Date.now() });
+      this.#retrained(outcome, { trigger: 'drift', requestedAt, finishedAt: Date.now() });
       dead.push(...outcome.events);
     }
-    if (dead.length > 0) await this.#producer!.publish(dead);
+    await this.#publish(dead);
     this.#covered.set(batch.partition, Math.max(covered, lastOffset));
   }
 
@@ -314,8 +359,9 @@ export class RetrainerConsumer {
       this.#frames,
       this.#options,
     );
-    if (step.records.length > 0) await this.#producer!.publish(step.records);
+    await this.#publish(step.records);
     for (const [device, { frame, fit, activities }] of step.published) {
+      this.#metrics?.calibrations.inc({ component: COMPONENT });
       const { model, degrees, offsetNorm } = fit;
       this.calibrations.push({
         device,
@@ -367,12 +413,13 @@ export class RetrainerConsumer {
     const e = this.#episode;
     if (!e || e.followUps >= this.#options.followUps) return false;
     const events: DriftEvent[] = [];
-    const dead: OutgoingRecord[] = [];
+    // Dead-lettered (and counted) only when folded: a batch that opens a burst dead-letters them there.
+    const undecodable: [RecordBatch['records'][number], unknown][] = [];
     for (const record of fresh) {
       try {
         events.push(decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.drift] }).data);
       } catch (err) {
-        dead.push(deadLetter(COMPONENT, record, err, this.#topics.deadLetter));
+        undecodable.push([record, err]);
       }
     }
     // Concept drift (the serving model's error rate rose) asks for a retraining now, followed phone or not.
@@ -381,7 +428,7 @@ export class RetrainerConsumer {
     const burst = postDriftRanges(events, ends);
     widen(e.from, burst.ranges);
     mergeStarts(e.starts, burst.starts);
-    if (dead.length > 0) await this.#producer!.publish(dead);
+    await this.#publish(undecodable.map(([record, err]) => this.#deadLetter(record, err)));
     this.#logger.debug({ events: events.length, episode: e.key }, 'drift of followed devices: folded into the episode');
     return true;
   }
@@ -440,14 +487,13 @@ export class RetrainerConsumer {
         const outcome = await this.#inTurn(() =>
           this.#adapt(e, { key: `grow:${e.key}:${n}:${records}`, trigger: [], covers: {} }, requestedAt),
         );
-        if (outcome.events.length > 0) await this.#producer!.publish(outcome.events);
+        await this.#publish(outcome.events);
         if (this.#episode === e) {
           e.records = records;
           // A retraining that found too little labelled data does not use up the episode's follow-ups.
           if (outcome.status !== 'not-enough-data') e.followUps = n;
         }
-        this.outcomes.push(outcome);
-        this.#o.onRetrained?.(outcome, { trigger: 'growth', requestedAt, finishedAt: Date.now() });
+        this.#retrained(outcome, { trigger: 'growth', requestedAt, finishedAt: Date.now() });
       } catch (err) {
         this.#logger.error({ err }, 'follow-up failed; it is tried again as data grows');
         if (this.#episode === e) e.records = Math.max(e.records, 1) * growthFactor;

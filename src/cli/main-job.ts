@@ -203,6 +203,7 @@ export async function runMainJob(
       groupId: `retrainer-${run}`,
       fromBeginning: false,
       logger,
+      metrics,
       onRetrained: (outcome, timing) => {
         retrainings.push({ outcome, timing });
         if (outcome.version && outcome.status === 'trained') {

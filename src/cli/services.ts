@@ -165,7 +165,7 @@ export function addServiceCommands(program: Command): void {
           calibrate: boolean;
         },
       ) =>
-        runService('retrainer', global(), o, async ({ transport, logger }) => {
+        runService('retrainer', global(), o, async ({ transport, logger, metrics }) => {
           const backend = createTrackingBackend();
           const retrainer = new RetrainerConsumer({
             transport,
@@ -177,6 +177,7 @@ export function addServiceCommands(program: Command): void {
             followUps: Number(o.followUps),
             calibrate: o.calibrate,
             logger,
+            metrics,
             ...(o.group ? { groupId: o.group } : {}),
           });
           await retrainer.start();

@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /**
  * The Prometheus metrics every long-running consumer exposes on `/metrics`.
  * One registry per process; each consumer labels its series with `component`.
+ * docs/operations.md lists which component fills which series, and
+ * test/metrics/documented-series.test.ts holds each component to that list.
  */
 export class PipelineMetrics {
   readonly registry: Registry;
@@ -15,6 +17,9 @@ export class PipelineMetrics {
   readonly modelVersion: Gauge<'component' | 'model'>;
   readonly predictionSeconds: Histogram<'component'>;
   readonly checkpoints: Counter<'component'>;
+  readonly retrainings: Counter<'component' | 'trigger' | 'outcome'>;
+  readonly retrainingSeconds: Histogram<'component' | 'trigger'>;
+  readonly calibrations: Counter<'component'>;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -73,6 +78,25 @@ export class PipelineMetrics {
       help: 'Latency of one prediction batch',
       labelNames: ['component'],
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.retrainings = new Counter({
+      name: 'activity_retrainings_total',
+      help: 'Retrainings finished, by trigger (drift, growth) and outcome (promoted, rejected, not-enough-data, already-done)',
+      labelNames: ['component', 'trigger', 'outcome'],
+      registers,
+    });
+    this.retrainingSeconds = new Histogram({
+      name: 'activity_retraining_seconds',
+      help: 'Time from a retraining being asked for to its outcome stored (candidates trained, gate decided)',
+      labelNames: ['component', 'trigger'],
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers,
+    });
+    this.calibrations = new Counter({
+      name: 'activity_calibrations_total',
+      help: 'Device calibrations published',
+      labelNames: ['component'],
       registers,
     });
   }

@@ -21,6 +21,10 @@ export interface RunOptions {
   partitions: number;
   /** @defaultValue TOPICS */
   topics?: TopicNames;
+  /** The featurizer's and the detector's registries. @defaultValue one new registry for both */
+  metrics?: { featurizer: PipelineMetrics; detector: PipelineMetrics };
+  /** Input records per partition between state checkpoints. @defaultValue the consumers' */
+  checkpointInterval?: number;
 }
 
 export interface RunSummary {
@@ -47,10 +51,21 @@ export async function runLoop(
 ): Promise<RunSummary> {
   const topics = options.topics ?? TOPICS;
   await transport.ensureTopics(topicSpecs(options.partitions, topics));
-  const metrics = new PipelineMetrics();
+  const shared = new PipelineMetrics();
+  const metrics = options.metrics ?? { featurizer: shared, detector: shared };
   const suffix = `${Date.now()}`;
-  const featurizer = featurizerConsumer({ transport, logger, metrics, groupId: `featurizer-${suffix}`, topics });
-  const detector = driftDetectorConsumer({ transport, logger, metrics, groupId: `drift-detector-${suffix}`, topics });
+  const common = {
+    transport,
+    logger,
+    topics,
+    ...(options.checkpointInterval ? { checkpointInterval: options.checkpointInterval } : {}),
+  };
+  const featurizer = featurizerConsumer({ ...common, metrics: metrics.featurizer, groupId: `featurizer-${suffix}` });
+  const detector = driftDetectorConsumer({
+    ...common,
+    metrics: metrics.detector,
+    groupId: `drift-detector-${suffix}`,
+  });
   const startOffsets = await transport.endOffsets(topics.driftEvents);
   await featurizer.consumer.start();
   await detector.consumer.start();
