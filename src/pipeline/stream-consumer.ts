@@ -27,8 +27,10 @@ export interface BatchProcessor {
   /**
    * With `ends`, a processor whose outputs follow its inputs' order pushes the number of outputs so far
    * after each input record (processEach does), so that the consumer can publish them in parts.
+   * `context` is the transport's: a processor that has to wait (the predictor before its first model
+   * version) heartbeats through it and gives up, throwing, once it is `stopping`.
    */
-  process(batch: RecordBatch, ends?: number[]): Promise<OutgoingRecord[]> | OutgoingRecord[];
+  process(batch: RecordBatch, ends?: number[], context?: BatchContext): Promise<OutgoingRecord[]> | OutgoingRecord[];
   /** Partitions now owned: restore their state. */
   onAssigned?(partitions: TopicPartition[]): Promise<void> | void;
   /** Partitions given up: drop their state. */
@@ -167,7 +169,7 @@ export class StreamConsumer {
     const { processor, metrics, component } = this.#options;
     const started = performance.now();
     const ends: number[] = [];
-    const outputs = await processor.process(batch, ends);
+    const outputs = await processor.process(batch, ends, context);
     const out = context.publish ? { publish: context.publish } : producer;
     // A publish is one produce request, which a Kafka broker refuses whole, and for good, over its
     // message.max.bytes (1 MiB): a featurizer batch of 170 vectors after a broker restart was, and was
