@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError, StoppingError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { TOPICS } from '../topics.ts';
@@ -148,10 +148,16 @@ export class StreamConsumer {
           // put back first, those records are skipped on redelivery and their outputs never published.
           try {
             await this.#settle(tp, redelivered);
-            this.#logger.warn(
-              { err, ...tp, offset: redelivered },
-              'batch failed; partition state put back to the committed offset for its redelivery',
-            );
+            if (err instanceof StoppingError)
+              this.#logger.info(
+                { ...tp, offset: redelivered },
+                'batch given back on stop, uncommitted, for redelivery',
+              );
+            else
+              this.#logger.warn(
+                { err, ...tp, offset: redelivered },
+                'batch failed; partition state put back to the committed offset for its redelivery',
+              );
           } catch (restoreErr) {
             this.#logger.error(
               { err: restoreErr, ...tp },
