@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Adwin } from '../../src/drift/adwin.ts';
-import { ServiceUnavailableError } from '../../src/errors.ts';
+import { InvalidOptionError, ServiceUnavailableError, StoppingError } from '../../src/errors.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import { isUnseen } from '../../src/model/trained-until.ts';
@@ -11,13 +11,16 @@ import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { FeatureVector } from '../../src/schemas/types.gen.ts';
 import type { ActiveModel, ModelHandle } from '../../src/serving/model-handle.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
-import type { ConsumedRecord, OutgoingRecord, RecordBatch } from '../../src/transport/types.ts';
+import type { BatchContext, ConsumedRecord, OutgoingRecord, RecordBatch } from '../../src/transport/types.ts';
 
 export const COMPONENT = 'predictor';
 
 export interface PredictorOptions {
   handle: ModelHandle;
-  /** How long a batch waits for the first model version before it is redelivered. @defaultValue 10000 */
+  /**
+   * Before the first model version: how often a waiting batch heartbeats and checks for a stop (with a
+   * batch context), or how long it waits before it fails for redelivery (without one). @defaultValue 1000
+   */
   firstModelWaitMs?: number;
   /** ADWIN delta of the error-rate detector. @defaultValue 0.002 */
   errorDelta?: number;
@@ -49,6 +52,8 @@ export class PredictorProcessor implements BatchProcessor {
   readonly #minErrors: number;
   readonly #firstWait: number;
   readonly #liveWindows: number;
+  readonly #logger: Logger | undefined;
+  #waitLogged = false;
   /** Per version: live evidence so far (labelled windows it never trained on), until it is published. */
   readonly #live = new Map<number, { hits: number; n: number; done: boolean }>();
   #errors: { key: string; adwin: Adwin; seen: number } | null = null;
@@ -61,21 +66,55 @@ export class PredictorProcessor implements BatchProcessor {
     this.#topics = options.topics ?? TOPICS;
     this.#delta = options.errorDelta ?? 0.002;
     this.#minErrors = options.minErrors ?? 30;
-    this.#firstWait = options.firstModelWaitMs ?? 10_000;
+    this.#firstWait = options.firstModelWaitMs ?? 1000;
+    if (!(Number.isFinite(this.#firstWait) && this.#firstWait > 0))
+      throw new InvalidOptionError(`firstModelWaitMs must be a positive number of ms, got ${this.#firstWait}`);
     this.#liveWindows = options.liveWindows ?? 200;
     this.#loop = recordLoop(COMPONENT, { ...options, topics: this.#topics });
     // Known label values start at 0, so that rate() and alerts see the series before the first concept drift.
     options.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'concept' }, 0);
+    this.#logger = options.logger?.child({ component: COMPONENT });
+    const gauge = options.metrics?.waitingForModel;
+    if (gauge && !this.#handle.current()) {
+      gauge.set({ component: COMPONENT }, 1);
+      void this.#handle.first().then(() => gauge.set({ component: COMPONENT }, 0));
+    } else gauge?.set({ component: COMPONENT }, 0);
   }
 
-  process(batch: RecordBatch): OutgoingRecord[] | Promise<OutgoingRecord[]> {
+  process(batch: RecordBatch, _ends?: number[], context?: BatchContext): OutgoingRecord[] | Promise<OutgoingRecord[]> {
     const active = this.#handle.current();
     if (active) return this.#score(batch, active);
-    // Before the first deployment: wait a while, then throw so the batch is redelivered (nothing committed or lost).
-    return this.#handle.whenReady(this.#firstWait).then((a) => {
-      if (!a) throw new ServiceUnavailableError('predictor has no model version yet');
-      return this.#score(batch, a);
-    });
+    return this.#firstVersion(batch, context).then((a) => this.#score(batch, a));
+  }
+
+  /**
+   * Before the first deployment the batch waits, uncommitted, for a version: heartbeating so that the
+   * group keeps the member, and thrown back for redelivery only when the consumer stops. Once a version
+   * is deployed the waiting records are scored by it; none is skipped. Throwing per wait instead logged
+   * a stack trace at error level every 10 s (kafkajs logs each failed eachBatch, issue 15).
+   */
+  async #firstVersion(batch: RecordBatch, context: BatchContext | undefined): Promise<ActiveModel> {
+    if (!this.#waitLogged) {
+      this.#waitLogged = true;
+      this.#logger?.info(
+        { topic: batch.topic, partition: batch.partition, offset: batch.records[0]?.offset },
+        'no model version deployed yet: the predictor waits for the first one, its records uncommitted; `activity-tracking bootstrap` trains and promotes one from the labelled features',
+      );
+    }
+    for (;;) {
+      const active = await this.#handle.whenReady(this.#firstWait);
+      if (active) {
+        this.#logger?.info(
+          { model: active.ref.name, version: active.ref.version },
+          'first model version deployed: scoring the records that waited',
+        );
+        return active;
+      }
+      if (!context) throw new ServiceUnavailableError('predictor has no model version yet');
+      if (context.stopping)
+        throw new StoppingError('predictor stopping before a first model version: records left uncommitted');
+      await context.heartbeat();
+    }
   }
 
   #score(batch: RecordBatch, active: ActiveModel): OutgoingRecord[] {

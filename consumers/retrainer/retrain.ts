@@ -49,6 +49,8 @@ export interface RetrainOutcome {
   events: OutgoingRecord[];
   runId: string | null;
   candidates: { name: string; metrics: Record<string, number>; trainSeconds: number; predictSeconds: number }[];
+  /** Why nothing was trained (`not-enough-data`), as the run's outcome tag says it. */
+  reason?: string;
 }
 
 export const TAGS = {
@@ -136,7 +138,7 @@ export async function retrain(deps: RetrainDeps, request: RetrainRequest): Promi
       logger.info({ counts: data.counts }, reason);
       await backend.tracker.setTags(runId, { 'activity-tracking.outcome': reason });
       await backend.tracker.endRun(runId, 'FAILED');
-      return { status: 'not-enough-data', version: null, promoted: false, events: [], runId, candidates: [] };
+      return { status: 'not-enough-data', version: null, promoted: false, events: [], runId, candidates: [], reason };
     }
 
     const outcomes = await deps.trainer(data.train, data.validation);

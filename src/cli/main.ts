@@ -8,6 +8,7 @@ import { redactText } from '../log/redact.ts';
 import { topicSpecs } from '../topics.ts';
 import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
+import { addBootstrapCommand } from './bootstrap.ts';
 import { describeError, EXIT, exitCodeOf } from './exit.ts';
 import { addGatewayCommands } from './gateway.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
@@ -165,6 +166,7 @@ function buildProgram(): Command {
   addServiceCommands(program);
   addGatewayCommands(program);
   addToolCommands(program);
+  addBootstrapCommand(program);
 
   const topics = program.command('topics').description('manage the topics of the system');
   topics

@@ -21,6 +21,7 @@ import { ModelHandle } from '../serving/model-handle.ts';
 import { registryModelSource } from '../serving/model-source.ts';
 import { TOPICS } from '../topics.ts';
 import { createTrackingBackend, TRACKING_ENV } from '../tracking/index.ts';
+import type { TrackingBackend } from '../tracking/types.ts';
 import { createTransport } from '../transport/index.ts';
 import type { Transport } from '../transport/types.ts';
 import { port } from './options.ts';
@@ -221,29 +222,54 @@ export function addServiceCommands(program: Command): void {
       .command('predictor')
       .description('run the predictor: features in, predictions and concept-drift events out'),
   ).action((o: ServiceOptions) =>
-    runService('predictor', global(), o, async ({ transport, wiring, logger }) => {
-      const backend = createTrackingBackend();
-      const handle = new ModelHandle(registryModelSource(backend.registry));
-      // Every instance follows every deployment.
-      const switcher = new StreamConsumer({
-        component: 'model-switcher',
-        transport,
-        groupId: `${o.group ?? 'activity-tracking-predictor'}-switcher`,
-        broadcast: true,
-        topics: [TOPICS.deploymentEvents],
-        processor: new ModelSwitcher(handle, logger),
-        logger,
-      });
-      await switcher.start();
-      const { consumer } = predictorConsumer(wiring, { handle, logger });
-      await consumer.start();
-      return {
-        stop: async () => {
-          await consumer.stop();
-          await switcher.stop();
-        },
-        details: () => ({ partitions: consumer.assignments(), version: handle.current()?.ref ?? null }),
-      };
-    }),
+    runService('predictor', global(), o, ({ transport, wiring, logger }) =>
+      startPredictor({ transport, wiring, logger, backend: createTrackingBackend(), group: o.group }),
+    ),
   );
+}
+
+/**
+ * The predictor service: a switcher following every deployment, and the predictor scoring with the version
+ * it switched to. Until a first version is deployed the predictor waits quietly (consumers/predictor/):
+ * /readyz says not ready, and `activity_predictor_waiting_for_model` is 1.
+ */
+export async function startPredictor(ctx: {
+  transport: Transport;
+  wiring: ConsumerWiring;
+  logger: Logger;
+  backend: TrackingBackend;
+  group?: string | undefined;
+}): Promise<Running> {
+  const { transport, wiring, logger, backend } = ctx;
+  const handle = new ModelHandle(registryModelSource(backend.registry));
+  // Every instance follows every deployment.
+  const switcher = new StreamConsumer({
+    component: 'model-switcher',
+    transport,
+    groupId: `${ctx.group ?? 'activity-tracking-predictor'}-switcher`,
+    broadcast: true,
+    topics: [wiring.topics?.deploymentEvents ?? TOPICS.deploymentEvents],
+    processor: new ModelSwitcher(handle, logger),
+    logger,
+  });
+  await switcher.start();
+  const { consumer } = predictorConsumer(wiring, { handle, logger });
+  await consumer.start();
+  return {
+    stop: async () => {
+      await consumer.stop();
+      await switcher.stop();
+    },
+    ready: () => handle.current() !== null,
+    details: () => {
+      const version = handle.current()?.ref.version ?? null;
+      return {
+        partitions: consumer.assignments(),
+        version,
+        ...(version === null
+          ? { waitingForModel: 'no version deployed yet; activity-tracking bootstrap trains one' }
+          : {}),
+      };
+    },
+  };
 }

@@ -15,6 +15,7 @@ export class PipelineMetrics {
   readonly consumerLag: Gauge<'component' | 'topic' | 'partition'>;
   readonly batchSeconds: Histogram<'component'>;
   readonly modelVersion: Gauge<'component' | 'model'>;
+  readonly waitingForModel: Gauge<'component'>;
   readonly predictionSeconds: Histogram<'component'>;
   readonly checkpoints: Counter<'component'>;
   readonly retrainings: Counter<'component' | 'trigger' | 'outcome'>;
@@ -71,6 +72,12 @@ export class PipelineMetrics {
       name: 'activity_model_version',
       help: 'Model version currently in use',
       labelNames: ['component', 'model'],
+      registers,
+    });
+    this.waitingForModel = new Gauge({
+      name: 'activity_predictor_waiting_for_model',
+      help: '1 while the predictor has no model version to score with (activity-tracking bootstrap trains one), else 0',
+      labelNames: ['component'],
       registers,
     });
     this.predictionSeconds = new Histogram({

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError, StoppingError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { TOPICS } from '../topics.ts';
@@ -27,8 +27,10 @@ export interface BatchProcessor {
   /**
    * With `ends`, a processor whose outputs follow its inputs' order pushes the number of outputs so far
    * after each input record (processEach does), so that the consumer can publish them in parts.
+   * `context` is the transport's: a processor that has to wait (the predictor before its first model
+   * version) heartbeats through it and gives up, throwing, once it is `stopping`.
    */
-  process(batch: RecordBatch, ends?: number[]): Promise<OutgoingRecord[]> | OutgoingRecord[];
+  process(batch: RecordBatch, ends?: number[], context?: BatchContext): Promise<OutgoingRecord[]> | OutgoingRecord[];
   /** Partitions now owned: restore their state. */
   onAssigned?(partitions: TopicPartition[]): Promise<void> | void;
   /** Partitions given up: drop their state. */
@@ -146,10 +148,16 @@ export class StreamConsumer {
           // put back first, those records are skipped on redelivery and their outputs never published.
           try {
             await this.#settle(tp, redelivered);
-            this.#logger.warn(
-              { err, ...tp, offset: redelivered },
-              'batch failed; partition state put back to the committed offset for its redelivery',
-            );
+            if (err instanceof StoppingError)
+              this.#logger.info(
+                { ...tp, offset: redelivered },
+                'batch given back on stop, uncommitted, for redelivery',
+              );
+            else
+              this.#logger.warn(
+                { err, ...tp, offset: redelivered },
+                'batch failed; partition state put back to the committed offset for its redelivery',
+              );
           } catch (restoreErr) {
             this.#logger.error(
               { err: restoreErr, ...tp },
@@ -167,7 +175,7 @@ export class StreamConsumer {
     const { processor, metrics, component } = this.#options;
     const started = performance.now();
     const ends: number[] = [];
-    const outputs = await processor.process(batch, ends);
+    const outputs = await processor.process(batch, ends, context);
     const out = context.publish ? { publish: context.publish } : producer;
     // A publish is one produce request, which a Kafka broker refuses whole, and for good, over its
     // message.max.bytes (1 MiB): a featurizer batch of 170 vectors after a broker restart was, and was

@@ -41,6 +41,12 @@ export class ModelHandle {
     });
   }
 
+  /** Resolves with the first version once there is one (at once if there is); no timer, never rejects. */
+  first(): Promise<ActiveModel> {
+    if (this.#active) return Promise.resolve(this.#active);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
   async switchTo(ref: ModelRef): Promise<ActiveModel> {
     const a = this.#active;
     if (a && a.ref.name === ref.name && a.ref.version === ref.version) return a;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TimeoutError } from '../../src/errors.ts';
+import { StoppingError, TimeoutError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { KAFKA_DEFAULTS } from '../../src/transport/kafka/options.ts';
@@ -103,6 +103,27 @@ describe('kafka subscription: partition hooks', () => {
     );
     await waitFor(() => a.length >= 10 && b.length >= 10, 'both members to read their partition');
     expect(lines.some((l) => l.msg === 'onRevoked failed')).toBe(true);
+  }, 60_000);
+
+  it('a batch handed back on stop (StoppingError) is neither committed nor logged as a failure', async () => {
+    const { transport, topic, producer, lines } = await setup(1);
+    await producer.publish([{ topic, key: 'k', value: Buffer.from('waits') }]);
+    const groupId = `g-${randomUUID()}`;
+    let waiting = false;
+    const sub = await transport.subscribe({
+      groupId,
+      topics: [topic],
+      // What the predictor does before its first model version: hold the batch until a stop.
+      handler: async (_batch, context) => {
+        waiting = true;
+        while (!context.stopping) await new Promise((resolve) => setTimeout(resolve, 20));
+        throw new StoppingError('stopping before the batch could be processed');
+      },
+    });
+    await waitFor(() => waiting, 'the handler to hold the batch');
+    await sub.stop();
+    expect(await transport.committedOffsets(groupId, topic)).not.toContain(1);
+    expect(lines.filter((l) => (l.level as number) >= 40)).toEqual([]);
   }, 60_000);
 });
 

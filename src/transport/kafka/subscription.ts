@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
-import { InvalidOptionError } from '../../errors.ts';
+import { InvalidOptionError, StoppingError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { BatchContext, OutgoingRecord, SubscribeOptions, Subscription, TopicPartition } from '../types.ts';
 import { connect, within } from './clients.ts';
@@ -197,27 +197,35 @@ export async function subscribe(
               `commit(${offset}) is outside the batch's offsets ${records[0].offset}-${last}`,
             );
         };
-        if (transactional) {
-          await transactional.run(batch, next, (publish, commit) =>
-            options.handler(
+        try {
+          if (transactional) {
+            await transactional.run(batch, next, (publish, commit) =>
+              options.handler(
+                input,
+                contextWith(async (offset) => {
+                  partOf(offset);
+                  await commit(offset);
+                  resolveOffset(String(offset));
+                }, publish),
+              ),
+            );
+          } else {
+            await options.handler(
               input,
               contextWith(async (offset) => {
                 partOf(offset);
-                await commit(offset);
+                await commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(offset + 1) }]);
                 resolveOffset(String(offset));
-              }, publish),
-            ),
-          );
-        } else {
-          await options.handler(
-            input,
-            contextWith(async (offset) => {
-              partOf(offset);
-              await commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(offset + 1) }]);
-              resolveOffset(String(offset));
-            }),
-          );
-          await commitOffsets(next);
+              }),
+            );
+            await commitOffsets(next);
+          }
+        } catch (err) {
+          // A handler that gave its batch back because the subscription stops (it waited for something
+          // that never came): nothing is resolved or committed, so the batch is redelivered to the next
+          // owner; returning keeps kafkajs from logging the stop as a failed eachBatch with a stack.
+          if (err instanceof StoppingError && (stopping || !isRunning())) return;
+          throw err;
         }
         resolveOffset(String(end));
         await heartbeat();
