@@ -57,11 +57,16 @@ function meanAcc(values: readonly number[]): Vec3 {
  * the change, and a median shrugs off those windows where a mean was pulled halfway (npm start fitted
  * 0.26-0.32 g where the phones had turned by 45°, about 0.77 g).
  */
-export class ActivityMeans {
+class ActivityMeans {
   readonly #windows = new Map<string, Vec3[]>();
-  constructor(readonly keep: number) {}
+  /** Keeps the first `keep` windows of each activity (`oldest`) or the last `keep`. */
+  constructor(
+    readonly keep: number,
+    readonly oldest: boolean,
+  ) {}
   add(activity: string, v: Vec3): void {
     const list = this.#windows.get(activity) ?? [];
+    if (this.oldest && list.length >= this.keep) return;
     list.push(v);
     if (list.length > this.keep) list.shift();
     this.#windows.set(activity, list);
@@ -97,20 +102,24 @@ export async function calibrateDevices(
   episode: {
     key: string;
     starts: ReadonlyMap<string, DeviceStart>;
-    /** Reference means already read, per device: filled here, so the records before a drift are read once. */
-    references: Map<string, ActivityMeans>;
+    /** Per device and activity (`device\u0000activity`), the offset of its first data-drift detection. */
+    detections: ReadonlyMap<string, number>;
   },
   known: ReadonlyMap<string, DeviceFrame | null>,
   policy: CalibrationPolicy,
 ): Promise<CalibrationStep> {
-  const before = episode.references;
-  const cached = new Set(before.keys());
+  const before = new Map<string, ActivityMeans>();
   const after = new Map<string, ActivityMeans>();
   const latest = new Map<string, DeviceFrame | null>();
   const ends = await transport.endOffsets(topics.features);
   const earliest = new Map<number, number>();
-  for (const [device, { partition, offset }] of episode.starts) {
-    const from = cached.has(device) ? offset : offset - policy.calibrationLookback;
+  const lastDetection = new Map<string, number>();
+  for (const [key, offset] of episode.detections) {
+    const device = key.slice(0, key.indexOf('\u0000'));
+    lastDetection.set(device, Math.max(lastDetection.get(device) ?? offset, offset));
+  }
+  for (const { partition, offset } of episode.starts.values()) {
+    const from = offset - policy.calibrationLookback;
     earliest.set(partition, Math.min(earliest.get(partition) ?? from, from));
   }
   for (const [partition, from] of earliest) {
@@ -131,10 +140,15 @@ export async function calibrateDevices(
         : null;
       if (record.offset >= drift.offset) latest.set(v.device, frame);
       if (v.label === null) continue;
+      // Where this activity's windows are surely drifted: from its own bank's first detection, else from
+      // the phone's latest one. Not from the drift events' post-drift range: ADWIN may keep a window that
+      // reaches back to the phone's first vectors, long before the change (npm start, rotation:y:90).
+      const seen = episode.detections.get(`${v.device}\u0000${v.label}`);
+      const changed = seen ?? lastDetection.get(v.device) ?? drift.offset;
       const mean = meanAcc(v.values);
-      if (record.offset < drift.offset) {
-        if (!cached.has(v.device)) group(before, v.device, REFERENCE_WINDOWS).add(v.label, mean);
-      } else group(after, v.device, RECENT_WINDOWS).add(v.label, toRaw(frame ?? IDENTITY, mean));
+      if (record.offset < (seen ?? drift.offset)) group(before, v.device, REFERENCE_WINDOWS, true).add(v.label, mean);
+      else if (record.offset >= changed)
+        group(after, v.device, RECENT_WINDOWS, false).add(v.label, toRaw(frame ?? IDENTITY, mean));
     }
   }
   const records: OutgoingRecord[] = [];
@@ -185,13 +199,16 @@ export async function calibrateDevices(
   return { records, current, frames, published, skipped };
 }
 
-/** Windows per activity behind a reference mean (before the drift) and an observed one (the latest after it). */
+/**
+ * Windows per activity behind a reference mean (the phone's oldest before the drift: the windows just
+ * before a detection may be drifted already) and an observed one (the latest after it).
+ */
 const REFERENCE_WINDOWS = 64;
 const RECENT_WINDOWS = 24;
 
-function group(map: Map<string, ActivityMeans>, device: string, keep: number): ActivityMeans {
+function group(map: Map<string, ActivityMeans>, device: string, keep: number, oldest: boolean): ActivityMeans {
   let m = map.get(device);
-  if (!m) map.set(device, (m = new ActivityMeans(keep)));
+  if (!m) map.set(device, (m = new ActivityMeans(keep, oldest)));
   return m;
 }
 

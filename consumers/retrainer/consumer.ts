@@ -17,7 +17,7 @@ import type {
   Transport,
 } from '../../src/transport/types.ts';
 import { awaitBurstEnd, type BurstClock, realClock } from './burst.ts';
-import { type ActivityMeans, calibrateDevices, type DeviceFrame } from './calibrate.ts';
+import { calibrateDevices, type DeviceFrame } from './calibrate.ts';
 import { type DeviceStart, type OffsetRange, type PostDriftBurst, postDriftRanges } from './dataset.ts';
 import { type ResolvedRetrainerOptions, type RetrainerOptions, resolveRetrainerOptions } from './options.ts';
 import { COMPONENT, type RetrainOutcome, type RetrainRequest, retrain, TAGS, type Trainer } from './retrain.ts';
@@ -68,8 +68,8 @@ interface Episode {
   devices: Set<string>;
   /** Each device's own post-drift start: its calibration compares what it sent before and after it. */
   starts: Map<string, DeviceStart>;
-  /** Each device's reference means from before its drift, read once (docs/calibration.md). */
-  references: Map<string, ActivityMeans>;
+  /** Per device and activity, where its drift was first detected (docs/calibration.md). */
+  detections: Map<string, number>;
   /** Records in the post-drift ranges at the last calibration check. */
   calibratedAt: number;
   /** Records in the post-drift ranges at the last retraining. */
@@ -355,7 +355,7 @@ export class RetrainerConsumer {
     const step = await calibrateDevices(
       this.#o.transport,
       this.#topics,
-      { key, starts: episode.starts, references: episode.references },
+      { key, starts: episode.starts, detections: episode.detections },
       this.#frames,
       this.#options,
     );
@@ -428,6 +428,7 @@ export class RetrainerConsumer {
     const burst = postDriftRanges(events, ends);
     widen(e.from, burst.ranges);
     mergeStarts(e.starts, burst.starts);
+    mergeMin(e.detections, burst.detections);
     await this.#publish(undecodable.map(([record, err]) => this.#deadLetter(record, err)));
     this.#logger.debug({ events: events.length, episode: e.key }, 'drift of followed devices: folded into the episode');
     return true;
@@ -447,7 +448,7 @@ export class RetrainerConsumer {
       from,
       devices: new Set([...(open?.devices ?? []), ...devices]),
       starts,
-      references: open?.references ?? new Map(),
+      detections: mergeMin(new Map(open?.detections ?? []), burst.detections),
       calibratedAt: 0,
       records: episodeRecords(from, ends),
       followUps: 0,
@@ -515,6 +516,12 @@ function episodeRanges(from: ReadonlyMap<number, number>, ends: readonly number[
 function widen(from: Map<number, number>, ranges: readonly OffsetRange[]): Map<number, number> {
   for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
   return from;
+}
+
+/** Keeps the smaller offset per key; returns `into`. */
+function mergeMin(into: Map<string, number>, more: ReadonlyMap<string, number>): Map<string, number> {
+  for (const [key, offset] of more) into.set(key, Math.min(into.get(key) ?? offset, offset));
+  return into;
 }
 
 /** Keeps each device's earliest post-drift start; returns `into`. */

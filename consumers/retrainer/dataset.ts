@@ -69,6 +69,8 @@ export interface PostDriftBurst {
   devices: Set<string>;
   /** Per device, its own post-drift start (a partition's range starts at its earliest device's). */
   starts: Map<string, DeviceStart>;
+  /** Per `device\u0000activity`, the offset of the vector that triggered its first data-drift event. */
+  detections: Map<string, number>;
 }
 
 /**
@@ -92,7 +94,18 @@ export function postDriftRanges(events: DriftEvent[], ends: number[]): PostDrift
     if (!s || e.window.fromOffset < s.offset)
       starts.set(e.device, { partition: e.window.partition, offset: e.window.fromOffset });
   }
-  return { ranges: ranges.sort((a, b) => a.partition - b.partition), devices: new Set(starts.keys()), starts };
+  const detections = new Map<string, number>();
+  for (const e of events) {
+    if (e.kind !== 'data' || e.activity === null) continue;
+    const key = `${e.device}\u0000${e.activity}`;
+    detections.set(key, Math.min(detections.get(key) ?? e.detectedAt.offset, e.detectedAt.offset));
+  }
+  return {
+    ranges: ranges.sort((a, b) => a.partition - b.partition),
+    devices: new Set(starts.keys()),
+    starts,
+    detections,
+  };
 }
 
 async function* readVectors(
