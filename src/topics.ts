@@ -24,17 +24,40 @@ export function namespacedTopics(prefix: string): TopicNames {
   return Object.fromEntries(Object.entries(TOPICS).map(([k, v]) => [k, `${prefix}.${v}`])) as unknown as TopicNames;
 }
 
-/** The consumer subcommands' default group ids (`--group` overrides), by the topic they read. */
-const DEFAULT_GROUPS: { readonly [K in keyof typeof TOPICS]?: readonly string[] } = {
-  sensorReadings: ['activity-tracking-featurizer'],
-  features: ['activity-tracking-drift-detector', 'activity-tracking-predictor'],
-  driftEvents: ['activity-tracking-retrainer'],
-  modelEvents: ['activity-tracking-deployer'],
+/**
+ * One pipeline's topics and default consumer groups. A prefix (`TOPIC_PREFIX`, docs/configuration.md)
+ * names both: `<prefix>.sensor-readings`, group `<prefix>.activity-tracking-featurizer`, so that
+ * several pipelines share one cluster without sharing a topic or a group.
+ */
+export interface Namespace {
+  readonly prefix: string | undefined;
+  readonly topics: TopicNames;
+  /** The default group id of a component (`featurizer`, `drift-detector`, ...). */
+  group(component: string): string;
+}
+
+export function namespace(prefix?: string): Namespace {
+  const head = prefix ? `${prefix}.` : '';
+  return {
+    prefix,
+    topics: prefix ? namespacedTopics(prefix) : TOPICS,
+    group: (component) => `${head}activity-tracking-${component}`,
+  };
+}
+
+const DEFAULT_NAMESPACE = namespace();
+
+/** The consumer subcommands' components, by the topic they read (their default groups, by `Namespace.group`). */
+const READERS: { readonly [K in keyof typeof TOPICS]?: readonly string[] } = {
+  sensorReadings: ['featurizer'],
+  features: ['drift-detector', 'predictor'],
+  driftEvents: ['retrainer'],
+  modelEvents: ['deployer'],
 };
 
-function groups(name: keyof typeof TOPICS): { consumerGroups?: string[] } {
-  const list = DEFAULT_GROUPS[name];
-  return list ? { consumerGroups: [...list] } : {};
+function groups(name: keyof typeof TOPICS, ns: Namespace): { consumerGroups?: string[] } {
+  const list = READERS[name];
+  return list ? { consumerGroups: list.map((c) => ns.group(c)) } : {};
 }
 
 /**
@@ -42,12 +65,16 @@ function groups(name: keyof typeof TOPICS): { consumerGroups?: string[] } {
  * so their partition count bounds how many instances of a consumer group
  * share the work. State changelogs are compacted (newest snapshot per key).
  */
-export function topicSpecs(partitions = 6, topics: TopicNames = TOPICS): TopicSpec[] {
+export function topicSpecs(
+  partitions = 6,
+  topics: TopicNames = TOPICS,
+  ns: Namespace = DEFAULT_NAMESPACE,
+): TopicSpec[] {
   return [
-    { topic: topics.sensorReadings, partitions, ...groups('sensorReadings') },
-    { topic: topics.features, partitions, ...groups('features') },
-    { topic: topics.driftEvents, partitions: 1, ...groups('driftEvents') },
-    { topic: topics.modelEvents, partitions: 1, ...groups('modelEvents') },
+    { topic: topics.sensorReadings, partitions, ...groups('sensorReadings', ns) },
+    { topic: topics.features, partitions, ...groups('features', ns) },
+    { topic: topics.driftEvents, partitions: 1, ...groups('driftEvents', ns) },
+    { topic: topics.modelEvents, partitions: 1, ...groups('modelEvents', ns) },
     { topic: topics.deploymentEvents, partitions: 1 },
     { topic: topics.predictions, partitions },
     { topic: topics.deadLetter, partitions: 1 },

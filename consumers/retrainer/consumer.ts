@@ -87,6 +87,9 @@ interface Episode {
  * records the drift-event offsets it covers; events at or below them
  * (redelivered, or read ahead while a burst gathered) start nothing.
  */
+/** How often a batch that trains heartbeats: kafkajs sends one at most every heartbeatInterval anyway. */
+const HEARTBEAT_MS = 1000;
+
 export class RetrainerConsumer {
   readonly #o: RetrainerConsumerOptions;
   readonly #options: ResolvedRetrainerOptions;
@@ -398,9 +401,26 @@ export class RetrainerConsumer {
           if (waiting) await context.heartbeat();
         }
       } else await previous.catch(() => undefined);
-      return await work();
+      return context ? await this.#beating(work, context) : await work();
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Runs a batch's work while telling the group the member lives: kafkajs heartbeats only between batches
+   * and when the handler asks, so a retraining longer than the session timeout (training runs in worker
+   * threads, the event loop is free) used to cost the membership, a crash and a rejoin (issue 15).
+   * A heartbeat refused (a rebalance) is left to kafkajs, which rejoins once the batch returns.
+   */
+  async #beating<T>(work: () => Promise<T>, context: BatchContext): Promise<T> {
+    const timer = setInterval(() => {
+      context.heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat during a retraining refused'));
+    }, HEARTBEAT_MS);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
     }
   }
 

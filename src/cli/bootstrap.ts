@@ -9,6 +9,7 @@ import { TOPICS, type TopicNames } from '../topics.ts';
 import { createTrackingBackend } from '../tracking/index.ts';
 import { CHAMPION, type ModelVersion, type TrackingBackend } from '../tracking/types.ts';
 import type { Transport } from '../transport/types.ts';
+import { cliNamespace, type GlobalOptions } from './options.ts';
 import { oneShotTransport, requireSharedLog } from './transport.ts';
 
 export interface FirstModelOptions {
@@ -94,7 +95,7 @@ export function addBootstrapCommand(program: Command): void {
     .option('--force', 'train even when a version is in production; the gate decides whether the new one replaces it')
     .option('--model <name>', 'registered model', 'activity-classifier')
     .action(async (o: { quick?: boolean; force?: boolean; model: string }) => {
-      const global = program.opts<{ transport: string; logLevel: string }>();
+      const global = program.opts<GlobalOptions>();
       requireSharedLog(global.transport, 'bootstrap', 'it would find no features to train from');
       const logger = createLogger({ level: global.logLevel, name: 'bootstrap' });
       const backend = createTrackingBackend();
@@ -105,6 +106,7 @@ export function addBootstrapCommand(program: Command): void {
           backend,
           trainer: candidateTrainer(o.quick ? QUICK_CANDIDATES : DEFAULT_CANDIDATES),
           model: o.model,
+          topics: cliNamespace(global).topics,
           ...(o.force ? { force: true } : {}),
           logger,
         });

@@ -3,8 +3,9 @@ import { InvalidOptionError } from '../errors.ts';
 import { issueDeviceToken, parseTtl, TOKEN_SECRET_ENV } from '../gateway/auth.ts';
 import { type GatewayOptions, resolveGatewayOptions } from '../gateway/options.ts';
 import { startGateway } from '../gateway/server.ts';
+import { TOPICS } from '../topics.ts';
 import type { Producer } from '../transport/types.ts';
-import { port, positiveInt } from './options.ts';
+import { type GlobalOptions, port, positiveInt } from './options.ts';
 import { runService } from './services.ts';
 
 interface GatewayCliOptions {
@@ -39,7 +40,7 @@ function gatewayOptions(o: GatewayCliOptions): Omit<GatewayOptions, 'producer'> 
 
 /** `gateway` (the phone ingest gateway) and `devices token` (its credentials); docs/gateway.md. */
 export function addGatewayCommands(program: Command): void {
-  const global = () => program.opts<{ transport: string; logLevel: string }>();
+  const global = () => program.opts<GlobalOptions>();
 
   program
     .command('gateway')
@@ -66,9 +67,10 @@ export function addGatewayCommands(program: Command): void {
       const settings = gatewayOptions(o);
       // Checked before the transport connects: a missing secret should not wait for a broker first.
       resolveGatewayOptions({ ...settings, producer: NO_PRODUCER });
-      return runService('gateway', global(), o, async ({ transport, logger, metrics }) => {
+      return runService('gateway', global(), o, async ({ transport, logger, metrics, wiring }) => {
         const producer = await transport.producer();
-        const gateway = await startGateway({ ...settings, producer, registry: metrics.registry, logger });
+        const topic = (wiring.topics ?? TOPICS).sensorReadings;
+        const gateway = await startGateway({ ...settings, topic, producer, registry: metrics.registry, logger });
         return {
           stop: async () => {
             await gateway.close();

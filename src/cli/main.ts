@@ -12,7 +12,15 @@ import { addBootstrapCommand } from './bootstrap.ts';
 import { describeError, EXIT, exitCodeOf } from './exit.ts';
 import { addGatewayCommands } from './gateway.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
-import { checkGlobalOptions, DEFAULT_DATA, positiveInt, positiveNumber, share } from './options.ts';
+import {
+  checkGlobalOptions,
+  cliNamespace,
+  DEFAULT_DATA,
+  type GlobalOptions,
+  positiveInt,
+  positiveNumber,
+  share,
+} from './options.ts';
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
 import { defaultTransport, oneShotTransport } from './transport.ts';
@@ -36,6 +44,11 @@ function buildProgram(): Command {
       `transport: ${TRANSPORT_KINDS.join(' | ')} (env TRANSPORT; default: kafka when KAFKA_BROKERS is set, except for run, else embedded)`,
     )
     .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env.LOG_LEVEL ?? 'info')
+    .option(
+      '--topic-prefix <prefix>',
+      'namespace of the topics and default consumer groups (<prefix>.features, ...): several pipelines on one cluster (env TOPIC_PREFIX)',
+      process.env.TOPIC_PREFIX,
+    )
     .showHelpAfterError()
     // Commander throws instead of exiting, so that main() gives usage errors their own exit code (2).
     // Set before the subcommands are added: they inherit it.
@@ -45,7 +58,7 @@ function buildProgram(): Command {
   program.hook('preAction', (_program, action) => {
     if (program.opts().transport === undefined)
       program.setOptionValueWithSource('transport', defaultTransport(action.name(), process.env), 'default');
-    checkGlobalOptions(program.opts<{ transport: string; logLevel: string }>());
+    checkGlobalOptions(program.opts<GlobalOptions>());
   });
 
   program
@@ -75,7 +88,7 @@ function buildProgram(): Command {
         data: 'sample' | 'shared';
         out?: string;
       }) => {
-        const global = program.opts<{ transport: string; logLevel: string }>();
+        const global = program.opts<GlobalOptions>();
         const logger = createLogger({ level: global.logLevel === 'info' ? 'warn' : global.logLevel });
         if (global.transport === 'eventhubs')
           throw new InvalidOptionError(
@@ -106,6 +119,7 @@ function buildProgram(): Command {
               retrainer: { calibrate: options.calibrate },
               signal: stop.signal,
               partitions: options.partitions,
+              ...(global.topicPrefix ? { topics: cliNamespace(global).topics } : {}),
               reportPath: path.join(out, 'report.html'),
               // On a shared MLflow server each run registers its own model: the embedded log's offsets
               // start again at 0 every run, and versions record the offsets they were trained on.
@@ -174,12 +188,14 @@ function buildProgram(): Command {
     .description('create every topic the consumers use (idempotent)')
     .option('--partitions <n>', 'partitions of the per-device topics', positiveInt, 6)
     .action(async (options: { partitions: number }) => {
-      const global = program.opts<{ transport: string; logLevel: string }>();
+      const global = program.opts<GlobalOptions>();
       const logger = createLogger({ level: global.logLevel });
       const transport = oneShotTransport(global, 'topics create');
+      const ns = cliNamespace(global);
+      const specs = topicSpecs(options.partitions, ns.topics, ns);
       try {
-        await transport.ensureTopics(topicSpecs(options.partitions));
-        logger.info({ topics: topicSpecs(options.partitions).map((t) => t.topic) }, 'topics ready');
+        await transport.ensureTopics(specs);
+        logger.info({ topics: specs.map((t) => t.topic) }, 'topics ready');
       } finally {
         await transport.close();
       }

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { hasSharedHar } from '../data/hapt.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { LOG_LEVELS } from '../log/logger.ts';
+import { type Namespace, namespace } from '../topics.ts';
 import { TRANSPORT_KINDS } from '../transport/index.ts';
 
 /*
@@ -56,8 +57,18 @@ export function seconds(value: string): number {
   return n;
 }
 
-/** Checks the global options, which may come from TRANSPORT and LOG_LEVEL, before any subcommand runs. */
-export function checkGlobalOptions(options: { transport: string; logLevel: string }): void {
+/** The options every command reads; `--transport`, `--log-level` and `--topic-prefix` may come from the environment. */
+export interface GlobalOptions {
+  transport: string;
+  logLevel: string;
+  topicPrefix?: string;
+}
+
+/** Letters, digits, dots, dashes and underscores: what Kafka and Event Hubs both allow in a name. */
+const TOPIC_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Checks the global options, which may come from TRANSPORT, LOG_LEVEL and TOPIC_PREFIX, before any subcommand runs. */
+export function checkGlobalOptions(options: GlobalOptions): void {
   if (!(TRANSPORT_KINDS as readonly string[]).includes(options.transport))
     throw new InvalidOptionError(
       `--transport (env TRANSPORT) is "${options.transport}"; choose one of ${TRANSPORT_KINDS.join(', ')}`,
@@ -66,6 +77,15 @@ export function checkGlobalOptions(options: { transport: string; logLevel: strin
     throw new InvalidOptionError(
       `--log-level (env LOG_LEVEL) is "${options.logLevel}"; choose one of ${LOG_LEVELS.join(', ')}`,
     );
+  if (options.topicPrefix !== undefined && !TOPIC_PREFIX.test(options.topicPrefix))
+    throw new InvalidOptionError(
+      `--topic-prefix (env TOPIC_PREFIX) is "${options.topicPrefix}"; use 1 to 100 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
+    );
+}
+
+/** The topics and default consumer groups the global options name (src/topics.ts `Namespace`). */
+export function cliNamespace(options: GlobalOptions): Namespace {
+  return namespace(options.topicPrefix || undefined);
 }
 
 /** A TCP port from a flag or its environment variable: an integer 0-65535 (0: any free port). */

@@ -22,7 +22,7 @@ export interface PromoteResult {
 export async function promoteVersion(
   registry: Registry,
   transport: Transport,
-  options: { model: string; version: number; source?: string },
+  options: { model: string; version: number; source?: string /** @defaultValue TOPICS.modelEvents */; topic?: string },
 ): Promise<PromoteResult> {
   const { model } = options;
   const version = await registry.getVersion(model, options.version);
@@ -55,7 +55,7 @@ export async function promoteVersion(
     });
     await registry.setAlias(model, CHAMPION, version.version);
     try {
-      await producer.publish([{ topic: TOPICS.modelEvents, key: model, headers, value }]);
+      await producer.publish([{ topic: options.topic ?? TOPICS.modelEvents, key: model, headers, value }]);
     } catch (err) {
       await restoreChampion(registry, model, previous, version, err);
       throw err;

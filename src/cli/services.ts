@@ -24,7 +24,7 @@ import { createTrackingBackend, TRACKING_ENV } from '../tracking/index.ts';
 import type { TrackingBackend } from '../tracking/types.ts';
 import { createTransport } from '../transport/index.ts';
 import type { Transport } from '../transport/types.ts';
-import { port } from './options.ts';
+import { cliNamespace, type GlobalOptions, port } from './options.ts';
 import { type Running, runUntilStopped } from './service-run.ts';
 import { requireSharedLog } from './transport.ts';
 
@@ -42,7 +42,7 @@ export interface ServiceOptions {
  */
 export async function runService(
   name: string,
-  global: { transport: string; logLevel: string },
+  global: GlobalOptions,
   options: ServiceOptions,
   start: (ctx: {
     transport: Transport;
@@ -65,11 +65,13 @@ export async function runService(
   process.once('SIGTERM', onSignal);
   const transport = createTransport(global.transport, { logger });
   const metrics = new PipelineMetrics();
+  const ns = cliNamespace(global);
   const wiring: ConsumerWiring = {
     transport,
     logger,
     metrics,
-    ...(options.group ? { groupId: options.group } : {}),
+    topics: ns.topics,
+    groupId: options.group ?? ns.group(name),
     ...(options.exactlyOnce ? { exactlyOnce: true } : {}),
     ...(interval !== undefined ? { checkpointInterval: interval } : {}),
   };
@@ -79,7 +81,7 @@ export async function runService(
       transport,
       logger,
       metrics,
-      topics: Object.values(TOPICS),
+      topics: Object.values(ns.topics),
       start: () => start({ transport, logger, metrics, wiring }),
       signal: stopping.signal,
       ops: {
@@ -113,7 +115,7 @@ function deployTarget(kind: string, logger: Logger): DeployTarget {
 
 /** One subcommand per consumer, for a deployment with one process per consumer (docs/operations.md). */
 export function addServiceCommands(program: Command): void {
-  const global = () => program.opts<{ transport: string; logLevel: string }>();
+  const global = () => program.opts<GlobalOptions>();
   const common = (c: Command) =>
     c
       .option('--group <id>', 'consumer group id (default activity-tracking-<component>)')
@@ -166,7 +168,7 @@ export function addServiceCommands(program: Command): void {
           calibrate: boolean;
         },
       ) =>
-        runService('retrainer', global(), o, async ({ transport, logger, metrics }) => {
+        runService('retrainer', global(), o, async ({ transport, logger, metrics, wiring }) => {
           const backend = createTrackingBackend();
           const retrainer = new RetrainerConsumer({
             transport,
@@ -179,7 +181,8 @@ export function addServiceCommands(program: Command): void {
             calibrate: o.calibrate,
             logger,
             metrics,
-            ...(o.group ? { groupId: o.group } : {}),
+            ...(wiring.topics ? { topics: wiring.topics } : {}),
+            ...(wiring.groupId ? { groupId: wiring.groupId } : {}),
           });
           await retrainer.start();
           return {
@@ -223,7 +226,7 @@ export function addServiceCommands(program: Command): void {
       .description('run the predictor: features in, predictions and concept-drift events out'),
   ).action((o: ServiceOptions) =>
     runService('predictor', global(), o, ({ transport, wiring, logger }) =>
-      startPredictor({ transport, wiring, logger, backend: createTrackingBackend(), group: o.group }),
+      startPredictor({ transport, wiring, logger, backend: createTrackingBackend() }),
     ),
   );
 }
@@ -238,7 +241,6 @@ export async function startPredictor(ctx: {
   wiring: ConsumerWiring;
   logger: Logger;
   backend: TrackingBackend;
-  group?: string | undefined;
 }): Promise<Running> {
   const { transport, wiring, logger, backend } = ctx;
   const handle = new ModelHandle(registryModelSource(backend.registry));
@@ -246,9 +248,9 @@ export async function startPredictor(ctx: {
   const switcher = new StreamConsumer({
     component: 'model-switcher',
     transport,
-    groupId: `${ctx.group ?? 'activity-tracking-predictor'}-switcher`,
+    groupId: `${wiring.groupId ?? 'activity-tracking-predictor'}-switcher`,
     broadcast: true,
-    topics: [wiring.topics?.deploymentEvents ?? TOPICS.deploymentEvents],
+    topics: [(wiring.topics ?? TOPICS).deploymentEvents],
     processor: new ModelSwitcher(handle, logger),
     logger,
   });

@@ -10,11 +10,17 @@ import { collectReport } from '../report/collect.ts';
 import { renderReport } from '../report/html.ts';
 import { decodeEvent } from '../schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../schemas/registry.ts';
-import { TOPICS } from '../topics.ts';
 import { createTrackingBackend } from '../tracking/index.ts';
 import { createTransport } from '../transport/index.ts';
 import { readTopic } from '../transport/read.ts';
-import { DEFAULT_DATA, positiveInt, seconds as secondsArg, speed as speedArg } from './options.ts';
+import {
+  cliNamespace,
+  DEFAULT_DATA,
+  type GlobalOptions,
+  positiveInt,
+  seconds as secondsArg,
+  speed as speedArg,
+} from './options.ts';
 import { promoteVersion } from './promote.ts';
 import { oneShotTransport, requireSharedLog } from './transport.ts';
 
@@ -69,7 +75,7 @@ function reportRejections(r: RejectionReport, o: { group: string; messages: numb
 
 /** replay, models, runs, deployments, report: the CLI's tools around the consumers. */
 export function addToolCommands(program: Command): void {
-  const global = () => program.opts<{ transport: string; logLevel: string }>();
+  const global = () => program.opts<GlobalOptions>();
 
   program
     .command('replay')
@@ -102,8 +108,7 @@ export function addToolCommands(program: Command): void {
     )
     .option(
       '--featurizer-group <id>',
-      'the featurizer’s consumer group, whose progress the check waits for',
-      'activity-tracking-featurizer',
+      'the featurizer’s consumer group, whose progress the check waits for (default activity-tracking-featurizer, under --topic-prefix <prefix>.activity-tracking-featurizer)',
     )
     .action(
       async (o: {
@@ -116,9 +121,11 @@ export function addToolCommands(program: Command): void {
         driftAt?: number;
         runId?: string;
         checkTimeout: number;
-        featurizerGroup: string;
+        featurizerGroup?: string;
       }) => {
         const logger = createLogger({ level: global().logLevel });
+        const ns = cliNamespace(global());
+        const featurizerGroup = o.featurizerGroup ?? ns.group('featurizer');
         requireSharedLog(global().transport, 'replay', 'no consumer would read what it sends');
         const transport = createTransport(global().transport, { logger });
         try {
@@ -127,10 +134,11 @@ export function addToolCommands(program: Command): void {
           const runId = o.runId ?? newRunId();
           const check = o.checkTimeout > 0;
           // Dead letters older than the run are not its own.
-          const deadLettersFrom = check ? await transport.endOffsets(TOPICS.deadLetter) : [];
-          const sentFrom = check ? await transport.endOffsets(TOPICS.sensorReadings) : [];
+          const deadLettersFrom = check ? await transport.endOffsets(ns.topics.deadLetter) : [];
+          const sentFrom = check ? await transport.endOffsets(ns.topics.sensorReadings) : [];
           const stats = await replay(producer, {
             devicePrefix: `${runId}-`,
+            topic: ns.topics.sensorReadings,
             recordings: loadRecordings(o.split, o.data),
             loops: o.loops,
             speed: o.speed,
@@ -155,13 +163,14 @@ export function addToolCommands(program: Command): void {
             const report = await checkRejections(transport, {
               devices: new Set(stats.deviceIds),
               sentFrom,
-              sentUpTo: await transport.endOffsets(TOPICS.sensorReadings),
+              sentUpTo: await transport.endOffsets(ns.topics.sensorReadings),
               deadLettersFrom,
-              group: o.featurizerGroup,
+              group: featurizerGroup,
+              topics: ns.topics,
               timeoutMs: o.checkTimeout * 1000,
             });
             const waited = (performance.now() - started) / 1000;
-            print(reportRejections(report, { group: o.featurizerGroup, messages: stats.messages, waited }));
+            print(reportRejections(report, { group: featurizerGroup, messages: stats.messages, waited }));
           }
         } finally {
           await transport.close();
@@ -197,7 +206,10 @@ export function addToolCommands(program: Command): void {
       const backend = createTrackingBackend();
       const transport = oneShotTransport(global(), 'promote');
       try {
-        const { version, previous } = await promoteVersion(backend.registry, transport, o);
+        const { version, previous } = await promoteVersion(backend.registry, transport, {
+          ...o,
+          topic: cliNamespace(global()).topics.modelEvents,
+        });
         print(
           `v${version.version} of ${o.model} is the champion (was ${previous ? `v${previous.version}` : 'none'}); the deployer deploys it`,
         );
@@ -225,7 +237,7 @@ export function addToolCommands(program: Command): void {
     .action(async () => {
       const transport = oneShotTransport(global(), 'deployments');
       try {
-        for await (const r of readTopic(transport, TOPICS.deploymentEvents)) {
+        for await (const r of readTopic(transport, cliNamespace(global()).topics.deploymentEvents)) {
           const e = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.deployment] });
           print(
             `${e.attributes.time}\t${e.data.model} v${e.data.version}\t${e.data.event}\t${e.data.target}\t${e.data.endpoint ?? ''}\t${e.data.reason ?? ''}`,
@@ -244,7 +256,7 @@ export function addToolCommands(program: Command): void {
     .action(async (o: { model: string; out: string }) => {
       const transport = oneShotTransport(global(), 'report');
       try {
-        const data = await collectReport(transport, createTrackingBackend(), TOPICS, {
+        const data = await collectReport(transport, createTrackingBackend(), cliNamespace(global()).topics, {
           model: o.model,
           facts: { transport: transport.kind },
         });

@@ -95,7 +95,6 @@ describe('predictor before its first model version', () => {
       wiring: { transport: log, logger, metrics, topics, groupId: group },
       logger,
       backend,
-      group,
     });
     try {
       await waitFor(() => logs().some((l) => WAITING.test(String(l.msg))), 'the predictor to say it waits');

@@ -3,17 +3,21 @@ import { silentLogger } from '../../src/log/logger.ts';
 import type { TopicNames } from '../../src/topics.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
-import { type RunSummary, runLoop } from '../support/run-loop.ts';
+import { type RunOptions, type RunSummary, runLoop } from '../support/run-loop.ts';
 
 /**
  * The drift scenario the suites share: the bundled sample's test users, one session each,
  * replayed twice as fast as the log takes them, the phones worn rotated 45° the second time;
  * replay → featurizer → drift detector → drift events.
  */
-export function driftScenario(transport: Transport, topics: TopicNames): Promise<RunSummary> {
+export function driftScenario(
+  transport: Transport,
+  topics: TopicNames,
+  options: Pick<RunOptions, 'hold' | 'onProgress'> = {},
+): Promise<RunSummary> {
   return runLoop(
     transport,
-    { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
+    { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics, ...options },
     silentLogger,
     () => {},
   );

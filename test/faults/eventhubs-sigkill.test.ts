@@ -56,18 +56,31 @@ describe('drift detector on Event Hubs under SIGKILL', () => {
         return c;
       };
       // The child reads the features while the scenario (replay, featurizer, the reference detector)
-      // is still writing them, and is killed a few hundred vectors in.
+      // is still writing them, and is killed a few hundred vectors in. The replay holds at half way
+      // until the kill is done, so the child cannot have read everything before it dies.
       const first = await startChild(mine, groupId, container);
-      const scenario = driftScenario(transport, topics);
+      let killed!: () => void;
+      const kill = new Promise<void>((resolve) => {
+        killed = resolve;
+      });
+      let half = false;
+      const scenario = driftScenario(transport, topics, {
+        onProgress: (sent, total) => {
+          half ||= sent >= total / 2;
+        },
+        hold: () => (half ? kill : Promise.resolve()),
+      });
       await waitFor(async () => (await committed()) >= 300, 'the first detector to commit 300 vectors', {
         timeoutMs: 120_000,
       });
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
+      const atKill = await committed();
+      killed();
       await scenario;
       const reference = await eventIds(transport, topics.driftEvents);
       expect(reference.length).toBeGreaterThan(0);
-      expect(await committed()).toBeLessThan(sum(await transport.endOffsets(topics.features)));
+      expect(atKill).toBeLessThan(sum(await transport.endOffsets(topics.features)));
 
       const second = await startChild(mine, groupId, container);
       try {

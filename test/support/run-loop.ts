@@ -14,6 +14,8 @@ import type { Transport } from '../../src/transport/types.ts';
 export interface RunOptions {
   /** Called after each publish with the samples sent so far and the total (fault tests strike on it). */
   onProgress?: (sent: number, total: number) => void;
+  /** Awaited by the replay before each round of chunks (fault tests hold the stream while they strike). */
+  hold?: () => Promise<void>;
   data: 'sample' | 'shared';
   drift: string;
   loops: number;
@@ -93,6 +95,7 @@ export async function runLoop(
     startTime,
     drift: { fromLoop: Math.min(1, options.loops - 1), injection },
     topic: topics.sensorReadings,
+    ...(options.hold ? { hold: options.hold } : {}),
     onProgress: (sent, total) => {
       options.onProgress?.(sent, total);
       if (process.stdout.isTTY)
