@@ -52,7 +52,7 @@ describe('replay is repeatable, and says so when the featurizer refuses it', () 
   });
 
   it('a second replay of the same phones is accepted: each run makes phones of its own', {
-    timeout: 15_000,
+    timeout: 90_000,
   }, async () => {
     for (let run = 0; run < 2; run++) {
       const r = await replay(['--featurizer-group', group, '--check-timeout', '10']);
@@ -62,7 +62,7 @@ describe('replay is repeatable, and says so when the featurizer refuses it', () 
   });
 
   it('a replay the featurizer dead-letters exits 1 with the count, a reason and where to look', {
-    timeout: 15_000,
+    timeout: 90_000,
   }, async () => {
     const runId = `again-${randomUUID().slice(0, 8)}`;
     const first = await replay(['--run-id', runId, '--featurizer-group', group, '--check-timeout', '10']);

@@ -15,6 +15,7 @@ const SHELL_SETTINGS = [
   'TRACKING_DIR',
   'SERVING_PORT',
   'METRICS_PORT',
+  'TOPIC_PREFIX',
 ];
 
 /** The environment of a CLI a test starts: this one without the shell's settings, with `env` over it. */
