@@ -1,14 +1,17 @@
 import type { TestProject } from 'vitest/node';
 import { startAzurite } from './azurite.ts';
 import { buildDist } from './build.ts';
+import { type SecureKafka, startKafka } from './kafka.ts';
 import { startMlflow } from './mlflow.ts';
-import { startScriptService } from './script-service.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Bootstrap brokers of the real Kafka broker the suites use, or undefined when none could be started. */
     kafkaBrokers: string | undefined;
     kafkaError: string | undefined;
+    /** The SASL_SSL listener of that broker, its CA and users, or undefined when there is none. */
+    kafkaSecure: SecureKafka | undefined;
+    kafkaSecureError: string | undefined;
     /** URL of the real MLflow tracking server the suites use, or undefined when none could be started. */
     mlflowUri: string | undefined;
     mlflowError: string | undefined;
@@ -39,6 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [kafka, mlflow, azurite] = [value(settled[0]), value(settled[1]), value(settled[2])];
   project.provide('kafkaBrokers', kafka.brokers);
   project.provide('kafkaError', kafka.error);
+  project.provide('kafkaSecure', kafka.secure);
+  project.provide('kafkaSecureError', kafka.secureError ?? kafka.error);
   project.provide('mlflowUri', mlflow.uri);
   project.provide('mlflowError', mlflow.error);
   project.provide('azuriteConnectionString', azurite.connectionString);
@@ -46,13 +51,4 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await Promise.allSettled(teardown.map((stop) => stop()));
   };
-}
-
-/** A real Kafka broker (scripts/services/kafka.sh); `KAFKA_BROKERS` points the suites at a running one instead. */
-async function startKafka(): Promise<{ brokers?: string; error?: string; stop?: () => Promise<void> }> {
-  if (process.env.KAFKA_BROKERS) return { brokers: process.env.KAFKA_BROKERS };
-  const port = process.env.TEST_KAFKA_PORT ?? '19092';
-  const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
-  const started = await startScriptService('kafka.sh', 'the test Kafka broker', env, 300_000);
-  return started.error ? started : { ...started, brokers: `127.0.0.1:${port}` };
 }

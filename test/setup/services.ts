@@ -1,6 +1,7 @@
 import { inject } from 'vitest';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { KAFKA_DEFAULTS } from '../../src/transport/kafka/options.ts';
+import type { SecureKafka } from './kafka.ts';
 
 /** Brokers of the real test broker; a suite that needs Kafka fails (never skips) when there is none. */
 export function requireKafka(): string[] {
@@ -41,4 +42,21 @@ export function requireAzurite(): string {
     );
   }
   return cs;
+}
+
+/**
+ * The SASL_SSL listener of the test broker. A suite that needs it fails when there is none, except that
+ * outside CI it is skipped (undefined) when KAFKA_BROKERS points the suites at a broker the setup did not
+ * start, whose secure listener it does not know.
+ */
+export function secureKafkaOrSkip(): SecureKafka | undefined {
+  const secure = inject('kafkaSecure');
+  if (secure) return secure;
+  const why = inject('kafkaSecureError') ?? 'not started';
+  if (process.env.CI === 'true' || !inject('kafkaBrokers'))
+    throw new Error(
+      `this suite needs the SASL_SSL listener of the test Kafka broker and none is available: ${why}. ` +
+        'Run it through `npm test`, which starts one with scripts/services/kafka.sh.',
+    );
+  return undefined;
 }

@@ -3,7 +3,8 @@ import { TransportError } from '../../errors.ts';
 import { retryRetriable } from '../../retry.ts';
 import { missingTopicError } from '../missing-topic.ts';
 import type { OutgoingRecord, TopicSpec } from '../types.ts';
-import { connect, TRANSIENT } from './clients.ts';
+import { connect } from './clients.ts';
+import { type ConnectTarget, TRANSIENT } from './connect-error.ts';
 
 /**
  * Calls an admin read, retrying transient failures (TRANSIENT, and what kafkajs marks retriable): a
@@ -27,21 +28,21 @@ function adminRead<T>(call: () => Promise<T>): Promise<T> {
 export class KafkaAdmin {
   readonly #kafka: Kafka;
   readonly #replicationFactor: number;
-  readonly #brokers: readonly string[];
+  readonly #target: ConnectTarget;
   #admin: Promise<Admin> | undefined;
   readonly #knownTopics = new Set<string>();
 
-  constructor(kafka: Kafka, replicationFactor: number, brokers: readonly string[]) {
+  constructor(kafka: Kafka, replicationFactor: number, target: ConnectTarget) {
     this.#kafka = kafka;
     this.#replicationFactor = replicationFactor;
-    this.#brokers = brokers;
+    this.#target = target;
   }
 
   #client(): Promise<Admin> {
     this.#admin ??= (async () => {
       const admin = this.#kafka.admin();
       try {
-        await connect(admin, this.#brokers);
+        await connect(admin, this.#target);
       } catch (err) {
         // Not kept: the next call connects again rather than failing on a broker that is back.
         this.#admin = undefined;

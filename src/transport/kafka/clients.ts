@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel } from 'kafkajs';
-import { ServiceUnavailableError } from '../../errors.ts';
+import { InvalidOptionError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
+import { type ConnectTarget, connectError } from './connect-error.ts';
 import { KAFKA_DEFAULTS, type KafkaOptions } from './options.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -21,12 +24,32 @@ function levelOf(level: number, message: string, rest: Record<string, unknown>):
   return 'retryCount' in rest || message.startsWith('Connection error') ? 'warn' : 'error';
 }
 
+/** kafkajs's `ssl`: off, Node's bundled CAs, or the CAs of KAFKA_SSL_CA, read once when the client is made. */
+function tlsOf(options: KafkaOptions): boolean | ConnectionOptions {
+  if (!options.ssl) return false;
+  if (!options.sslCaFile) return true;
+  let pem: string;
+  try {
+    pem = readFileSync(options.sslCaFile, 'utf8');
+  } catch (err) {
+    throw new InvalidOptionError(
+      `KAFKA_SSL_CA is ${options.sslCaFile}, which cannot be read (${(err as NodeJS.ErrnoException).code}); set it to a PEM file of CA certificates`,
+      { cause: err },
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    throw new InvalidOptionError(
+      `KAFKA_SSL_CA is ${options.sslCaFile}, which holds no PEM certificate (-----BEGIN CERTIFICATE-----); set it to a PEM file of CA certificates`,
+    );
+  return { ca: [pem] };
+}
+
 /** The kafkajs client of a transport, logging through the transport's logger. */
 export function createKafka(options: KafkaOptions, logger: Logger): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
-    ssl: options.ssl,
+    ssl: tlsOf(options),
     ...(options.sasl ? { sasl: options.sasl as never } : {}),
     connectionTimeout: options.connectionTimeoutMs,
     // Metadata and connection retries of every client (see KafkaOptions.retries).
@@ -59,34 +82,13 @@ export async function within(
 }
 
 /**
- * kafkajs errors that mean "the cluster is not reachable right now" (a broker restarting, a coordinator
- * moving) but that kafkajs marks non-retriable once its own retries are spent.
+ * Connects a kafkajs client; what keeps it from connecting becomes one of the port's errors with one line
+ * that names the setting to check (connect-error.ts), instead of kafkajs's retry error and its stack.
  */
-export const TRANSIENT = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSBrokerNotFound',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSNumberOfRetriesExceeded',
-]);
-
-/**
- * Connects a kafkajs client; a cluster that cannot be reached once kafkajs's connection retries are spent
- * becomes a ServiceUnavailableError with one line that names the brokers and the setting to check (the CLI
- * exits 69 on it), instead of kafkajs's retry error and its stack.
- */
-export async function connect(client: { connect(): Promise<void> }, brokers: readonly string[]): Promise<void> {
+export async function connect(client: { connect(): Promise<void> }, target: ConnectTarget): Promise<void> {
   try {
     await client.connect();
   } catch (err) {
-    const name = (err as { name?: string }).name;
-    if (!name || !TRANSIENT.has(name)) throw err;
-    let root: unknown = err;
-    while ((root as { cause?: unknown }).cause instanceof Error) root = (root as { cause: Error }).cause;
-    throw new ServiceUnavailableError(
-      `Kafka brokers ${brokers.join(',')} are not reachable (${(root as Error).message}); check KAFKA_BROKERS and that the brokers run (KAFKA_RETRIES sets how long to retry)`,
-      { cause: err, context: { brokers } },
-    );
+    throw connectError(err, target);
   }
 }

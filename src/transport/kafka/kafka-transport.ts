@@ -38,7 +38,7 @@ export class KafkaTransport implements Transport {
     this.#options = validateKafkaOptions(options);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'kafka-transport' });
     this.#kafka = createKafka(options, this.#logger);
-    this.#admin = new KafkaAdmin(this.#kafka, this.#options.replicationFactor, this.#options.brokers);
+    this.#admin = new KafkaAdmin(this.#kafka, this.#options.replicationFactor, this.#options);
   }
 
   ensureTopics(specs: TopicSpec[]): Promise<void> {
@@ -52,7 +52,7 @@ export class KafkaTransport implements Transport {
       // Rides out a broker restart or a leader move (about a minute of retries) before a publish fails.
       retry: PUBLISH_RETRY,
     });
-    await connect(producer, this.#options.brokers);
+    await connect(producer, this.#options);
     const close = () => producer.disconnect();
     this.#closers.add(close);
     return {
@@ -76,7 +76,7 @@ export class KafkaTransport implements Transport {
     return subscribe(this.#kafka, options, {
       logger: this.#logger,
       sessionTimeoutMs: this.#options.sessionTimeoutMs ?? KAFKA_DEFAULTS.sessionTimeoutMs,
-      brokers: this.#options.brokers,
+      target: this.#options,
       closers: this.#closers,
       deleteGroup: (groupId) => this.#admin.deleteGroup(groupId),
     });

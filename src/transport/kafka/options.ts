@@ -10,6 +10,11 @@ export interface KafkaOptions {
   clientId: string;
   /** TLS to the brokers. @defaultValue false (true when SASL is set through an Event Hubs connection string) */
   ssl: boolean;
+  /**
+   * PEM file of the CA certificates that sign the brokers' certificates (a private CA), trusted instead of
+   * Node's bundled CAs. Needs `ssl`. @defaultValue unset: Node's bundled CAs
+   */
+  sslCaFile?: string;
   sasl?: { mechanism: SaslMechanism; username: string; password: string };
   /** Replication factor of topics the project creates; -1 takes the broker's default. @defaultValue -1 */
   replicationFactor: number;
@@ -34,7 +39,7 @@ export interface KafkaOptions {
  * and benchmarks spread them and override what they need. The reasons for
  * each value are on the fields of {@link KafkaOptions}.
  */
-export const KAFKA_DEFAULTS: Readonly<Required<Omit<KafkaOptions, 'sasl'>>> = Object.freeze({
+export const KAFKA_DEFAULTS: Readonly<Required<Omit<KafkaOptions, 'sasl' | 'sslCaFile'>>> = Object.freeze({
   brokers: ['127.0.0.1:9092'],
   clientId: 'activity-tracking',
   ssl: false,
@@ -53,6 +58,7 @@ const KAFKA_ENV = {
   brokers: 'KAFKA_BROKERS',
   clientId: 'KAFKA_CLIENT_ID',
   ssl: 'KAFKA_SSL',
+  sslCa: 'KAFKA_SSL_CA',
   saslMechanism: 'KAFKA_SASL_MECHANISM',
   saslUsername: 'KAFKA_SASL_USERNAME',
   saslPassword: 'KAFKA_SASL_PASSWORD',
@@ -90,18 +96,24 @@ const EVENTHUBS_CONNECTION_STRING_ENV = 'EVENTHUBS_CONNECTION_STRING';
  * string, as Microsoft documents them: bootstrap server `<namespace>.servicebus.windows.net:9093`,
  * SASL_SSL with mechanism PLAIN, user name `$ConnectionString` and the whole connection
  * string as the password. Each event hub is a topic. The development emulator
- * (`UseDevelopmentEmulator=true`) listens for Kafka on port 9092 without TLS.
+ * (`UseDevelopmentEmulator=true`) listens for Kafka on port 9092 without TLS. A port in the endpoint
+ * (`sb://127.0.0.1:29094/`, which Azure's connection strings never have) is the Kafka port of a local
+ * stand-in, such as the test broker's SASL_SSL listener; the emulator's keeps 9092, as its endpoint's port
+ * may be the AMQP one.
  */
 export function kafkaOptionsFromEventHubs(
   connectionString: string,
   defaults: Partial<KafkaOptions> = {},
 ): KafkaOptions {
-  const host = namespaceOf(connectionString).replace(/:\d+$/, '');
+  const namespace = namespaceOf(connectionString);
   const emulator = parseConnectionString(connectionString).get('usedevelopmentemulator') === 'true';
+  const broker =
+    !emulator && /:\d+$/.test(namespace) ? namespace : `${namespace.replace(/:\d+$/, '')}:${emulator ? 9092 : 9093}`;
   return validateKafkaOptions({
-    brokers: [`${host}:${emulator ? 9092 : 9093}`],
+    brokers: [broker],
     clientId: defaults.clientId ?? KAFKA_DEFAULTS.clientId,
     ssl: !emulator,
+    ...(defaults.sslCaFile ? { sslCaFile: defaults.sslCaFile } : {}),
     sasl: { mechanism: 'plain', username: '$ConnectionString', password: connectionString },
     replicationFactor: defaults.replicationFactor ?? KAFKA_DEFAULTS.replicationFactor,
     connectionTimeoutMs: defaults.connectionTimeoutMs ?? KAFKA_DEFAULTS.connectionTimeoutMs,
@@ -124,6 +136,10 @@ export function validateKafkaOptions(options: KafkaOptions): KafkaOptions {
   if (!(Number.isInteger(options.connectionTimeoutMs) && options.connectionTimeoutMs > 0))
     throw new InvalidOptionError(
       `Kafka connection timeout must be a positive number of ms, got ${options.connectionTimeoutMs}; set ${KAFKA_ENV.connectionTimeoutMs}`,
+    );
+  if (options.sslCaFile && !options.ssl)
+    throw new InvalidOptionError(
+      `${KAFKA_ENV.sslCa} names a CA for TLS, but TLS is off; remove ${KAFKA_ENV.ssl}=false (${KAFKA_ENV.sslCa} turns TLS on) or unset ${KAFKA_ENV.sslCa}`,
     );
   if (options.sasl) {
     if (!MECHANISMS.includes(options.sasl.mechanism)) {
@@ -151,9 +167,11 @@ export function kafkaOptionsFromEnv(
   defaults: Partial<KafkaOptions> = {},
 ): KafkaOptions {
   const eventHubs = env[EVENTHUBS_CONNECTION_STRING_ENV];
+  const sslCaFile = env[KAFKA_ENV.sslCa] || defaults.sslCaFile;
   if (!env[KAFKA_ENV.brokers] && !defaults.brokers && eventHubs)
     return kafkaOptionsFromEventHubs(eventHubs, {
       ...defaults,
+      ...(sslCaFile ? { sslCaFile } : {}),
       ...(env[KAFKA_ENV.clientId] ? { clientId: env[KAFKA_ENV.clientId] } : {}),
       sessionTimeoutMs: parseInteger(
         KAFKA_ENV.sessionTimeoutMs,
@@ -170,7 +188,8 @@ export function kafkaOptionsFromEnv(
   const options: KafkaOptions = {
     brokers,
     clientId: env[KAFKA_ENV.clientId] ?? defaults.clientId ?? KAFKA_DEFAULTS.clientId,
-    ssl: parseBool(KAFKA_ENV.ssl, env[KAFKA_ENV.ssl], defaults.ssl ?? KAFKA_DEFAULTS.ssl),
+    ssl: parseBool(KAFKA_ENV.ssl, env[KAFKA_ENV.ssl], defaults.ssl ?? (sslCaFile ? true : KAFKA_DEFAULTS.ssl)),
+    ...(sslCaFile ? { sslCaFile } : {}),
     replicationFactor: parseInteger(
       KAFKA_ENV.replicationFactor,
       env[KAFKA_ENV.replicationFactor],

@@ -5,6 +5,7 @@ import { InvalidOptionError, StoppingError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { BatchContext, OutgoingRecord, SubscribeOptions, Subscription, TopicPartition } from '../types.ts';
 import { connect, within } from './clients.ts';
+import type { ConnectTarget } from './connect-error.ts';
 import { tooLargeType } from './publish-error.ts';
 import { toRecord } from './records.ts';
 import { TransactionalProducers } from './transactions.ts';
@@ -15,7 +16,8 @@ export interface SubscriptionContext {
   sessionTimeoutMs: number;
   /** The transport's close() stops what is here; a subscription is here until stopped. */
   closers: Set<() => Promise<void>>;
-  brokers: readonly string[];
+  /** Where the members connect, for the error when they cannot. */
+  target: ConnectTarget;
   /** Deletes a group (best effort): a broadcast member's own group goes when it stops. */
   deleteGroup: (groupId: string) => Promise<void>;
 }
@@ -153,7 +155,7 @@ export async function subscribe(
       );
     });
   });
-  await connect(consumer, context.brokers);
+  await connect(consumer, context.target);
   await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
   const runConfig: Parameters<typeof consumer.run>[0] = {
     autoCommit: false,
