@@ -92,7 +92,7 @@ export function addToolCommands(program: Command): void {
     )
     .option(
       '--drift-at <seconds>',
-      'when the drift starts in each phone’s stream (default: the second loop)',
+      'when the drift starts, in seconds of each phone’s stream (sample time, not wall time; default: the second loop)',
       secondsArg,
     )
     .option(
