@@ -9,7 +9,8 @@ import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { DeviceCalibration, FeatureVector } from '../../src/schemas/types.gen.ts';
 import { TOPICS } from '../../src/topics.ts';
-import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
+import type { OutgoingRecord } from '../../src/transport/types.ts';
+import { asConsumed } from '../support/readings.ts';
 
 const recording = loadRecordings('test', 'sample')[0];
 const Z30 = [
@@ -36,17 +37,7 @@ function calibration(id: string, rotation: number[], offset = [0, 0, 0]): Outgoi
   return { topic: TOPICS.sensorReadings, key: 'phone-a', headers, value };
 }
 
-function consumed(records: OutgoingRecord[], topic: string): ConsumedRecord[] {
-  return records.map((r, offset) => ({
-    topic,
-    partition: 0,
-    offset,
-    key: r.key,
-    value: r.value,
-    headers: r.headers ?? {},
-    timestamp: 0,
-  }));
-}
+const consumed = asConsumed;
 
 /** 1,000 samples in messages of 50, with a calibration record after the 6th message (sample 300). */
 function stream(cal: OutgoingRecord[]): OutgoingRecord[] {

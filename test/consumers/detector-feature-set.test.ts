@@ -6,31 +6,20 @@ import { DetectorBank } from '../../src/drift/bank.ts';
 import { SnapshotInvalidError } from '../../src/errors.ts';
 import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
 import { decodeFrame, encodeFrame } from '../../src/pipeline/stream-state.ts';
-import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import type { ConsumedRecord } from '../../src/transport/types.ts';
+import { consumedVector } from '../support/features.ts';
 
 /**
  * har-v3 keeps har-v2's feature names and changes what they measure (the inputs are conditioned):
  * a detector must neither score such vectors nor restore banks that learnt the old set.
  */
 describe('drift detector and feature sets', () => {
-  function vector(featureSet: string, offset: number): ConsumedRecord {
-    const { headers, value } = encodeEvent({
-      type: EVENT_TYPES.featureVector,
-      source: 'test',
-      data: {
-        device: 'user-01',
-        featureSet,
-        values: [0, ...FEATURE_NAMES.slice(1).map((_, k) => k / 100)],
-        window: { start: 0, end: 2540, firstSample: 0, lastSample: 127 },
-        source: { topic: 'sensor-readings', partition: 0, firstOffset: 0, lastOffset: 1 },
-        label: 'WALKING',
-        predicted: null,
-      },
+  const vector = (featureSet: string, offset: number) =>
+    consumedVector(featureSet, offset, {
+      values: [0, ...FEATURE_NAMES.slice(1).map((_, k) => k / 100)],
+      label: 'WALKING',
     });
-    return { topic: 'features', partition: 0, offset, key: 'user-01', value, headers, timestamp: 0 };
-  }
 
   it('dead-letters a vector of another feature set, and takes its own', () => {
     const p = new DriftDetectorProcessor();

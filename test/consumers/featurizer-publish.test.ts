@@ -2,47 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FeaturizerProcessor } from '../../consumers/featurizer/processor.ts';
 import { featurizerConsumer } from '../../consumers/index.ts';
-import { loadRecordings } from '../../src/data/hapt.ts';
-import { encodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../../src/schemas/cloudevents.ts';
-import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import type { SensorReadings } from '../../src/schemas/types.gen.ts';
 import { namespacedTopics, topicSpecs } from '../../src/topics.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import { publishBytes } from '../../src/transport/record-size.ts';
-import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
+import type { ConsumedRecord } from '../../src/transport/types.ts';
 import { testKafka } from '../setup/services.ts';
+import { binaryReadings } from '../support/readings.ts';
 import { waitFor } from '../support/wait.ts';
 
-const recording = loadRecordings('test', 'sample')[0];
 const MESSAGES = 260;
 const SAMPLES = 64;
 
-/** One device's readings, 64 samples a message in the compact binary body: a vector per message after the first. */
-function readings(topic: string): OutgoingRecord[] {
-  const out: OutgoingRecord[] = [];
-  for (let m = 0; m < MESSAGES; m++) {
-    const samples = Array.from({ length: SAMPLES }, (_, i) => {
-      const s = ((m * SAMPLES + i) % (recording.samples.length / 6)) * 6;
-      return Array.from(recording.samples.subarray(s, s + 6)) as [number, number, number, number, number, number];
-    });
-    const { headers, value } = encodeEvent({
-      type: EVENT_TYPES.sensorReadings,
-      source: 'activity-tracking/test',
-      subject: 'phone-a',
-      id: `phone-a:${m * SAMPLES}`,
-      contentType: READINGS_BINARY_CONTENT_TYPE,
-      data: {
-        device: 'phone-a',
-        timestamp: 1_000_000 + m * 1280,
-        sampleRate: 50,
-        sequence: m * SAMPLES,
-        samples: samples as SensorReadings['samples'],
-      },
-    });
-    out.push({ topic, key: 'phone-a', headers, value });
-  }
-  return out;
-}
+const readings = (topic: string) => binaryReadings(topic, { messages: MESSAGES, samples: SAMPLES });
 
 /**
  * The broker-restart hang: one input batch whose outputs (feature vectors) weigh more than the broker's

@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FeaturizerProcessor } from '../../consumers/featurizer/processor.ts';
-import { loadRecordings } from '../../src/data/hapt.ts';
 import { TransportError } from '../../src/errors.ts';
 import { StreamConsumer } from '../../src/pipeline/stream-consumer.ts';
-import { encodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../../src/schemas/cloudevents.ts';
-import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import type { SensorReadings } from '../../src/schemas/types.gen.ts';
 import { namespacedTopics, type TopicNames, topicSpecs } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { readTopic } from '../../src/transport/read.ts';
@@ -14,37 +10,14 @@ import { publishBytes } from '../../src/transport/record-size.ts';
 import type { ConsumedRecord, OutgoingRecord, Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { testKafka } from '../setup/services.ts';
+import { binaryReadings } from '../support/readings.ts';
 import { waitFor } from '../support/wait.ts';
 
-const recording = loadRecordings('test', 'sample')[0];
 const MESSAGES = 40;
 const SAMPLES = 64;
 const BATCH = 10;
 
-/** One device's readings, 64 samples a message: a 128-sample window, so a vector per message after the first. */
-function readings(topic: string): OutgoingRecord[] {
-  return Array.from({ length: MESSAGES }, (_, m) => {
-    const samples = Array.from({ length: SAMPLES }, (_, i) => {
-      const s = ((m * SAMPLES + i) % (recording.samples.length / 6)) * 6;
-      return Array.from(recording.samples.subarray(s, s + 6));
-    });
-    const { headers, value } = encodeEvent({
-      type: EVENT_TYPES.sensorReadings,
-      source: 'activity-tracking/test',
-      subject: 'phone-a',
-      id: `phone-a:${m * SAMPLES}`,
-      contentType: READINGS_BINARY_CONTENT_TYPE,
-      data: {
-        device: 'phone-a',
-        timestamp: 1_000_000 + m * 1280,
-        sampleRate: 50,
-        sequence: m * SAMPLES,
-        samples: samples as SensorReadings['samples'],
-      },
-    });
-    return { topic, key: 'phone-a', headers, value };
-  });
-}
+const readings = (topic: string) => binaryReadings(topic, { messages: MESSAGES, samples: SAMPLES });
 
 interface Vector {
   id: string;

@@ -6,20 +6,11 @@ import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { TOPICS } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
+import { asConsumed } from '../support/readings.ts';
 
 const recording = loadRecordings('test', 'sample')[0];
 
-function consumed(records: OutgoingRecord[]): ConsumedRecord[] {
-  return records.map((r, offset) => ({
-    topic: TOPICS.sensorReadings,
-    partition: 0,
-    offset,
-    key: r.key,
-    value: r.value,
-    headers: r.headers ?? {},
-    timestamp: 0,
-  }));
-}
+const consumed = (records: OutgoingRecord[]) => asConsumed(records, TOPICS.sensorReadings);
 
 describe('featurizer consumer', () => {
   it('dead-letters bad records with their reason and bytes, and featurizes the good ones around them', () => {

@@ -2,29 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { PredictorProcessor } from '../../consumers/predictor/processor.ts';
 import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
 import { KnnClassifier } from '../../src/model/knn.ts';
-import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { ModelHandle } from '../../src/serving/model-handle.ts';
-import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
+import type { OutgoingRecord } from '../../src/transport/types.ts';
+import { consumedVector } from '../support/features.ts';
 
 /** A model trained on har-v2 vectors must not score har-v3 ones: the names are the same, the values are not. */
 describe('predictor and feature sets', () => {
-  function vector(featureSet: string, offset: number): ConsumedRecord {
-    const { headers, value } = encodeEvent({
-      type: EVENT_TYPES.featureVector,
-      source: 'test',
-      data: {
-        device: 'user-01',
-        featureSet,
-        values: [0, ...FEATURE_NAMES.slice(1).map((_, k) => (k % 7) / 10)],
-        window: { start: 0, end: 2540, firstSample: 0, lastSample: 127 },
-        source: { topic: 'sensor-readings', partition: 0, firstOffset: 0, lastOffset: 1 },
-        label: null,
-        predicted: null,
-      },
-    });
-    return { topic: 'features', partition: 0, offset, key: 'user-01', value, headers, timestamp: 0 };
-  }
+  const vector = (featureSet: string, offset: number) =>
+    consumedVector(featureSet, offset, { values: [0, ...FEATURE_NAMES.slice(1).map((_, k) => (k % 7) / 10)] });
 
   it('dead-letters vectors of a feature set its model was not trained on', async () => {
     const rows = [0, 1, 2, 3].map((i) => Float64Array.from(FEATURE_NAMES, (_, k) => ((i + k) % 5) / 4));

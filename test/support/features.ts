@@ -3,7 +3,7 @@ import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
 import { encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import type { OutgoingRecord } from '../../src/transport/types.ts';
+import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
 
 const ACTIVITIES = ['WALKING', 'WALKING_UPSTAIRS', 'WALKING_DOWNSTAIRS', 'SITTING', 'STANDING', 'LAYING'];
 
@@ -59,4 +59,29 @@ export function recordingLogger(level = 'info'): { logger: Logger; records: () =
     logger: createLogger({ level, destination: sink as never }),
     records: () => lines.flatMap((l) => l.split('\n').filter(Boolean)).map((l) => JSON.parse(l)),
   };
+}
+
+/**
+ * One consumed feature vector of `featureSet` from `user-01` at `offset` of partition 0 of `features`,
+ * for processors fed by hand. @defaultValue values 0, 0.01, 0.02, ...; label null
+ */
+export function consumedVector(
+  featureSet: string,
+  offset: number,
+  { values, label = null }: { values?: number[]; label?: string | null } = {},
+): ConsumedRecord {
+  const { headers, value } = encodeEvent({
+    type: EVENT_TYPES.featureVector,
+    source: 'test',
+    data: {
+      device: 'user-01',
+      featureSet,
+      values: (values ?? FEATURE_NAMES.map((_, k) => k / 100)) as [number, ...number[]],
+      window: { start: 0, end: 2540, firstSample: 0, lastSample: 127 },
+      source: { topic: 'sensor-readings', partition: 0, firstOffset: 0, lastOffset: 1 },
+      label,
+      predicted: null,
+    },
+  });
+  return { topic: 'features', partition: 0, offset, key: 'user-01', value, headers, timestamp: 0 };
 }

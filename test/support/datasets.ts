@@ -1,0 +1,20 @@
+import type { Dataset } from '../../src/model/types.ts';
+
+/** Three well-apart blobs whose features span orders of magnitude (standardization matters); seeded. */
+export function blobs(n: number, seed = 1): Dataset {
+  let s = seed;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+  const rows: Float64Array[] = [];
+  const labels: string[] = [];
+  const centres: Record<string, number[]> = { A: [0, 0, 100], B: [5, 5, 100], C: [0, 5, 300] };
+  for (let i = 0; i < n; i++) {
+    const label = 'ABC'[i % 3];
+    const c = centres[label];
+    rows.push(Float64Array.from(c, (v, j) => v + (rand() - 0.5) * (j === 2 ? 40 : 2)));
+    labels.push(label);
+  }
+  return { featureSet: 'test-3', featureNames: ['x', 'y', 'z'], rows, labels };
+}
