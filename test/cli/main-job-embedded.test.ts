@@ -1,0 +1,3 @@
+import { describeMainJob } from './main-job.ts';
+
+describeMainJob('the embedded log and the embedded store', 'embedded');
