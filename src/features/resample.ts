@@ -3,12 +3,10 @@ import { F64Reader, F64Writer } from './resample-codec.ts';
 import {
   ACCEPTED,
   DUPLICATE,
-  END,
   GRID_MS,
   GRID_RATE_HZ,
   HOLE,
   LATE,
-  READY,
   type SensorConfig,
   SensorStream,
   WAIT,
@@ -361,7 +359,8 @@ function validate(name: string, times: ArrayLike<number>, values: ArrayLike<numb
     );
   }
   for (let i = 0; i < times.length; i++) {
-    if (!Number.isFinite(times[i])) throw new InvalidValueError(`${name}: time ${i} is ${times[i]}; times must be finite`);
+    if (!Number.isFinite(times[i]))
+      throw new InvalidValueError(`${name}: time ${i} is ${times[i]}; times must be finite`);
   }
   for (let i = 0; i < values.length; i++) {
     if (!Number.isFinite(values[i])) {
