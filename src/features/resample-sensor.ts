@@ -1,6 +1,10 @@
 import { SnapshotInvalidError } from '../errors.ts';
 import { BUTTERWORTH3_STATE, Butterworth3 } from './dsp.ts';
 import type { F64Reader, F64Writer } from './resample-codec.ts';
+import { hermite } from './resample-interp.ts';
+import { estimateRate, RATE_INTERVALS } from './resample-rate.ts';
+
+export { RATE_INTERVALS } from './resample-rate.ts';
 
 /** Spacing of the output grid: the featurizer's 50 Hz. */
 export const GRID_MS = 20;
@@ -12,11 +16,6 @@ export const GRID_RATE_HZ = 1000 / GRID_MS;
  */
 export const SNAP_MS = 1e-3;
 
-/** Intervals between consecutive readings (gaps left out) behind the input-rate estimate. */
-export const RATE_INTERVALS = 32;
-/** Rates phones deliver; an estimate within RATE_SNAP (relative) of one is taken to be it. */
-const NOMINAL_RATES = [40, 50, 100, 200, 400];
-const RATE_SNAP = 0.15;
 /**
  * Filtered points closer than this fraction of the input period to the previous one are skipped:
  * the filtered time crawls for the first samples of a segment (see `#process`), and points a few
@@ -46,32 +45,6 @@ export const END = 3;
 /** Stride of the reorder buffer, the held samples and the points: time, x, y, z. */
 const S = 4;
 const MAX_SAVED = 1 << 26;
-
-/**
- * Robust input rate from the first `RATE_INTERVALS` reading intervals: intervals above 4× their
- * median (a hiccup, not jitter) are left out and the rest averaged. The mean of consecutive
- * intervals telescopes to (span / count), so ±2 ms timestamp jitter moves it by at most
- * 4 ms / span (≈ 5 % at 400 Hz over 32 intervals, less at lower rates), where the median of
- * such jittered intervals wanders by ~15 % at 400 Hz. The result snaps to a nominal rate within
- * 15 %. It only places the anti-aliasing filter's cut-off (and whether there is one): timing comes
- * from the timestamps themselves, so an error of a few % is harmless.
- */
-export function estimateRate(intervals: Float64Array, n: number): number {
-  if (n === 0) return 0;
-  const sorted = intervals.slice(0, n).sort();
-  const median = n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  let sum = 0;
-  let used = 0;
-  for (let i = 0; i < n; i++) {
-    if (sorted[i] <= 4 * median) {
-      sum += sorted[i];
-      used++;
-    }
-  }
-  const rate = sum > 0 ? (1000 * used) / sum : 0;
-  for (const nominal of NOMINAL_RATES) if (Math.abs(rate / nominal - 1) <= RATE_SNAP) return nominal;
-  return rate;
-}
 
 /** Rows of S in a buffer restored from a snapshot. */
 function rows(a: Float64Array, name: string): number {
@@ -339,12 +312,7 @@ export class SensorStream {
    * on how far the stream had got; HOLE when the segment ends before `g` at a gap, END when it
    * ends there with the stream.
    *
-   * Cubic Hermite between the two points around `g`, with each point's slope that of the parabola
-   * through it and its neighbours (a one-sided parabola at a segment's ends): second-order slopes on
-   * an uneven spacing make the cubic third-order accurate, and its values and slopes continuous.
-   * Why cubic: linear interpolation errs by h²|x''|/8, 1.8 % of a 3 Hz sine from 50 Hz points and
-   * 2.8 % from 40 Hz, and damps what is above a few Hz (it is a low-pass): the featurizer's jerk and
-   * band energies would see it. The cubic costs ~30 flops per row and sensor (docs/features.md).
+   * Between two points, `hermite` (resample-interp.ts).
    */
   at(g: number, out: Float64Array, o: number): number {
     const p = this.#pt;
@@ -372,32 +340,7 @@ export class SensorStream {
       out[o + 2] = p[q + 3];
       return READY;
     }
-    const h = t2 - t1;
-    const u = (g - t1) / h;
-    const u2 = u * u;
-    const u3 = u2 * u;
-    const h00 = 2 * u3 - 3 * u2 + 1;
-    const h10 = (u3 - 2 * u2 + u) * h;
-    const h01 = 3 * u2 - 2 * u3;
-    const h11 = (u3 - u2) * h;
-    const before = s[c] === 0;
-    const after = c + 2 < n && s[c + 2] === 0;
-    const h0 = before ? t1 - p[(c - 1) * S] : 0;
-    const h2 = after ? p[(c + 2) * S] - t2 : 0;
-    for (let k = 1; k <= 3; k++) {
-      const x1 = p[c * S + k];
-      const x2 = p[(c + 1) * S + k];
-      const d = (x2 - x1) / h;
-      const d0 = before ? (x1 - p[(c - 1) * S + k]) / h0 : 0;
-      const d2 = after ? (p[(c + 2) * S + k] - x2) / h2 : 0;
-      let m1 = d;
-      let m2 = d;
-      if (before) m1 = (h * d0 + h0 * d) / (h0 + h);
-      else if (after) m1 = ((2 * h + h2) * d - h * d2) / (h + h2);
-      if (after) m2 = (h2 * d + h * d2) / (h + h2);
-      else if (before) m2 = ((2 * h + h0) * d - h * d0) / (h + h0);
-      out[o + k - 1] = h00 * x1 + h10 * m1 + h01 * x2 + h11 * m2;
-    }
+    hermite(p, g, c, s[c] === 0, c + 2 < n && s[c + 2] === 0, out, o);
     return READY;
   }
 
