@@ -13,6 +13,7 @@ import type {
   ModelEvent,
   Prediction,
   SensorReadings,
+  SensorReadingsV2,
 } from './types.gen.ts';
 
 const SCHEMA_ROOT = path.join(PACKAGE_ROOT, 'schemas');
@@ -21,6 +22,7 @@ const PREFIX = 'dev.activity-tracking.';
 /** CloudEvents `type` of every message, with its data type. */
 export interface EventDataMap {
   'dev.activity-tracking.sensor-readings.v1': SensorReadings;
+  'dev.activity-tracking.sensor-readings.v2': SensorReadingsV2;
   'dev.activity-tracking.device-calibration.v1': DeviceCalibration;
   'dev.activity-tracking.feature-vector.v1': FeatureVector;
   'dev.activity-tracking.drift.v1': DriftEvent;
@@ -33,6 +35,7 @@ export type EventType = keyof EventDataMap;
 
 export const EVENT_TYPES = {
   sensorReadings: 'dev.activity-tracking.sensor-readings.v1',
+  sensorReadingsV2: 'dev.activity-tracking.sensor-readings.v2',
   deviceCalibration: 'dev.activity-tracking.device-calibration.v1',
   featureVector: 'dev.activity-tracking.feature-vector.v1',
   drift: 'dev.activity-tracking.drift.v1',
@@ -48,6 +51,8 @@ export const EVENT_TYPES = {
  */
 export const EVENT_CATALOG: Readonly<Record<EventType, { schema: string; topic: TopicName }>> = {
   'dev.activity-tracking.sensor-readings.v1': { schema: 'v1/sensor-readings.json', topic: TOPICS.sensorReadings },
+  // Any rate, with times, one sensor or both (docs/features.md); v1 is still read.
+  'dev.activity-tracking.sensor-readings.v2': { schema: 'v2/sensor-readings.json', topic: TOPICS.sensorReadings },
   // In-band with the readings, keyed by device: the featurizer applies it in order with them.
   'dev.activity-tracking.device-calibration.v1': { schema: 'v1/device-calibration.json', topic: TOPICS.sensorReadings },
   'dev.activity-tracking.feature-vector.v1': { schema: 'v1/feature-vector.json', topic: TOPICS.features },

@@ -420,3 +420,66 @@ export interface SensorReadings {
    */
   labels?: (string | null)[];
 }
+
+/**
+ * Readings of one phone at whatever rate it gives, with their times: one sensor (acc or gyro, as Android's SensorManager delivers them) or both sampled together. The featurizer resamples each device onto its 50 Hz grid (docs/features.md, "Readings at any rate").
+ */
+export type SensorReadingsV2 = {
+  /**
+   * Device id: the partition key.
+   */
+  device: string;
+  /**
+   * acc: rows of [x, y, z] in g; gyro: rows of [x, y, z] in rad/s; both: rows of [acc x, y, z, gyro x, y, z] taken together.
+   */
+  sensor: 'acc' | 'gyro' | 'both';
+  /**
+   * Epoch ms of each sample (fractions allowed), as many as samples. Small disorder is put right (docs/features.md).
+   *
+   * @minItems 1
+   * @maxItems 2000
+   */
+  timestamps?: [number, ...number[]];
+  /**
+   * Epoch ms of the first sample, with rate instead of timestamps: sample i was taken at start + i * 1000 / rate.
+   */
+  start?: number;
+  /**
+   * Nominal samples per second, with start.
+   */
+  rate?: number;
+  /**
+   * Rows of 3 values (acc or gyro) or 6 (both); at most 2,000 (5 s at 400 Hz).
+   *
+   * @minItems 1
+   * @maxItems 2000
+   */
+  samples: [
+    (
+      | [number, number, number]
+      | [number, number, number, number]
+      | [number, number, number, number, number]
+      | [number, number, number, number, number, number]
+    ),
+    ...(
+      | [number, number, number]
+      | [number, number, number, number]
+      | [number, number, number, number, number]
+      | [number, number, number, number, number, number]
+    )[],
+  ];
+  /**
+   * Optional activity of each sample (null where unknown); as many as samples. Only acc and both readings carry labels.
+   *
+   * @maxItems 2000
+   */
+  labels?: (string | null)[];
+} & (
+  | {
+      timestamps: unknown;
+    }
+  | {
+      start: unknown;
+      rate: unknown;
+    }
+);

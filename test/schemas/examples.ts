@@ -33,6 +33,19 @@ const SHA = `sha256:${'3f'.repeat(32)}`;
 /** A realistic message of every type, the way the components write them. */
 export const EXAMPLES: { [K in EventType]: EventDataMap[K] } = {
   'dev.activity-tracking.sensor-readings.v1': realReadings(),
+  // An Android-style accelerometer event batch: 100 Hz, its own jittered nanosecond clock in ms.
+  'dev.activity-tracking.sensor-readings.v2': {
+    device: 'user-01',
+    sensor: 'acc',
+    timestamps: [1_700_000_000_000.125, 1_700_000_000_010.3, 1_700_000_000_019.9, 1_700_000_000_030.05],
+    samples: [
+      [0.91, -0.12, 0.31],
+      [0.92, -0.11, 0.3],
+      [0.9, -0.13, 0.32],
+      [0.91, -0.12, 0.31],
+    ],
+    labels: ['WALKING', 'WALKING', 'WALKING', 'WALKING'],
+  },
   'dev.activity-tracking.device-calibration.v1': {
     device: 'user-01',
     id: 'user-01:drift:drift-events:0:12:0',

@@ -53,6 +53,7 @@ describe('event catalog', () => {
     expect(parseType('dev.activity-tracking.sensor-readings.v12')).toEqual({ name: 'sensor-readings', version: 12 });
     expect(parseType('dev.activity-tracking.sensor-readings')).toBeUndefined();
     expect(parseType('com.example.sensor-readings.v1')).toBeUndefined();
-    expect(isEventType('dev.activity-tracking.sensor-readings.v2')).toBe(false);
+    expect(isEventType('dev.activity-tracking.sensor-readings.v2')).toBe(true);
+    expect(isEventType('dev.activity-tracking.sensor-readings.v3')).toBe(false);
   });
 });

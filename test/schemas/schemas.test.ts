@@ -23,6 +23,17 @@ const BAD: Record<EventType, Mutation[]> = {
     ['numeric label', (d) => (d.labels[0] = 3), '/labels/0', 'type'],
     ['unknown field', (d) => (d.battery = 0.5), '', 'additionalProperties'],
   ],
+  'dev.activity-tracking.sensor-readings.v2': [
+    ['no sensor', (d) => delete d.sensor, '', 'required'],
+    ['unknown sensor', (d) => (d.sensor = 'magnetometer'), '/sensor', 'enum'],
+    ['no times', (d) => delete d.timestamps, '', 'required'],
+    ['both kinds of time', (d) => Object.assign(d, { start: 1, rate: 100 }), '', 'oneOf'],
+    ['negative timestamp', (d) => (d.timestamps[1] = -1), '/timestamps/1', 'minimum'],
+    ['2-value row', (d) => d.samples[1].pop(), '/samples/1', 'minItems'],
+    ['7-value row', (d) => d.samples[1].push(0, 0, 0, 0), '/samples/1', 'maxItems'],
+    ['2001 samples', (d) => (d.samples = Array(2001).fill(d.samples[0])), '/samples', 'maxItems'],
+    ['unknown field', (d) => (d.battery = 0.5), '', 'additionalProperties'],
+  ],
   'dev.activity-tracking.device-calibration.v1': [
     ['8-value rotation', (d) => d.rotation.pop(), '/rotation', 'minItems'],
     ['unknown model', (d) => (d.model = 'affine'), '/model', 'enum'],
