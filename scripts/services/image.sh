@@ -10,6 +10,7 @@
 #                                      until the server is ready (exit 1 with its error when it exits first)
 #   scripts/services/image.sh stop     stop it (SIGTERM; SIGKILL after IMAGE_STOP_TIMEOUT s), print its exit code, remove it
 #   scripts/services/image.sh status   exit 0 when the container runs
+#   scripts/services/image.sh health   run the image's HEALTHCHECK once (podman without systemd has no timer for it); exit 0 when healthy
 #   scripts/services/image.sh env      print the environment for running podman by hand: eval "$(scripts/services/image.sh env)"
 #
 # dist/ and the production node_modules are made on the host (tsc; npm ci --omit=dev, cached by package-lock.json)
@@ -93,7 +94,14 @@ ce() {
   if [ "$(engine)" = docker ]; then docker "$@"; return; fi
   # Without systemd, podman 4 logs an error on every start and stop of a container with a HEALTHCHECK
   # (it cannot add its timer, even with --health-interval=disable); the check itself runs on demand.
-  podman "$@" 2> >(grep -v 'unable to get systemd connection' >&2)
+  # Through a file, not a pipe: conmon, which outlives `podman run -d`, inherits podman's stderr and
+  # would hold a pipe (and whoever waits for its end, e.g. Node's execFile) open while the container runs.
+  local err rc=0
+  err="$(mktemp)"
+  podman "$@" 2>"$err" || rc=$?
+  grep -v 'unable to get systemd connection' "$err" >&2 || true
+  rm -f "$err"
+  return "$rc"
 }
 
 setup_engine() {
@@ -263,8 +271,18 @@ status() {
   case "$(state_of)" in running*) return 0 ;; *) return 1 ;; esac
 }
 
+health() {
+  setup_engine
+  if [ "$(engine)" = docker ]; then
+    [ "$(docker inspect --format '{{.State.Health.Status}}' "$container")" = healthy ]
+  else
+    ce healthcheck run "$container" >/dev/null
+  fi
+}
+
 case "${1:-}" in
   build) build ;;
+  health) health ;;
   run) run ;;
   stop) stop ;;
   status) status ;;
@@ -274,5 +292,5 @@ case "${1:-}" in
       echo "export CONTAINERS_CONF='$CONTAINERS_CONF' CONTAINERS_STORAGE_CONF='$CONTAINERS_STORAGE_CONF'"
     fi
     ;;
-  *) echo "usage: $0 build|run|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 build|run|stop|status|health|env" >&2; exit 2 ;;
 esac
