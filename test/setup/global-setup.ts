@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { startAzurite } from './azurite.ts';
 import { buildDist } from './build.ts';
+import { buildServingImage } from './image.ts';
 import { startMlflow } from './mlflow.ts';
 import { startScriptService } from './script-service.ts';
 
@@ -15,6 +16,9 @@ declare module 'vitest' {
     /** Connection string of the Azurite blob service (Event Hubs checkpoints), or undefined when none could be started. */
     azuriteConnectionString: string | undefined;
     azuriteError: string | undefined;
+    /** The serving image built by scripts/services/image.sh, or undefined when it could not be built. */
+    servingImage: string | undefined;
+    servingImageError: string | undefined;
   }
 }
 
@@ -22,16 +26,23 @@ declare module 'vitest' {
  * Starts the real services the suites need and stops what it started.
  * `KAFKA_BROKERS` points the suites at a running broker instead of starting one.
  * With CI=true, a service that cannot be started fails the whole run.
- * dist/ is built meanwhile: a failed build fails the run once the services are stopped.
+ * dist/ is built meanwhile: a failed build fails the run once the services are stopped. So is the
+ * serving image (test/serving/image.test.ts): a cold build takes minutes, a warm one half a minute.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const teardown: (() => Promise<void>)[] = [];
-  // The three services start side by side: MLflow's first start (a pip install) alone takes a minute.
-  const [build, ...settled] = await Promise.allSettled([buildDist(), startKafka(), startMlflow(), startAzurite()]);
+  // The services start side by side: MLflow's first start (a pip install) alone takes a minute.
+  const [build, image, ...settled] = await Promise.allSettled([
+    buildDist(),
+    buildServingImage(),
+    startKafka(),
+    startMlflow(),
+    startAzurite(),
+  ]);
   for (const s of settled) if (s.status === 'fulfilled' && s.value.stop) teardown.push(s.value.stop);
-  const failed = [build, ...settled].find((s) => s.status === 'rejected');
+  const failed = [build, image, ...settled].find((s) => s.status === 'rejected');
   if (failed) {
-    // The build failed, or CI=true and a service is missing: stop the others, then fail the run.
+    // A build failed, or CI=true and a service or the image is missing: stop the others, then fail the run.
     await Promise.allSettled(teardown.map((stop) => stop()));
     throw failed.reason;
   }
@@ -43,6 +54,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('mlflowError', mlflow.error);
   project.provide('azuriteConnectionString', azurite.connectionString);
   project.provide('azuriteError', azurite.error);
+  project.provide('servingImage', value(image).image);
+  project.provide('servingImageError', value(image).error);
   return async () => {
     await Promise.allSettled(teardown.map((stop) => stop()));
   };
