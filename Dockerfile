@@ -4,11 +4,10 @@
 #
 # BASE_IMAGE: any Debian-based image with Node 20 at /usr/local/bin/node and a user `node`; without a
 #   container registry, scripts/services/image.sh makes one with mmdebstrap.
-# APP_FROM: where dist/ and the production node_modules come from.
-#   source   compiled in the build from the repository (npm ci: the build needs the npm registry)
-#   context  taken from app/ in the build context, prepared on the host by scripts/services/image.sh
+# Targets: the default (last) stage compiles dist/ and installs the production dependencies in the build
+#   (npm ci: the build needs the npm registry); `--target prebuilt` takes them from app/ in the build context,
+#   prepared on the host by scripts/services/image.sh, and runs no npm at all.
 ARG BASE_IMAGE=node:20-bookworm-slim
-ARG APP_FROM=source
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /app
@@ -25,29 +24,13 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
-FROM scratch AS source
-COPY --from=deps /app/node_modules /app/node_modules
-COPY --from=build /app/dist /app/dist
-# package.json says "type": "module" for dist/; schemas/ is read at run time (src/runtime.ts PACKAGE_ROOT).
-COPY package.json /app/
-COPY schemas /app/schemas
-
-FROM scratch AS context
-COPY app/ /app/
-
-FROM ${APP_FROM} AS app
-
-FROM ${BASE_IMAGE}
+# What both targets share; the app is copied on top (files owned by root, read-only to the user node).
+FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     SERVING_HOST=0.0.0.0 \
     SERVING_PORT=8080 \
     MODEL_DIR=/models
 WORKDIR /app
-# Dependencies first: a change to the sources alone leaves their layer cached.
-COPY --from=app /app/node_modules ./node_modules
-COPY --from=app /app/package.json ./
-COPY --from=app /app/schemas ./schemas
-COPY --from=app /app/dist ./dist
 # Model artifacts are mounted (or synced) into /models: data, checked by digest at load.
 RUN mkdir -p /models && chown node:node /models
 USER node
@@ -59,3 +42,17 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
 STOPSIGNAL SIGTERM
 # SERVING_API_KEY must be provided at run time (0.0.0.0 is beyond loopback; the server refuses to start without it).
 CMD ["node", "dist/src/serving/main.js"]
+
+FROM runtime AS prebuilt
+# Dependencies first: a change to the sources alone leaves their layer cached.
+COPY app/node_modules ./node_modules
+COPY app/package.json ./
+COPY app/schemas ./schemas
+COPY app/dist ./dist
+
+FROM runtime
+COPY --from=deps /app/node_modules ./node_modules
+# package.json says "type": "module" for dist/; schemas/ is read at run time (src/runtime.ts PACKAGE_ROOT).
+COPY package.json ./
+COPY schemas ./schemas
+COPY --from=build /app/dist ./dist

@@ -14,7 +14,7 @@
 #   scripts/services/image.sh env      print the environment for running podman by hand: eval "$(scripts/services/image.sh env)"
 #
 # dist/ and the production node_modules are made on the host (tsc; npm ci --omit=dev, cached by package-lock.json)
-# and copied in (Dockerfile APP_FROM=context): the build never needs the npm registry from inside a container.
+# and copied in (Dockerfile --target prebuilt): the build never needs the npm registry from inside a container.
 #
 # Environment: IMAGE (localhost/activity-tracking-serving:<version>), IMAGE_ENGINE (podman or docker; docker when its
 # engine answers), IMAGE_BASE (the base image; node:20-bookworm-slim when a registry answers, else the local one),
@@ -208,7 +208,7 @@ build() {
     [ "$(ce image inspect --format "{{index .Config.Labels \"$label\"}}" "$image" 2>/dev/null)" = "$digest" ]; then
     fresh=unchanged
   else
-    local args=(--build-arg "BASE_IMAGE=$base" --build-arg APP_FROM=context --label "$label=$digest" -t "$image" "$ctx")
+    local args=(--build-arg "BASE_IMAGE=$base" --target prebuilt --label "$label=$digest" -t "$image" "$ctx")
     if [ "$(engine)" = docker ]; then
       docker build --quiet "${args[@]}" >/dev/null
     else
