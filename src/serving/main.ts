@@ -54,12 +54,19 @@ export async function serveFromEnv(env: NodeJS.ProcessEnv = process.env) {
 
 // Run as the entry (the image, the local target's child), not when the CLI's `serve` imports it.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // Handlers go on before the model loads: as a container's PID 1, node gets no default action for
+  // SIGTERM, so an unhandled one would be ignored and `podman stop` would wait its timeout, then SIGKILL.
+  let server: Awaited<ReturnType<typeof serveFromEnv>> | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (!server) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    void server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   serveFromEnv().then(
     (s) => {
+      server = s;
       process.stdout.write(`${JSON.stringify({ ready: true, url: s.url, digest: s.model.digest })}\n`);
-      const stop = () => void s.close().then(() => process.exit(0));
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
     },
     (err) => {
       // The deployer relays this line into its log: no URI's userinfo, no secret of our environment.

@@ -25,11 +25,12 @@ declare module 'vitest' {
  * Starts the real services the suites need and stops what it started.
  * `KAFKA_BROKERS` points the suites at a running broker instead of starting one.
  * With CI=true, a service that cannot be started fails the whole run.
- * dist/ is built meanwhile: a failed build fails the run once the services are stopped.
+ * dist/ is built meanwhile: a failed build fails the run once the services are stopped. The serving
+ * image is built by its own suite, beside the others (test/setup/image.ts).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const teardown: (() => Promise<void>)[] = [];
-  // The three services start side by side: MLflow's first start (a pip install) alone takes a minute.
+  // The services start side by side: MLflow's first start (a pip install) alone takes a minute.
   const [build, ...settled] = await Promise.allSettled([buildDist(), startKafka(), startMlflow(), startAzurite()]);
   for (const s of settled) if (s.status === 'fulfilled' && s.value.stop) teardown.push(s.value.stop);
   const failed = [build, ...settled].find((s) => s.status === 'rejected');
