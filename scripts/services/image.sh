@@ -19,7 +19,8 @@
 # Environment: IMAGE (localhost/activity-tracking-serving:<version>), IMAGE_ENGINE (podman or docker; docker when its
 # engine answers), IMAGE_BASE (the base image; node:20-bookworm-slim when a registry answers, else the local one),
 # IMAGE_PORT (38080, on 127.0.0.1), IMAGE_CONTAINER (activity-serving-<port>), IMAGE_MODEL_DIR (required for run),
-# IMAGE_STOP_TIMEOUT (10), IMAGE_READY_TIMEOUT (120). Passed to the container when set: MODEL_NAME, MODEL_VERSION,
+# IMAGE_STOP_TIMEOUT (10), IMAGE_READY_TIMEOUT (120), IMAGE_CACHE_DIR (~/.cache/activity-tracking/image: the base and the
+# production dependencies). Passed to the container when set: MODEL_NAME, MODEL_VERSION,
 # SERVING_API_KEY (by name: the key never appears in a command line), LOG_LEVEL.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -29,6 +30,9 @@ image="${IMAGE:-localhost/activity-tracking-serving:$version}"
 port="${IMAGE_PORT:-38080}"
 container="${IMAGE_CONTAINER:-activity-serving-$port}"
 cache="$root/.cache/image"
+# The Debian base and the production dependencies depend only on Node's version and package-lock.json,
+# not on this checkout: kept per user, like Maven's ~/.m2, so that a fresh clone does not make them again.
+shared="${IMAGE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/activity-tracking/image}"
 state="$root/.data/podman"
 
 say() { echo "image.sh: $*" >&2; }
@@ -134,10 +138,10 @@ local_base() {
   case "$node_version" in v20.*) ;; *) say "the local base needs Node 20 on this machine (found $node_version)"; exit 1 ;; esac
   base="localhost/activity-tracking-base:bookworm-node${node_version#v}"
   if podman image exists "$base"; then echo "$base"; return 0; fi
-  tar="$cache/base-bookworm-node${node_version#v}.tar"
+  tar="$shared/base-bookworm-node${node_version#v}.tar"
   if [ ! -f "$tar" ]; then
     [ "$(id -u)" = 0 ] || { say "making the local base image needs root (mmdebstrap --mode=root)"; exit 1; }
-    mkdir -p "$cache"
+    mkdir -p "$shared"
     local started=$SECONDS
     mmdebstrap --quiet --variant=essential --include=ca-certificates,libstdc++6 --mode=root \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -168,7 +172,7 @@ base_image() {
 prepare_context() {
   local lock_hash deps ctx
   lock_hash="$(sha256sum "$root/package-lock.json" | cut -c1-16)"
-  deps="$cache/deps-$lock_hash"
+  deps="$shared/deps-$lock_hash"
   if [ ! -f "$deps/.complete" ]; then
     rm -rf "$deps"
     mkdir -p "$deps"
