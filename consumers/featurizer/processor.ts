@@ -8,11 +8,17 @@ import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
-import type { DeviceCalibration, FeatureVector, SensorReadings } from '../../src/schemas/types.gen.ts';
+import type {
+  DeviceCalibration,
+  FeatureVector,
+  SensorReadings,
+  SensorReadingsV2,
+} from '../../src/schemas/types.gen.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 
 import { type DeviceState, decodeDevice, encodeDevice } from './state.ts';
+import { newTimed, resampleReadings } from './timed.ts';
 
 export const COMPONENT = 'featurizer';
 
@@ -47,12 +53,15 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   readonly #maxBytes: number;
   readonly #output: string;
   readonly #loop: RecordLoop;
+  readonly #metrics: PipelineMetrics | undefined;
 
   constructor(options: FeaturizerProcessorOptions = {}) {
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
     this.#output = (options.topics ?? TOPICS).features;
     this.#loop = recordLoop(COMPONENT, options);
+    this.#metrics = options.metrics;
+    for (const kind of IRREGULAR) this.#metrics?.irregularReadings.inc({ component: COMPONENT, kind }, 0);
   }
 
   /** Devices with state in this instance. */
@@ -78,10 +87,12 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
 
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
     const event = decodeEvent(record.headers, record.value, {
-      accept: [EVENT_TYPES.sensorReadings, EVENT_TYPES.deviceCalibration],
+      accept: [EVENT_TYPES.sensorReadings, EVENT_TYPES.sensorReadingsV2, EVENT_TYPES.deviceCalibration],
       maxBytes: this.#maxBytes,
     });
     if (event.type === EVENT_TYPES.deviceCalibration) this.#calibrate(event.data as DeviceCalibration, record);
+    else if (event.type === EVENT_TYPES.sensorReadingsV2)
+      this.#timedReadings(event.data as SensorReadingsV2, record, out);
     else this.#readings(event.data as SensorReadings, record, out);
   }
 
@@ -121,6 +132,10 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     }
     let state = this.#devices.get(data.device);
     if (state && alreadyApplied(state, record.offset)) return;
+    if (state?.timed) {
+      this.#loop.logger?.warn({ device: data.device }, 'device went from timed readings (v2) to v1; windows restart');
+      state = undefined;
+    }
     if (state && state.next !== NOT_STARTED && data.sequence < state.next) {
       throw new RecordRejected(
         'out-of-order',
@@ -158,6 +173,89 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     // Spans older than the oldest sample a future window can start at are no longer needed.
     const keepFrom = state.next - WINDOW;
     while (state.spans.length > 1 && state.spans[0].sequence + state.spans[0].count <= keepFrom) state.spans.shift();
+  }
+
+  /**
+   * Readings at any rate with their times (v2): each device's resampler puts them on the 50 Hz grid
+   * (src/features/resample.ts), whose rows the featurizer takes as it takes v1 samples; a gap the
+   * resampler will not bridge ends the window in progress, and the windows start afresh after it.
+   * Sequences count grid rows.
+   */
+  #timedReadings(data: SensorReadingsV2, record: ConsumedRecord, out: OutgoingRecord[]): void {
+    let state = this.#devices.get(data.device);
+    if (state && alreadyApplied(state, record.offset)) return;
+    if (state && !state.timed && state.next !== NOT_STARTED) {
+      this.#loop.logger?.warn(
+        { device: data.device },
+        'device went from v1 readings to timed ones (v2); windows restart',
+      );
+      state = undefined;
+    }
+    const timed = state?.timed ?? newTimed();
+    const { late, duplicates } = timed.resampler;
+    // Refused here, before any state is made or moved, when the message cannot be read.
+    const rows = resampleReadings(timed, data);
+    this.#irregular(data.device, 'late', timed.resampler.late - late);
+    this.#irregular(data.device, 'duplicate', timed.resampler.duplicates - duplicates);
+    state ??= this.#devices.start(
+      data.device,
+      { ...freshDevice(this.#rate, 0), calibration: this.#devices.get(data.device)?.calibration ?? null },
+      record.partition,
+    );
+    if (state.next === NOT_STARTED) Object.assign(state, freshDevice(this.#rate, 0));
+    state.timed = timed;
+    markApplied(state, record.offset);
+    if (rows.count === 0) return;
+    const calibration = state.calibration;
+    const labels = timed.labels.labelsAt(rows.timestamps);
+    let from = 0;
+    for (let b = 0; b <= rows.breakCount; b++) {
+      const to = b < rows.breakCount ? rows.breaks[b] : rows.count;
+      if (b < rows.breakCount) this.#irregular(data.device, 'gap', 1);
+      if (to > from)
+        this.#pushRows(
+          data.device,
+          state,
+          rows.rows.subarray(from * 6, to * 6),
+          labels?.slice(from, to) ?? null,
+          rows.times.subarray(from, to),
+          record,
+          out,
+          calibration,
+        );
+      if (b < rows.breakCount) {
+        // The gap ends the window in progress: the next rows start a featurizer of their own.
+        state.featurizer = new Featurizer({ sampleRateHz: this.#rate });
+        state.base = state.next;
+        state.spans = [];
+      }
+      from = to;
+    }
+  }
+
+  #pushRows(
+    device: string,
+    state: DeviceState,
+    samples: Float64Array,
+    labels: (string | null)[] | null,
+    times: Float64Array,
+    record: ConsumedRecord,
+    out: OutgoingRecord[],
+    calibration: DeviceState['calibration'],
+  ): void {
+    if (calibration) calibrateSamples(samples, calibration);
+    const windows = state.featurizer.push(samples, labels, times);
+    state.spans.push({ sequence: state.next, count: times.length, timestamp: times[0], offset: record.offset });
+    state.next += times.length;
+    for (const w of windows) out.push(this.#vector(device, state, w, record));
+    const keepFrom = state.next - WINDOW;
+    while (state.spans.length > 1 && state.spans[0].sequence + state.spans[0].count <= keepFrom) state.spans.shift();
+  }
+
+  #irregular(device: string, kind: (typeof IRREGULAR)[number], n: number): void {
+    if (n === 0) return;
+    this.#metrics?.irregularReadings.inc({ component: COMPONENT, kind }, n);
+    this.#loop.logger?.debug({ device, kind, n }, 'timed readings the grid could not take as they came');
   }
 
   #locate(state: DeviceState, sequence: number): { time: number; offset: number } {
@@ -199,6 +297,9 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     return { topic: this.#output, key: device, headers, value };
   }
 }
+
+/** What `activity_readings_irregular_total` counts (docs/operations.md). */
+const IRREGULAR = ['gap', 'late', 'duplicate'] as const;
 
 /** `next` of a device whose calibration came before any of its readings. */
 const NOT_STARTED = -1;

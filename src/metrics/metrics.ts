@@ -21,6 +21,7 @@ export class PipelineMetrics {
   readonly retrainings: Counter<'component' | 'trigger' | 'outcome'>;
   readonly retrainingSeconds: Histogram<'component' | 'trigger'>;
   readonly calibrations: Counter<'component'>;
+  readonly irregularReadings: Counter<'component' | 'kind'>;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -104,6 +105,12 @@ export class PipelineMetrics {
       name: 'activity_calibrations_total',
       help: 'Device calibrations published',
       labelNames: ['component'],
+      registers,
+    });
+    this.irregularReadings = new Counter({
+      name: 'activity_readings_irregular_total',
+      help: 'Timed readings the grid could not take as they came: gaps that ended a window, late and duplicate samples left out',
+      labelNames: ['component', 'kind'],
       registers,
     });
   }

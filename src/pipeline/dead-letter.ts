@@ -12,6 +12,7 @@ import type { ConsumedRecord, OutgoingRecord } from '../transport/types.ts';
  */
 export type RecordReason =
   | 'out-of-order'
+  | 'invalid-readings'
   | 'unsupported-sample-rate'
   | 'invalid-calibration'
   | 'unknown-feature-set'
