@@ -57,6 +57,37 @@ export class ReadingsProducer {
     return { topic: this.#topic, key: device, headers, value };
   }
 
+  /**
+   * Builds a timed-readings record (sensor-readings v2, docs/schemas.md): `rows` of one sensor (3 values:
+   * `acc` in g, `gyro` in rad/s) or of both (6 values), each taken at `times[i]` (epoch ms), at whatever
+   * rate the phone gives. The featurizer resamples them onto its 50 Hz grid; no sequence is needed.
+   */
+  timedRecord(
+    device: string,
+    sensor: 'acc' | 'gyro' | 'both',
+    times: readonly number[],
+    rows: readonly (readonly number[])[],
+    labels?: readonly (string | null)[],
+  ): OutgoingRecord {
+    if (rows.length === 0) throw new InvalidValueError('no samples to send');
+    if (times.length !== rows.length) throw new InvalidValueError(`${times.length} times for ${rows.length} samples`);
+    const { headers, value } = encodeEvent({
+      type: EVENT_TYPES.sensorReadingsV2,
+      source: this.#source,
+      subject: device,
+      id: `${device}:${sensor}:${times[0]}`,
+      time: new Date(times[0]),
+      data: {
+        device,
+        sensor,
+        timestamps: times as [number, ...number[]],
+        samples: rows as [number[], ...number[][]] as never,
+        ...(labels && sensor !== 'gyro' ? { labels: [...labels] } : {}),
+      },
+    });
+    return { topic: this.#topic, key: device, headers, value };
+  }
+
   /** Sends the next samples of a device; resolves once the log acknowledged them. */
   async send(device: string, samples: readonly (readonly number[])[], options: SendOptions = {}): Promise<void> {
     await this.#producer.publish([this.record(device, samples, options)]);

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../../src/errors.ts';
+import { Butterworth3 } from '../../src/features/dsp.ts';
 import { mulberry32 } from '../../src/random.ts';
 
 export { mulberry32 };
@@ -14,20 +15,23 @@ export { mulberry32 };
  * - `sample-rate`: the sensor really samples at `rate` Hz while the phone
  *   still reports 50 Hz (a clock or OS throttling fault): the signal is
  *   resampled and the frequency content of every window shifts.
+ * - `lowpass`: another phone's sensor stack, which low-passes on the chip (an 8 Hz filter is common on
+ *   cheap accelerometers): a causal 3rd-order Butterworth at `hz` on all six channels.
  */
 export type Injection =
   | { kind: 'rotation'; axis: 'x' | 'y' | 'z'; degrees: number }
   | { kind: 'bias'; sensor: 'acc' | 'gyro'; offset: [number, number, number] }
   | { kind: 'gain'; sensor: 'acc' | 'gyro'; factor: number }
   | { kind: 'noise'; sensor: 'acc' | 'gyro'; std: number; seed?: number }
-  | { kind: 'sample-rate'; rate: number };
+  | { kind: 'sample-rate'; rate: number }
+  | { kind: 'lowpass'; hz: number };
 
-/** Parses the CLI form: `rotation:x:60`, `bias:acc:0.2,0,0`, `gain:gyro:1.3`, `noise:acc:0.05`, `sample-rate:40`. */
+/** Parses the CLI form: `rotation:x:60`, `bias:acc:0.2,0,0`, `gain:gyro:1.3`, `noise:acc:0.05`, `sample-rate:40`, `lowpass:8`. */
 export function parseInjection(text: string): Injection {
   const [kind, ...rest] = text.split(':');
   const fail = (): never => {
     throw new InvalidOptionError(
-      `cannot read drift "${text}"; use rotation:x|y|z:DEGREES, bias:acc|gyro:X,Y,Z, gain:acc|gyro:FACTOR, noise:acc|gyro:STD or sample-rate:HZ`,
+      `cannot read drift "${text}"; use rotation:x|y|z:DEGREES, bias:acc|gyro:X,Y,Z, gain:acc|gyro:FACTOR, noise:acc|gyro:STD, sample-rate:HZ or lowpass:HZ (below 25)`,
     );
   };
   const num = (s: string | undefined) => {
@@ -53,6 +57,10 @@ export function parseInjection(text: string): Injection {
     case 'sample-rate': {
       const rate = num(rest[0]);
       return rate > 0 ? { kind, rate } : fail();
+    }
+    case 'lowpass': {
+      const hz = num(rest[0]);
+      return hz > 0 && hz < 25 ? { kind, hz } : fail();
     }
     default:
       return fail();
@@ -95,6 +103,14 @@ export function applyInjection(
     return { samples: out, labels: outLabels };
   }
   const out = new Float64Array(samples);
+  if (injection.kind === 'lowpass') {
+    const filter = new Butterworth3(injection.hz, 50);
+    const state = new Float64Array(3 * 6);
+    // Each channel starts settled on its first value, as a filter that had run all along would be.
+    for (let c = 0; c < 6 && n > 0; c++) filter.steadyState(out[c], state, c * 3);
+    for (let i = 0; i < n; i++) for (let c = 0; c < 6; c++) out[i * 6 + c] = filter.step(out[i * 6 + c], state, c * 3);
+    return { samples: out, labels };
+  }
   if (injection.kind === 'rotation') {
     const m = rotationMatrix(injection.axis, injection.degrees);
     for (let i = 0; i < n; i++) {

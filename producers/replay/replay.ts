@@ -4,6 +4,7 @@ import { retryRetriable } from '../../src/retry.ts';
 import type { OutgoingRecord, Producer } from '../../src/transport/types.ts';
 import { ReadingsProducer } from '../readings-producer.ts';
 import { applyInjection, type Injection } from './inject.ts';
+import { isTimed, type PhoneForm, PhoneStream } from './phone.ts';
 
 export interface ReplayOptions {
   recordings: Recording[];
@@ -39,6 +40,11 @@ export interface ReplayOptions {
   devicePrefix?: string;
   /** Called after each publish with the samples sent so far and the total. */
   onProgress?: (sent: number, total: number) => void;
+  /**
+   * How the phones send: another rate, jittered clocks, split sensors, gaps (producers/replay/phone.ts).
+   * Any of these sends timed readings (sensor-readings v2). @defaultValue v1: aligned 50 Hz rows
+   */
+  phone?: PhoneForm;
 }
 
 export interface ReplayStats {
@@ -112,6 +118,9 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
   const startTime = options.startTime ?? Date.now();
   const streams = deviceStreams(options.recordings, options.drift, options.loops ?? 1, options.devicePrefix);
   const readings = new ReadingsProducer(producer, { ...(options.topic ? { topic: options.topic } : {}) });
+  const phones = isTimed(options.phone)
+    ? new Map(streams.map((s) => [s, new PhoneStream(s.device, s, startTime, options.phone!)]))
+    : undefined;
   const total = streams.reduce((a, s) => a + s.labels.length, 0);
   const order: { stream: DeviceStream; from: number }[] = [];
   if ((options.mode ?? 'interleaved') === 'interleaved') {
@@ -141,8 +150,6 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
       wallStart += performance.now() - held;
     }
     const to = Math.min(stream.labels.length, from + chunk);
-    const rows: number[][] = [];
-    for (let i = from; i < to; i++) rows.push(Array.from(stream.samples.subarray(i * 6, i * 6 + 6)));
     const timestamp = startTime + (from * 1000) / 50;
     if (speed !== 'max') {
       const due = (timestamp - startTime) / speed - (performance.now() - wallStart);
@@ -154,9 +161,18 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
         await sleep(due);
       }
     }
-    batch.push(readings.record(stream.device, rows, { timestamp, labels: stream.labels.slice(from, to) }));
+    const phone = phones?.get(stream);
+    if (phone) {
+      const records = phone.records(readings, from, to);
+      batch.push(...records);
+      messages += records.length;
+    } else {
+      const rows: number[][] = [];
+      for (let i = from; i < to; i++) rows.push(Array.from(stream.samples.subarray(i * 6, i * 6 + 6)));
+      batch.push(readings.record(stream.device, rows, { timestamp, labels: stream.labels.slice(from, to) }));
+      messages++;
+    }
     sent += to - from;
-    messages++;
     if (batch.length >= batchSize) {
       await publish(producer, batch);
       batch = [];

@@ -68,7 +68,7 @@ function buildProgram(): Command {
     )
     .option(
       '--drift <spec>',
-      'drift injected into each test phone from --drift-at on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ',
+      'drift injected into each test phone from --drift-at on: rotation:x|y|z:DEG, bias:acc|gyro:X,Y,Z, gain:..., noise:..., sample-rate:HZ, lowpass:HZ',
       driftSpec,
       'rotation:z:45',
     )

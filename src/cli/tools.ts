@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Injection, parseInjection } from '../../producers/replay/inject.ts';
+import { checkPhoneForm, type PhoneForm } from '../../producers/replay/phone.ts';
 import { checkRejections, type RejectionReport } from '../../producers/replay/rejections.ts';
 import { replay } from '../../producers/replay/replay.ts';
 import { loadRecordings } from '../data/hapt.ts';
@@ -18,6 +19,7 @@ import {
   DEFAULT_DATA,
   type GlobalOptions,
   positiveInt,
+  positiveNumber,
   seconds as secondsArg,
   speed as speedArg,
 } from './options.ts';
@@ -87,7 +89,7 @@ export function addToolCommands(program: Command): void {
     .option('--sequential', 'one phone after another instead of all at once')
     .option(
       '--drift <spec>',
-      'inject a drift: rotation:z:45, bias:acc:0.2,0,0, gain:gyro:1.5, noise:acc:0.05, sample-rate:40',
+      'inject a drift: rotation:z:45, bias:acc:0.2,0,0, gain:gyro:1.5, noise:acc:0.05, sample-rate:40, lowpass:8',
       injectionArg,
     )
     .option(
@@ -100,6 +102,26 @@ export function addToolCommands(program: Command): void {
       'names this run’s phones <id>-user-NN; the featurizer refuses a phone whose sequence starts again, so a run id is used once (default: new on every run)',
       runIdArg,
     )
+    .option(
+      '--rate <hz>',
+      'samples per second each phone sends (the recordings are resampled; not 50: timed readings v2)',
+      positiveNumber,
+    )
+    .option(
+      '--jitter-ms <ms>',
+      'each sample taken up to this many ms off its nominal instant, and stamped so (timed readings v2)',
+      secondsArg,
+    )
+    .option(
+      '--split-sensors',
+      'accelerometer and gyroscope in separate messages, each on its own clock (timed readings v2)',
+    )
+    .option(
+      '--gap-ms <ms>',
+      'a silence this long every --gap-every seconds of stream, as an app in the background (timed readings v2)',
+      secondsArg,
+    )
+    .option('--gap-every <seconds>', 'how often the silence of --gap-ms comes', positiveNumber, 60)
     .option(
       '--check-timeout <seconds>',
       'how long to wait, after sending, for the featurizer to read the run and count its dead letters; 0 skips the check',
@@ -122,7 +144,20 @@ export function addToolCommands(program: Command): void {
         runId?: string;
         checkTimeout: number;
         featurizerGroup?: string;
+        rate?: number;
+        jitterMs?: number;
+        splitSensors?: boolean;
+        gapMs?: number;
+        gapEvery: number;
       }) => {
+        const phone: PhoneForm = {
+          ...(o.rate !== undefined ? { rate: o.rate } : {}),
+          ...(o.jitterMs !== undefined ? { jitterMs: o.jitterMs } : {}),
+          ...(o.splitSensors ? { splitSensors: true } : {}),
+          ...(o.gapMs !== undefined ? { gapMs: o.gapMs, gapEverySeconds: o.gapEvery } : {}),
+        };
+        // Checked before the transport connects: a bad form should not wait for a broker first.
+        checkPhoneForm(phone);
         const logger = createLogger({ level: global().logLevel });
         const ns = cliNamespace(global());
         const featurizerGroup = o.featurizerGroup ?? ns.group('featurizer');
@@ -139,6 +174,7 @@ export function addToolCommands(program: Command): void {
           const stats = await replay(producer, {
             devicePrefix: `${runId}-`,
             topic: ns.topics.sensorReadings,
+            phone,
             recordings: loadRecordings(o.split, o.data),
             loops: o.loops,
             speed: o.speed,

@@ -10,7 +10,16 @@ describe('drift injection', () => {
     expect(parseInjection('gain:gyro:1.3')).toEqual({ kind: 'gain', sensor: 'gyro', factor: 1.3 });
     expect(parseInjection('noise:acc:0.05')).toEqual({ kind: 'noise', sensor: 'acc', std: 0.05 });
     expect(parseInjection('sample-rate:40')).toEqual({ kind: 'sample-rate', rate: 40 });
-    for (const bad of ['rotation:w:10', 'bias:acc:1,2', 'gain:mag:2', 'noise:acc:x', 'sample-rate:0', 'tilt']) {
+    expect(parseInjection('lowpass:8')).toEqual({ kind: 'lowpass', hz: 8 });
+    for (const bad of [
+      'rotation:w:10',
+      'bias:acc:1,2',
+      'gain:mag:2',
+      'noise:acc:x',
+      'sample-rate:0',
+      'lowpass:30',
+      'tilt',
+    ]) {
       expect(() => parseInjection(bad)).toThrow(/use rotation:x\|y\|z:DEGREES/);
     }
   });
@@ -74,5 +83,27 @@ describe('drift injection', () => {
     expect(samples[6]).toBe(2);
     expect(out[0]).toBe('WALKING');
     expect(out[50]).toBe('SITTING');
+  });
+
+  it('lowpass keeps slow movement and takes out what is above its cut-off, on all six channels', () => {
+    // 1 Hz (walking cadence) plus 15 Hz (what an 8 Hz on-chip filter removes), 10 s at 50 Hz.
+    const n = 500;
+    const input = new Float64Array(n * 6);
+    for (let i = 0; i < n; i++)
+      for (let c = 0; c < 6; c++)
+        input[i * 6 + c] = Math.sin((2 * Math.PI * i) / 50) + 0.5 * Math.sin((2 * Math.PI * 15 * i) / 50);
+    const { samples } = applyInjection(input, new Array(n).fill(null), { kind: 'lowpass', hz: 8 });
+    // Over the last 5 s: the 15 Hz part (the difference between neighbours, mostly) is almost gone.
+    const wiggle = (x: Float64Array, c: number) => {
+      let s = 0;
+      for (let i = 251; i < n; i++) s += Math.abs(x[i * 6 + c] - x[(i - 1) * 6 + c]);
+      return s / (n - 251);
+    };
+    for (let c = 0; c < 6; c++) {
+      expect(wiggle(samples, c)).toBeLessThan(0.25 * wiggle(input, c));
+      // The slow part comes through, only delayed: its range is kept.
+      const tail = Array.from({ length: 250 }, (_, k) => samples[(250 + k) * 6 + c]);
+      expect(Math.max(...tail) - Math.min(...tail)).toBeGreaterThan(1.8);
+    }
   });
 });
