@@ -43,6 +43,25 @@ export interface ContainerTargetOptions {
   logger?: Logger;
 }
 
+/**
+ * Options from the environment (docs/deployment.md): image.sh's own `IMAGE` and `IMAGE_ENGINE`, so that the deployer
+ * runs what `image.sh build` built; `DEPLOY_PORTS` (`<from>-<to>`); `SERVING_API_KEY` (generated when unset).
+ */
+export function containerOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Omit<ContainerTargetOptions, 'modelDir' | 'registry' | 'logger'> {
+  const o: Omit<ContainerTargetOptions, 'modelDir' | 'registry' | 'logger'> = {};
+  if (env.IMAGE) o.image = env.IMAGE;
+  if (env.IMAGE_ENGINE) o.engine = env.IMAGE_ENGINE as 'podman' | 'docker';
+  if (env.SERVING_API_KEY) o.apiKey = env.SERVING_API_KEY;
+  if (env.DEPLOY_PORTS) {
+    const m = /^(\d+)-(\d+)$/.exec(env.DEPLOY_PORTS);
+    if (!m) throw new InvalidOptionError(`DEPLOY_PORTS is "${env.DEPLOY_PORTS}"; write <from>-<to>, e.g. 38100-38119`);
+    o.ports = [Number(m[1]), Number(m[2])];
+  }
+  return o;
+}
+
 type Resolved = Required<Omit<ContainerTargetOptions, 'modelDir' | 'registry' | 'engine' | 'stagingDir' | 'logger'>> &
   Pick<ContainerTargetOptions, 'modelDir' | 'registry' | 'engine' | 'stagingDir'>;
 
@@ -91,7 +110,9 @@ export class ContainerTarget implements DeployTarget {
     if (![from, to].every((p) => Number.isInteger(p) && p >= 1 && p <= 65_535) || from > to)
       throw new InvalidOptionError(`ports must be two port numbers, low to high (got ${from}–${to})`);
     if (o.engine !== undefined && o.engine !== 'podman' && o.engine !== 'docker')
-      throw new InvalidOptionError(`engine is "${o.engine}"; choose podman or docker, or leave it to image.sh`);
+      throw new InvalidOptionError(
+        `engine (env IMAGE_ENGINE) is "${o.engine}"; choose podman or docker, or leave it to image.sh`,
+      );
     if (!(Number.isInteger(o.readyTimeoutMs) && o.readyTimeoutMs > 0))
       throw new InvalidOptionError('readyTimeoutMs must be a positive integer');
     if (!(Number.isInteger(o.stopTimeoutMs) && o.stopTimeoutMs >= 0))
@@ -161,10 +182,13 @@ export class ContainerTarget implements DeployTarget {
       if (instance) await this.#remove(instance);
       const rolledBack = this.#current !== null;
       this.#log.warn({ err, model, stderr: stderr.slice(-500) }, 'deploy failed');
-      throw new DeploymentError(`deploying ${model.name} v${model.version} to a container failed: ${(err as Error).message}`, {
-        cause: err,
-        context: { model, rolledBack, keptVersion: this.#current?.model.version ?? null },
-      });
+      throw new DeploymentError(
+        `deploying ${model.name} v${model.version} to a container failed: ${(err as Error).message}`,
+        {
+          cause: err,
+          context: { model, rolledBack, keptVersion: this.#current?.model.version ?? null },
+        },
+      );
     }
   }
 
@@ -233,7 +257,10 @@ export class ContainerTarget implements DeployTarget {
     } catch (err) {
       // A container left behind holds a port and memory but serves nothing new; report it, do not fail the deploy.
       const e = err as { stderr?: string; message: string };
-      this.#log.error({ container: instance.name, stderr: this.#redact(e.stderr || e.message) }, 'container not removed');
+      this.#log.error(
+        { container: instance.name, stderr: this.#redact(e.stderr || e.message) },
+        'container not removed',
+      );
     }
     this.#started.delete(instance.name);
     await rm(instance.dir, { recursive: true, force: true });

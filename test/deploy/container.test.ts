@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ContainerTarget } from '../../src/deploy/container.ts';
+import { ContainerTarget, containerOptionsFromEnv } from '../../src/deploy/container.ts';
 import { DeploymentError, InvalidOptionError } from '../../src/errors.ts';
+import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { writeTestModel } from '../serving/models.ts';
 import { buildServingImage } from '../setup/image.ts';
 
@@ -50,7 +51,10 @@ const score = async (endpoint: string, key?: string) => {
     headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
     body: JSON.stringify({ vector: Array(8).fill(0) }),
   });
-  return { status: r.status, body: (await r.json()) as { version: number; predictions: { activity: string }[] } };
+  return {
+    status: r.status,
+    body: (await r.json()) as { version: number; digest: string; predictions: { activity: string }[] },
+  };
 };
 
 describe('container deploy target options', () => {
@@ -62,6 +66,23 @@ describe('container deploy target options', () => {
     expect(() => new ContainerTarget({ modelDir: '/m', engine: 'lxc' as never })).toThrow(/podman or docker/);
     expect(() => new ContainerTarget({ modelDir: '/m', script: '/nowhere/image.sh' })).toThrow(/not there/);
     expect(new ContainerTarget({ modelDir: '/m' }).apiKey.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('reads image.sh IMAGE and IMAGE_ENGINE, DEPLOY_PORTS and SERVING_API_KEY from the environment', () => {
+    const env = {
+      IMAGE: 'img:1',
+      IMAGE_ENGINE: 'podman',
+      DEPLOY_PORTS: '38100-38101',
+      SERVING_API_KEY: 'k'.repeat(16),
+    };
+    expect(containerOptionsFromEnv(env)).toEqual({
+      image: 'img:1',
+      engine: 'podman',
+      ports: [38100, 38101],
+      apiKey: 'k'.repeat(16),
+    });
+    expect(containerOptionsFromEnv({})).toEqual({});
+    expect(() => containerOptionsFromEnv({ DEPLOY_PORTS: '38100' })).toThrow(/<from>-<to>/);
   });
 });
 
@@ -100,4 +121,30 @@ describe.skipIf(!image)(`container deploy target on ${image ?? `(skipped: ${reas
     expect(await ourContainers()).toEqual([]);
     await expect(fetch(`${d2.endpoint}/readyz`)).rejects.toThrow();
   }, 300_000);
+
+  it('exports a version from the registry, as the deployer service does', async () => {
+    const scratch = await mkdtemp(path.join(tmpdir(), 'deploy-container-registry-'));
+    try {
+      const { bytes } = await writeTestModel(path.join(scratch, 'models'), { name: 'har', version: 1 }, { flip: true });
+      const store = new EmbeddedTrackingStore(path.join(scratch, 'tracking'));
+      await store.ensureModel('har');
+      const { runId } = await store.startRun(await store.experiment('e'));
+      const ref = await store.logArtifact(runId, 'model.json', bytes);
+      await store.createVersion('har', { runId, artifactPath: 'model.json', artifactDigest: ref.digest });
+      const fromRegistry = new ContainerTarget({ registry: store, image, ports: PORTS, namePrefix: PREFIX });
+      try {
+        const d = await fromRegistry.deploy({ name: 'har', version: 1 });
+        expect((await score(d.endpoint, fromRegistry.apiKey)).body).toMatchObject({
+          version: 1,
+          digest: ref.digest,
+          predictions: [{ activity: 'WALKING' }],
+        });
+      } finally {
+        await fromRegistry.close();
+      }
+      expect(await ourContainers()).toEqual([]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
