@@ -12,6 +12,7 @@
 #   scripts/services/image.sh status   exit 0 when the container runs
 #   scripts/services/image.sh health   run the image's HEALTHCHECK once (podman without systemd has no timer for it); exit 0 when healthy
 #   scripts/services/image.sh env      print the environment for running podman by hand: eval "$(scripts/services/image.sh env)"
+#                                      (IMAGE_ENGINE, and for podman CONTAINERS_CONF and CONTAINERS_STORAGE_CONF)
 #
 # dist/ and the production node_modules are made on the host (tsc; npm ci --omit=dev, cached by package-lock.json)
 # and copied in (Dockerfile --target prebuilt): the build never needs the npm registry from inside a container.
@@ -303,9 +304,12 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   env)
+    # IMAGE_ENGINE too: the engine is chosen once (src/deploy/container.ts reads this line), not probed per command.
     if [ "$(engine)" = podman ]; then
       podman_config
-      echo "export CONTAINERS_CONF='$CONTAINERS_CONF' CONTAINERS_STORAGE_CONF='$CONTAINERS_STORAGE_CONF'"
+      echo "export IMAGE_ENGINE='podman' CONTAINERS_CONF='$CONTAINERS_CONF' CONTAINERS_STORAGE_CONF='$CONTAINERS_STORAGE_CONF'"
+    else
+      echo "export IMAGE_ENGINE='$(engine)'"
     fi
     ;;
   *) echo "usage: $0 build|run|stop|status|health|env" >&2; exit 2 ;;

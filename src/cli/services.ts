@@ -10,6 +10,7 @@ import { ModelSwitcher } from '../../consumers/predictor/switcher.ts';
 import { candidateTrainer, QUICK_CANDIDATES } from '../../consumers/retrainer/candidates.ts';
 import { RetrainerConsumer } from '../../consumers/retrainer/consumer.ts';
 import { AciTarget, aciOptionsFromEnv } from '../deploy/aci.ts';
+import { ContainerTarget, containerOptionsFromEnv } from '../deploy/container.ts';
 import { LocalTarget } from '../deploy/local.ts';
 import type { DeployTarget } from '../deploy/types.ts';
 import { InvalidOptionError } from '../errors.ts';
@@ -100,17 +101,36 @@ function consumerRunning(consumer: StreamConsumer): Running {
   return { stop: () => consumer.stop(), details: () => ({ partitions: consumer.assignments() }) };
 }
 
-const DEPLOY_TARGETS = ['local', 'aci'] as const;
+const DEPLOY_TARGETS = ['local', 'container', 'aci'] as const;
 
 function checkDeployTarget(kind: string): void {
   if (!(DEPLOY_TARGETS as readonly string[]).includes(kind))
-    throw new InvalidOptionError(`--target (env DEPLOY_TARGET) is "${kind}"; choose ${DEPLOY_TARGETS.join(' or ')}`);
+    throw new InvalidOptionError(
+      `--target (env DEPLOY_TARGET) is "${kind}"; choose ${DEPLOY_TARGETS.slice(0, -1).join(', ')} or ${DEPLOY_TARGETS.at(-1)}`,
+    );
 }
 
-function deployTarget(kind: string, logger: Logger): DeployTarget {
+/** The target, and what closes it and whatever it was given (the container target's registry). */
+function deployTarget(kind: string, logger: Logger): { target: DeployTarget; close(): Promise<void> } {
   checkDeployTarget(kind);
-  if (kind === 'aci') return new AciTarget({ ...aciOptionsFromEnv(), logger });
-  return new LocalTarget({ trackingDir: process.env[TRACKING_ENV.dir] ?? '.data/tracking', logger });
+  if (kind === 'aci') {
+    const target = new AciTarget({ ...aciOptionsFromEnv(), logger });
+    return { target, close: () => target.close() };
+  }
+  if (kind === 'container') {
+    // Versions are exported from the registry the retrainer writes (embedded or MLflow) into the mounted folder.
+    const backend = createTrackingBackend();
+    const target = new ContainerTarget({ ...containerOptionsFromEnv(), registry: backend.registry, logger });
+    return {
+      target,
+      close: async () => {
+        await target.close();
+        await backend.close();
+      },
+    };
+  }
+  const target = new LocalTarget({ trackingDir: process.env[TRACKING_ENV.dir] ?? '.data/tracking', logger });
+  return { target, close: () => target.close() };
 }
 
 /** One subcommand per consumer, for a deployment with one process per consumer (docs/operations.md). */
@@ -200,20 +220,20 @@ export function addServiceCommands(program: Command): void {
   )
     .option(
       '--target <kind>',
-      'local (a serving process per version) or aci (Azure Container Instances)',
+      'local (a serving process per version), container (the serving image, locally with podman or docker) or aci (Azure Container Instances)',
       process.env.DEPLOY_TARGET ?? 'local',
     )
     .action((o: ServiceOptions & { target: string }) => {
       // Checked before the transport connects: a typo should not wait for a broker first.
       checkDeployTarget(o.target);
       return runService('deployer', global(), o, async ({ wiring, logger }) => {
-        const target = deployTarget(o.target, logger);
+        const { target, close } = deployTarget(o.target, logger);
         const { consumer } = deployerConsumer(wiring, { target });
         await consumer.start();
         return {
           stop: async () => {
             await consumer.stop();
-            await target.close();
+            await close();
           },
           details: () => ({ serving: target.current() }),
         };

@@ -1,5 +1,5 @@
 /**
- * The deploy-target port (STYLE habit 2): local processes, Azure Container
+ * The deploy-target port (STYLE habit 2): local processes, local containers, Azure Container
  * Instances. Code above it never imports child_process or an Azure SDK.
  */
 import type { ModelRef } from '../serving/model-source.ts';
@@ -13,7 +13,7 @@ export interface Deployment {
 }
 
 export interface DeployTarget {
-  readonly kind: 'local' | 'aci';
+  readonly kind: 'local' | 'aci' | 'container';
   /** The deployment receiving traffic, or null before the first success. */
   current(): Deployment | null;
   /**

@@ -49,7 +49,7 @@ export interface DeploymentEvent {
   event: 'started' | 'succeeded' | 'failed' | 'rolled-back';
   model: string;
   version: number;
-  target: 'local' | 'aci';
+  target: 'local' | 'aci' | 'container';
   /**
    * The scoring endpoint, once known.
    */

@@ -9,6 +9,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const LONGEST_FIRST = [
   'test/serving/image.test.ts',
+  'test/deploy/container.test.ts',
   'test/cli/main-job-real.test.ts',
   'test/cli/main-job-embedded.test.ts',
   'test/report/report.test.ts',
