@@ -4,6 +4,7 @@ import { InvalidOptionError, SchemaViolationError } from '../errors.ts';
 import type { Headers } from '../transport/types.ts';
 import { DecodeError } from './decode-error.ts';
 import { decodeReadingsBinary, encodeReadingsBinary, READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
+import { decodeReadingsBinaryV2, encodeReadingsBinaryV2 } from './readings-binary-v2.ts';
 import {
   ALL_EVENT_TYPES,
   dataSchemaUri,
@@ -91,6 +92,10 @@ export function encodeEvent<T extends EventType>(input: EncodeInput<T>): Encoded
     value = encodeReadingsBinary(input.data as EventDataMap[typeof EVENT_TYPES.sensorReadings], {
       precision: input.binaryPrecision ?? 32,
     });
+  } else if (input.type === EVENT_TYPES.sensorReadingsV2) {
+    value = encodeReadingsBinaryV2(input.data as EventDataMap[typeof EVENT_TYPES.sensorReadingsV2], {
+      precision: input.binaryPrecision ?? 32,
+    });
   } else throw new InvalidOptionError(`content-type ${contentType} is for sensor readings only, not ${input.type}`);
   const time =
     input.time === undefined
@@ -162,6 +167,8 @@ export function decodeEvent<T extends EventType = EventType>(
   if (contentType.startsWith(JSON_CONTENT_TYPE)) data = parseJson(value);
   else if (contentType === READINGS_BINARY_CONTENT_TYPE && type === EVENT_TYPES.sensorReadings) {
     data = decodeReadingsBinary(value);
+  } else if (contentType === READINGS_BINARY_CONTENT_TYPE && type === EVENT_TYPES.sensorReadingsV2) {
+    data = decodeReadingsBinaryV2(value);
   } else {
     throw new DecodeError(
       'bad-content-type',
