@@ -88,23 +88,34 @@ describe('Event Hubs transport against the service', () => {
       await producer.publish(
         Array.from({ length: 200 }, (_, i) => ({ topic, key: `dev-${i % 20}`, value: Buffer.from(String(i)) })),
       );
-      await waitFor(() => seen.length >= 200, 'the first 200');
+      await waitFor(() => new Set(seen.map((r) => r.value.toString())).size >= 200, 'the first 200');
       await a.stop();
+      // While the two members first balanced, both may have read a partition for a moment (Event Hubs'
+      // ownership is claimed, then noticed): at-least-once allows those copies. From the hand-over on,
+      // what the one left reads must start at the stopped member's checkpoints.
+      const handedOver = seen.length;
       await waitFor(() => b.assignments().length === 4, 'the remaining member to own all four partitions');
       await producer.publish(
         Array.from({ length: 200 }, (_, i) => ({ topic, key: `dev-${i % 20}`, value: Buffer.from(String(200 + i)) })),
       );
-      await waitFor(() => seen.length >= 400, 'the next 200');
+      await waitFor(() => new Set(seen.map((r) => r.value.toString())).size >= 400, 'the next 200');
       // Every checkpoint at the end: nothing more is delivered, the records seen are final.
       const ends = await transport.endOffsets(topic);
       await waitFor(
         async () => JSON.stringify(await transport.committedOffsets(groupId, topic)) === JSON.stringify(ends),
         'checkpoints at the end of every partition',
       );
-      // Nothing skipped, nothing twice: the checkpoints were written before the hand-over.
-      expect(seen.map((r) => Number(r.value.toString())).sort((x, y) => x - y)).toEqual(
+      // Nothing skipped; after the hand-over nothing twice and nothing from before it again: the
+      // checkpoints were written before the hand-over.
+      expect([...new Set(seen.map((r) => Number(r.value.toString())))].sort((x, y) => x - y)).toEqual(
         Array.from({ length: 400 }, (_, i) => i),
       );
+      expect(
+        seen
+          .slice(handedOver)
+          .map((r) => Number(r.value.toString()))
+          .sort((x, y) => x - y),
+      ).toEqual(Array.from({ length: 200 }, (_, i) => 200 + i));
       expect(await transport.committedOffsets(groupId, topic)).toEqual(await transport.endOffsets(topic));
       await b.stop();
     } finally {
