@@ -24,6 +24,8 @@ import { replay } from '../producers/replay/replay.ts';
 import { drained } from '../src/cli/drain.ts';
 import { loadRecordings } from '../src/data/hapt.ts';
 import { silentLogger } from '../src/log/logger.ts';
+import { decodeEvent } from '../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../src/schemas/registry.ts';
 import { namespacedTopics, topicSpecs } from '../src/topics.ts';
 import { EmbeddedLog } from '../src/transport/embedded/log.ts';
 import { EventHubsTransport } from '../src/transport/eventhubs/eventhubs-transport.ts';
@@ -94,7 +96,7 @@ async function measure(transport: Transport, exactlyOnce: boolean): Promise<Resu
     appended.set(`${r.partition}:${r.offset}`, r.timestamp);
   const latencies: number[] = [];
   for await (const r of readTopic(transport, topics.features)) {
-    const v = JSON.parse(r.value.toString()) as { source: { partition: number; lastOffset: number } };
+    const v = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
     const produced = appended.get(`${v.source.partition}:${v.source.lastOffset}`);
     const verdict = verdictAt.get(`${r.partition}:${r.offset}`);
     if (produced !== undefined && verdict !== undefined) latencies.push(verdict - produced);
