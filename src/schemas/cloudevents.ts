@@ -170,9 +170,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes and validates one record: size, envelope attributes, media type,
- * UTF-8, JSON (parsed once), the data schema chosen by `ce_type` with a
- * validator compiled at start, and the cross-field rules JSON Schema cannot
- * state. Throws DecodeError with a reason code and a precise message.
+ * UTF-8, JSON (parsed once) or a binary body's layout, the data schema chosen
+ * by `ce_type` with a validator compiled at start (for feature-vector+binary:
+ * the schema minus `values`, whose finiteness the decoder checked), and the
+ * cross-field rules JSON Schema cannot state. Throws DecodeError with a reason
+ * code and a precise message.
  */
 export function decodeEvent<T extends EventType = EventType>(
   headers: Headers,
