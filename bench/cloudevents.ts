@@ -2,13 +2,21 @@
  * Encode/decode throughput of one 50-sample sensor-readings event (a phone's
  * second), JSON and readings+binary, for a real HAPT second (values printed
  * with 5 significant digits) and for the same second at full double precision
- * (what JSON.stringify prints for a phone's raw doubles).
+ * (what JSON.stringify prints for a phone's raw doubles). Then one 218-value
+ * feature vector, JSON and feature-vector+binary.
  * Run: npm run bench:schemas. For information only; no test asserts on speed.
  */
 import { loadRecordings } from '../src/data/hapt.ts';
-import { decodeEvent, encodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../src/schemas/cloudevents.ts';
+import { FEATURE_SET, Featurizer } from '../src/features/index.ts';
+import {
+  decodeEvent,
+  encodeEvent,
+  FEATURE_VECTOR_BINARY_CONTENT_TYPE,
+  READINGS_BINARY_CONTENT_TYPE,
+} from '../src/schemas/cloudevents.ts';
+import { decodeFeatureVectorBinary } from '../src/schemas/feature-vector-binary.ts';
 import { EVENT_TYPES } from '../src/schemas/registry.ts';
-import type { SensorReadings } from '../src/schemas/types.gen.ts';
+import type { FeatureVector, SensorReadings } from '../src/schemas/types.gen.ts';
 
 const recording = loadRecordings('train', 'sample')[0];
 const from = recording.labels.indexOf('WALKING');
@@ -63,3 +71,30 @@ for (const [label, data] of [
   measure('decode binary (all checks)', () => decodeEvent(binary.headers, binary.value, { accept }));
   measure('  JSON.parse(utf8) alone', () => JSON.parse(json.value.toString('utf8')));
 }
+
+// One feature vector as the featurizer emits it: 218 values of a real HAPT window, full doubles.
+const window = new Featurizer({ sampleRateHz: 50 }).push(
+  recording.samples.subarray(from * 6, (from + 128) * 6),
+  recording.labels.slice(from, from + 128),
+)[0];
+const vector: FeatureVector = {
+  device: real.device,
+  featureSet: FEATURE_SET,
+  values: Array.from(window.features) as FeatureVector['values'],
+  window: { start: real.timestamp, end: real.timestamp + 2540, firstSample: from, lastSample: from + 127 },
+  source: { topic: 'sensor-readings', partition: 0, firstOffset: 41, lastOffset: 43 },
+  label: window.label,
+};
+const vectorBase = { type: EVENT_TYPES.featureVector, source: 'bench', subject: real.device, id: 'x', time } as const;
+const vectorAccept = [EVENT_TYPES.featureVector] as const;
+const vectorBinary = { ...vectorBase, data: vector, contentType: FEATURE_VECTOR_BINARY_CONTENT_TYPE } as const;
+const vjson = encodeEvent({ ...vectorBase, data: vector });
+const vbin = encodeEvent(vectorBinary);
+console.log(
+  `feature vector (${vector.values.length} float64 values): JSON ${vjson.value.length} B, feature-vector+binary ${vbin.value.length} B`,
+);
+measure('encode JSON (validated)', () => encodeEvent({ ...vectorBase, data: vector }));
+measure('encode binary (validated)', () => encodeEvent(vectorBinary));
+measure('decode JSON (all checks)', () => decodeEvent(vjson.headers, vjson.value, { accept: vectorAccept }));
+measure('decode binary (all checks)', () => decodeEvent(vbin.headers, vbin.value, { accept: vectorAccept }));
+measure('  binary body alone, no schema', () => decodeFeatureVectorBinary(vbin.value));

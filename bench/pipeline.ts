@@ -12,18 +12,24 @@
  * service: the figure is what the adapter, the SDK and AMQP cost on this machine, not what a namespace's
  * throughput units allow.
  *
+ * `--embedded-only` stops after the embedded log (no broker, no Azurite: a quick before/after figure);
+ * `--vector-encoding json|binary` picks the featurizer's vector body (default binary).
+ *
  * Latency: for each feature vector, (time the detector finished the batch holding it) − (time the last
  * readings record of its window was appended to the log); p50/p99 over all vectors.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import type { VectorEncoding } from '../consumers/featurizer/processor.ts';
 import { driftDetectorConsumer, featurizerConsumer } from '../consumers/index.ts';
 import { parseInjection } from '../producers/replay/inject.ts';
 import { replay } from '../producers/replay/replay.ts';
 import { drained } from '../src/cli/drain.ts';
 import { loadRecordings } from '../src/data/hapt.ts';
 import { silentLogger } from '../src/log/logger.ts';
+import { decodeEvent } from '../src/schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../src/schemas/registry.ts';
 import { namespacedTopics, topicSpecs } from '../src/topics.ts';
 import { EmbeddedLog } from '../src/transport/embedded/log.ts';
 import { EventHubsTransport } from '../src/transport/eventhubs/eventhubs-transport.ts';
@@ -39,6 +45,8 @@ const arg = (name: string, fallback: string) => {
   return i < 0 ? fallback : process.argv[i + 1];
 };
 const loops = Number(arg('--loops', '4'));
+const vectorEncoding = arg('--vector-encoding', 'binary') as VectorEncoding;
+const embeddedOnly = process.argv.includes('--embedded-only');
 const recordings = (() => {
   const seen = new Set<number>();
   return loadRecordings('test', 'sample').filter((r) => !seen.has(r.user) && seen.add(r.user));
@@ -59,7 +67,10 @@ async function measure(transport: Transport, exactlyOnce: boolean): Promise<Resu
   await transport.ensureTopics(topicSpecs(3, topics));
   const run = randomUUID().slice(0, 8);
   const verdictAt = new Map<string, number>();
-  const featurizer = featurizerConsumer({ transport, topics, groupId: `f-${run}`, exactlyOnce, logger: silentLogger });
+  const featurizer = featurizerConsumer(
+    { transport, topics, groupId: `f-${run}`, exactlyOnce, logger: silentLogger },
+    { vectorEncoding },
+  );
   const detector = driftDetectorConsumer({ transport, topics, groupId: `d-${run}`, exactlyOnce, logger: silentLogger });
   // Stamp each vector's verdict time: wrap the detector's processing.
   const process = detector.processor.process.bind(detector.processor);
@@ -94,7 +105,7 @@ async function measure(transport: Transport, exactlyOnce: boolean): Promise<Resu
     appended.set(`${r.partition}:${r.offset}`, r.timestamp);
   const latencies: number[] = [];
   for await (const r of readTopic(transport, topics.features)) {
-    const v = JSON.parse(r.value.toString()) as { source: { partition: number; lastOffset: number } };
+    const v = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
     const produced = appended.get(`${v.source.partition}:${v.source.lastOffset}`);
     const verdict = verdictAt.get(`${r.partition}:${r.offset}`);
     if (produced !== undefined && verdict !== undefined) latencies.push(verdict - produced);
@@ -124,7 +135,8 @@ function show(name: string, r: Result) {
 const embedded = new EmbeddedLog({ logger: silentLogger });
 const emb = await measure(embedded, false);
 await embedded.close();
-show('embedded log', emb);
+show(`embedded log (${vectorEncoding} vectors)`, emb);
+if (embeddedOnly) process.exit(0);
 
 let brokers = process.env.KAFKA_BROKERS;
 let stopBroker = () => {};

@@ -1,4 +1,5 @@
 import { calibrateSamples, frameChange, IDENTITY, isValidCalibration } from '../../src/calibration/affine.ts';
+import { InvalidOptionError } from '../../src/errors.ts';
 import { FEATURE_SET, type FeatureWindow, Featurizer, flattenRows, WINDOW } from '../../src/features/index.ts';
 import type { Logger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
@@ -6,7 +7,13 @@ import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoi
 import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
 import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
-import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
+import {
+  type ContentType,
+  decodeEvent,
+  encodeEvent,
+  FEATURE_VECTOR_BINARY_CONTENT_TYPE,
+  JSON_CONTENT_TYPE,
+} from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type {
   DeviceCalibration,
@@ -22,11 +29,20 @@ import { newTimed, resampleReadings } from './timed.ts';
 
 export const COMPONENT = 'featurizer';
 
+export const VECTOR_ENCODINGS = ['binary', 'json'] as const;
+export type VectorEncoding = (typeof VECTOR_ENCODINGS)[number];
+
 export interface FeaturizerProcessorOptions {
   /** Sample rate the featurizer computes for; readings at another rate are dead-lettered. @defaultValue 50 */
   sampleRateHz?: number;
   /** Largest readings message accepted, in bytes. @defaultValue 1 MiB */
   maxMessageBytes?: number;
+  /**
+   * Body of the feature vectors it publishes: `binary` (docs/schemas.md, feature-vector+binary: the
+   * values as raw float64, encoded 7× and decoded 5× faster than JSON, half the bytes) or `json`, for consumers
+   * that predate the binary body. Every consumer of this project reads both. @defaultValue 'binary'
+   */
+  vectorEncoding?: VectorEncoding;
   /** @defaultValue TOPICS */
   topics?: TopicNames;
   logger?: Logger;
@@ -54,8 +70,16 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   readonly #output: string;
   readonly #loop: RecordLoop;
   readonly #metrics: PipelineMetrics | undefined;
+  readonly #contentType: ContentType;
 
   constructor(options: FeaturizerProcessorOptions = {}) {
+    const encoding = options.vectorEncoding ?? 'binary';
+    if (!VECTOR_ENCODINGS.includes(encoding)) {
+      throw new InvalidOptionError(
+        `vectorEncoding is "${encoding}"; choose ${VECTOR_ENCODINGS.join(' or ')} (binary unless a consumer reads JSON only)`,
+      );
+    }
+    this.#contentType = encoding === 'json' ? JSON_CONTENT_TYPE : FEATURE_VECTOR_BINARY_CONTENT_TYPE;
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
     this.#output = (options.topics ?? TOPICS).features;
@@ -279,6 +303,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       subject: device,
       id: `${device}:${firstSample}`,
       time: new Date(last.time),
+      contentType: this.#contentType,
       data: {
         device,
         featureSet: FEATURE_SET,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { VECTOR_ENCODINGS, type VectorEncoding } from '../../consumers/featurizer/processor.ts';
 import {
   type ConsumerWiring,
   deployerConsumer,
@@ -150,14 +151,24 @@ export function addServiceCommands(program: Command): void {
       .option('--exactly-once', 'Kafka transactions: outputs, state checkpoints and offsets commit together')
       .option('--checkpoint-interval <n>', 'input records per partition between state checkpoints', '1000');
 
-  stateful(program.command('featurizer').description('run the featurizer: sensor-readings in, features out')).action(
-    (o: ServiceOptions) =>
-      runService('featurizer', global(), o, async ({ wiring }) => {
-        const { consumer } = featurizerConsumer(wiring);
+  stateful(program.command('featurizer').description('run the featurizer: sensor-readings in, features out'))
+    .option(
+      '--vector-encoding <encoding>',
+      `body of the feature vectors, ${VECTOR_ENCODINGS.join(' or ')}: json for readers that predate the binary body (env VECTOR_ENCODING)`,
+      process.env.VECTOR_ENCODING ?? 'binary',
+    )
+    .action((o: ServiceOptions & { vectorEncoding: string }) => {
+      const vectorEncoding = o.vectorEncoding as VectorEncoding;
+      if (!VECTOR_ENCODINGS.includes(vectorEncoding))
+        throw new InvalidOptionError(
+          `--vector-encoding (env VECTOR_ENCODING) is "${o.vectorEncoding}"; choose ${VECTOR_ENCODINGS.join(' or ')}`,
+        );
+      return runService('featurizer', global(), o, async ({ wiring }) => {
+        const { consumer } = featurizerConsumer(wiring, { vectorEncoding });
         await consumer.start();
         return consumerRunning(consumer);
-      }),
-  );
+      });
+    });
 
   stateful(program.command('detector').description('run the drift detector: features in, drift events out')).action(
     (o: ServiceOptions) =>

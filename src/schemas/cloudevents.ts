@@ -3,6 +3,13 @@ import type { ErrorObject } from 'ajv/dist/2020.js';
 import { InvalidOptionError, SchemaViolationError } from '../errors.ts';
 import type { Headers } from '../transport/types.ts';
 import { DecodeError } from './decode-error.ts';
+import {
+  decodeFeatureVectorBinary,
+  encodeFeatureVectorBinary,
+  FEATURE_VECTOR_BINARY_CONTENT_TYPE,
+  firstNonFinite,
+  validateFeatureVectorHeader,
+} from './feature-vector-binary.ts';
 import { decodeReadingsBinary, encodeReadingsBinary, READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
 import { decodeReadingsBinaryV2, encodeReadingsBinaryV2 } from './readings-binary-v2.ts';
 import {
@@ -25,10 +32,21 @@ import {
  */
 
 export { DECODE_REASONS, DecodeError, type DecodeReason } from './decode-error.ts';
+export { FEATURE_VECTOR_BINARY_CONTENT_TYPE } from './feature-vector-binary.ts';
 export { READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
 
-const JSON_CONTENT_TYPE = 'application/json';
-export type ContentType = typeof JSON_CONTENT_TYPE | typeof READINGS_BINARY_CONTENT_TYPE;
+export const JSON_CONTENT_TYPE = 'application/json';
+export type ContentType =
+  | typeof JSON_CONTENT_TYPE
+  | typeof READINGS_BINARY_CONTENT_TYPE
+  | typeof FEATURE_VECTOR_BINARY_CONTENT_TYPE;
+
+/** The one event type each binary body is made for. */
+const BINARY_BODIES: Readonly<Record<string, readonly EventType[]>> = {
+  // Format 1 (v1) or 2 (timed, v2): the event type says which, the body's first byte again.
+  [READINGS_BINARY_CONTENT_TYPE]: [EVENT_TYPES.sensorReadings, EVENT_TYPES.sensorReadingsV2],
+  [FEATURE_VECTOR_BINARY_CONTENT_TYPE]: [EVENT_TYPES.featureVector],
+};
 
 export interface EventAttributes {
   id: string;
@@ -53,7 +71,10 @@ export interface EncodeInput<T extends EventType> {
   time?: Date | string;
   /** @defaultValue the `$id` of the type's schema */
   dataschema?: string;
-  /** `application/vnd.activity-tracking.readings+binary` is for sensor readings only. @defaultValue application/json */
+  /**
+   * `application/vnd.activity-tracking.readings+binary` is for sensor readings only,
+   * `application/vnd.activity-tracking.feature-vector+binary` for feature vectors only. @defaultValue application/json
+   */
   contentType?: ContentType;
   /** Sample precision of the binary body. @defaultValue 32 */
   binaryPrecision?: 32 | 64;
@@ -74,29 +95,48 @@ export interface EncodedEvent {
 
 /** Builds the headers and value of one record; throws SchemaViolationError when `data` breaks its schema. */
 export function encodeEvent<T extends EventType>(input: EncodeInput<T>): EncodedEvent {
+  const contentType = input.contentType ?? JSON_CONTENT_TYPE;
+  if (contentType !== JSON_CONTENT_TYPE && !BINARY_BODIES[contentType]?.includes(input.type)) {
+    throw new InvalidOptionError(
+      `content-type ${contentType} is for ${BINARY_BODIES[contentType]?.join(' and ') ?? 'no event type'}, not ${input.type}`,
+    );
+  }
+  const vectorBinary = contentType === FEATURE_VECTOR_BINARY_CONTENT_TYPE;
   if (input.validate !== false) {
-    const validate = validatorOf(input.type)!;
+    // A binary vector's values are checked in one pass for finiteness, not item by item by the schema.
+    const validate = vectorBinary ? validateFeatureVectorHeader : validatorOf(input.type)!;
     if (!validate(input.data)) {
       throw new SchemaViolationError(`cannot encode ${input.type}: ${describeAjvError(validate.errors?.[0])}`, {
         context: { type: input.type, ...ajvContext(validate.errors?.[0]) },
       });
     }
+    const values = vectorBinary ? (input.data as EventDataMap[typeof EVENT_TYPES.featureVector]).values : [];
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      throw new SchemaViolationError(
+        `cannot encode ${input.type}: /values/${bad} is ${values[bad]}, not a finite number`,
+        {
+          context: { type: input.type, instancePath: `/values/${bad}` },
+        },
+      );
+    }
     const rule = crossCheck(input.type, input.data);
     if (rule)
       throw new SchemaViolationError(`cannot encode ${input.type}: ${rule[1]}`, { context: { type: input.type } });
   }
-  const contentType = input.contentType ?? JSON_CONTENT_TYPE;
   let value: Buffer;
   if (contentType === JSON_CONTENT_TYPE) value = Buffer.from(JSON.stringify(input.data));
-  else if (input.type === EVENT_TYPES.sensorReadings) {
-    value = encodeReadingsBinary(input.data as EventDataMap[typeof EVENT_TYPES.sensorReadings], {
-      precision: input.binaryPrecision ?? 32,
-    });
+  else if (vectorBinary) {
+    value = encodeFeatureVectorBinary(input.data as EventDataMap[typeof EVENT_TYPES.featureVector]);
   } else if (input.type === EVENT_TYPES.sensorReadingsV2) {
     value = encodeReadingsBinaryV2(input.data as EventDataMap[typeof EVENT_TYPES.sensorReadingsV2], {
       precision: input.binaryPrecision ?? 32,
     });
-  } else throw new InvalidOptionError(`content-type ${contentType} is for sensor readings only, not ${input.type}`);
+  } else {
+    value = encodeReadingsBinary(input.data as EventDataMap[typeof EVENT_TYPES.sensorReadings], {
+      precision: input.binaryPrecision ?? 32,
+    });
+  }
   const time =
     input.time === undefined
       ? new Date().toISOString()
@@ -136,9 +176,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes and validates one record: size, envelope attributes, media type,
- * UTF-8, JSON (parsed once), the data schema chosen by `ce_type` with a
- * validator compiled at start, and the cross-field rules JSON Schema cannot
- * state. Throws DecodeError with a reason code and a precise message.
+ * UTF-8, JSON (parsed once) or a binary body's layout, the data schema chosen
+ * by `ce_type` with a validator compiled at start (for feature-vector+binary:
+ * the schema minus `values`, whose finiteness the decoder checked), and the
+ * cross-field rules JSON Schema cannot state. Throws DecodeError with a reason
+ * code and a precise message.
  */
 export function decodeEvent<T extends EventType = EventType>(
   headers: Headers,
@@ -164,8 +206,13 @@ export function decodeEvent<T extends EventType = EventType>(
   }
   const contentType = headers['content-type'] ?? JSON_CONTENT_TYPE;
   let data: unknown;
+  let validate = validatorOf(type)!;
   if (contentType.startsWith(JSON_CONTENT_TYPE)) data = parseJson(value);
-  else if (contentType === READINGS_BINARY_CONTENT_TYPE && type === EVENT_TYPES.sensorReadings) {
+  else if (contentType === FEATURE_VECTOR_BINARY_CONTENT_TYPE && type === EVENT_TYPES.featureVector) {
+    // Layout and finite values checked by the decoder; the rest by the schema minus `values`.
+    data = decodeFeatureVectorBinary(value);
+    validate = validateFeatureVectorHeader;
+  } else if (contentType === READINGS_BINARY_CONTENT_TYPE && type === EVENT_TYPES.sensorReadings) {
     data = decodeReadingsBinary(value);
   } else if (contentType === READINGS_BINARY_CONTENT_TYPE && type === EVENT_TYPES.sensorReadingsV2) {
     data = decodeReadingsBinaryV2(value);
@@ -175,7 +222,6 @@ export function decodeEvent<T extends EventType = EventType>(
       `content-type "${contentType}" is not supported for ${type} (use ${JSON_CONTENT_TYPE})`,
     );
   }
-  const validate = validatorOf(type)!;
   if (!validate(data)) throw schemaError(type, data, validate.errors?.[0]);
   const rule = crossCheck(type as EventType, data);
   if (rule) throw new DecodeError(rule[0], `${type}: ${rule[1]}`);

@@ -50,6 +50,11 @@ describe('exit codes (docs/configuration.md)', () => {
       /SERVING_PORT \(--port\) is "-5"/,
     ],
     [['featurizer', '--metrics-port', 'x'], EXIT.config, /--metrics-port \(env METRICS_PORT\) is "x"/],
+    [
+      ['featurizer', '--vector-encoding', 'avro'],
+      EXIT.config,
+      /--vector-encoding \(env VECTOR_ENCODING\) is "avro"; choose binary or json/,
+    ],
     [['--transport', 'kafka', 'deployer', '--target', 'mars'], EXIT.config, /--target \(env DEPLOY_TARGET\) is "mars"/],
   ])('activity-tracking %j exits %i', { timeout: 60_000 }, async (args, code, message) => {
     const r = await runInProcess(args, {

@@ -13,6 +13,8 @@ import { waitFor } from '../support/wait.ts';
 const MESSAGES = 260;
 const SAMPLES = 64;
 
+// JSON vectors (4.2 kB each) make 259 of them weigh over 1 MiB; binary ones (2 kB) would need a second fetch.
+const vectorEncoding = 'json';
 const readings = (topic: string) => binaryReadings(topic, { messages: MESSAGES, samples: SAMPLES });
 
 /**
@@ -43,7 +45,7 @@ describe.each([
         headers: r.headers ?? {},
         timestamp: 0,
       }));
-      const expected = new FeaturizerProcessor({ topics }).process({
+      const expected = new FeaturizerProcessor({ topics, vectorEncoding }).process({
         topic: topics.sensorReadings,
         partition: 0,
         records: consumed,
@@ -53,7 +55,7 @@ describe.each([
       expect(publishBytes(expected)).toBeGreaterThan(1 << 20);
 
       const groupId = `featurizer-${randomUUID()}`;
-      const { consumer } = featurizerConsumer({ transport, topics, groupId, exactlyOnce });
+      const { consumer } = featurizerConsumer({ transport, topics, groupId, exactlyOnce }, { vectorEncoding });
       await consumer.start();
       try {
         await waitFor(

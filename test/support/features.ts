@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { FEATURE_NAMES, FEATURE_SET } from '../../src/features/index.ts';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
-import { encodeEvent } from '../../src/schemas/cloudevents.ts';
+import { type ContentType, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
 
@@ -63,16 +63,17 @@ export function recordingLogger(level = 'info'): { logger: Logger; records: () =
 
 /**
  * One consumed feature vector of `featureSet` from `user-01` at `offset` of partition 0 of `features`,
- * for processors fed by hand. @defaultValue values 0, 0.01, 0.02, ...; label null
+ * for processors fed by hand. @defaultValue values 0, 0.01, 0.02, ...; label null; a JSON body
  */
 export function consumedVector(
   featureSet: string,
   offset: number,
-  { values, label = null }: { values?: number[]; label?: string | null } = {},
+  { values, label = null, contentType }: { values?: number[]; label?: string | null; contentType?: ContentType } = {},
 ): ConsumedRecord {
   const { headers, value } = encodeEvent({
     type: EVENT_TYPES.featureVector,
     source: 'test',
+    ...(contentType ? { contentType } : {}),
     data: {
       device: 'user-01',
       featureSet,

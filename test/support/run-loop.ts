@@ -1,3 +1,4 @@
+import type { VectorEncoding } from '../../consumers/featurizer/processor.ts';
 import { driftDetectorConsumer, featurizerConsumer } from '../../consumers/index.ts';
 import { parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
@@ -26,7 +27,8 @@ export interface RunOptions {
   /** The featurizer's and the detector's registries. @defaultValue one new registry for both */
   metrics?: { featurizer: PipelineMetrics; detector: PipelineMetrics };
   /** Input records per partition between state checkpoints. @defaultValue the consumers' */
-  checkpointInterval?: number;
+  checkpointInterval?: number /** The body of the featurizer's vectors. @defaultValue the featurizer's (binary) */;
+  vectorEncoding?: VectorEncoding;
 }
 
 export interface RunSummary {
@@ -62,7 +64,10 @@ export async function runLoop(
     topics,
     ...(options.checkpointInterval ? { checkpointInterval: options.checkpointInterval } : {}),
   };
-  const featurizer = featurizerConsumer({ ...common, metrics: metrics.featurizer, groupId: `featurizer-${suffix}` });
+  const featurizer = featurizerConsumer(
+    { ...common, metrics: metrics.featurizer, groupId: `featurizer-${suffix}` },
+    options.vectorEncoding ? { vectorEncoding: options.vectorEncoding } : {},
+  );
   const detector = driftDetectorConsumer({
     ...common,
     metrics: metrics.detector,
@@ -128,7 +133,7 @@ export async function runLoop(
   for (let p = 0; p < featureEnds.length; p++) {
     if (featureEnds[p] === 0) continue;
     for (const r of await transport.readRange(topics.features, p, 0, featureEnds[p] - 1)) {
-      const v = JSON.parse(r.value.toString()) as { window: { start: number } };
+      const v = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
       vectorTime.set(`${p}:${r.offset}`, (v.window.start - startTime) / 1000);
     }
   }
