@@ -83,6 +83,24 @@ describe('POST /v1/readings with ce-type sensor-readings.v2', () => {
     expect(decodeEvent(record.headers, record.value).data).toEqual(both);
   });
 
+  it('takes the largest v2 body the schema allows under the default body limit', async () => {
+    const { gateway, transport } = await start();
+    const n = 2000;
+    const largest = {
+      device: 'phone-0123456789abcdef',
+      sensor: 'both',
+      timestamps: Array.from({ length: n }, (_, i) => T0 + i * 2.5 + Math.sin(i) / 7),
+      samples: Array.from({ length: n }, (_, i) => Array.from({ length: 6 }, (_, c) => -Math.sin(i * 7 + c) / 3)),
+      labels: Array.from({ length: n }, () => 'WALKING_UPSTAIRS'),
+    };
+    const body = JSON.stringify(largest);
+    expect(body.length).toBeGreaterThan(300_000);
+    const res = await post(gateway, body, { token: await token(largest.device), ceType: V2 });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ samples: n });
+    expect(await readAll(transport)).toHaveLength(1);
+  });
+
   it("refuses bad v2 readings with 400 and the decoder's reason, and publishes none of them", async () => {
     const { gateway, transport } = await start();
     const t = await token('phone-1');
