@@ -53,7 +53,7 @@ export function addGatewayCommands(program: Command): void {
       process.env.GATEWAY_HOST ?? '127.0.0.1',
     )
     .option('--port <port>', 'port (env GATEWAY_PORT; 0: any free port)', process.env.GATEWAY_PORT ?? '8090')
-    .option('--max-body-bytes <n>', 'largest request body (default 262144)', positiveInt)
+    .option('--max-body-bytes <n>', 'largest request body (default 524288)', positiveInt)
     .option('--max-in-flight <n>', 'batches awaiting the broker before 429 (default 4096)', positiveInt)
     .option('--max-connections <n>', 'open connections (default 4096)', positiveInt)
     .option('--publish-timeout-ms <n>', 'answer 503 when the broker takes longer (default 10000)', positiveInt)

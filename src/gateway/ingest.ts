@@ -6,8 +6,7 @@ import { IdempotencyWindow, type IdempotentOutcome } from './dedupe.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { ResolvedGatewayOptions } from './options.ts';
 import { CoalescingPublisher } from './publisher.ts';
-import { bodyDigest, decodeReadings, readingsRecord } from './readings.ts';
-import type { ReadingsAck } from './types.ts';
+import { bodyDigest, decodeReadings, type ReadingsType, readingsAck, readingsRecord, streamKey } from './readings.ts';
 
 /** Printable ASCII without blanks, as most idempotency-key schemes (Stripe's, the IETF draft's) use. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
@@ -15,11 +14,16 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
 export interface Batch {
   /** The device the token names; undefined when the gateway runs without tokens (loopback only). */
   device: string | undefined;
+  /** The readings type the client named (`ce-type`, or the stream's `type`). */
+  type: ReadingsType;
   contentType: ContentType;
   body: Buffer;
   /** The client's batch id. */
   key: string | undefined;
-  /** A stream message: deduplicated by its device and sequence (`ws:<sequence>`) without a client key. */
+  /**
+   * A stream message: deduplicated without a client key by its device and what identifies a resent batch
+   * (`ws:<sequence>`, or `ws:<sensor>:<first time>` for v2).
+   */
   streamKey?: boolean;
   /** Bytes counted at admission. */
   admitted: number;
@@ -32,7 +36,7 @@ export function idempotencyKey(value: string | string[] | undefined): string | u
     throw new HttpError(
       400,
       'invalid_idempotency_key',
-      'Idempotency-Key must be 1 to 128 printable ASCII characters without blanks (a UUID, or <device>:<sequence>)',
+      'Idempotency-Key must be 1 to 128 printable ASCII characters without blanks (a UUID, <device>:<sequence>, or <device>:<sensor>:<first time> for timed readings)',
     );
   return value;
 }
@@ -84,33 +88,28 @@ export class Ingestor {
     try {
       this.gate.resize(held, body.length);
       held = body.length;
-      const data = decodeReadings(batch.contentType, body, this.#o.maxBodyBytes);
+      const readings = decodeReadings(batch.type, batch.contentType, body, this.#o.maxBodyBytes);
+      const { data } = readings;
       if (batch.device !== undefined && data.device !== batch.device)
         throw new HttpError(
           403,
           'device_mismatch',
           `the token is for device "${batch.device}", the readings are from "${data.device}": a device sends as itself only`,
         );
-      const record = readingsRecord(this.#o.topic, this.#o.source, batch.contentType, data, body);
-      const ack: ReadingsAck = {
-        ok: true,
-        device: data.device,
-        sequence: data.sequence,
-        samples: data.samples.length,
-        ...(batch.key === undefined ? {} : { idempotencyKey: batch.key }),
-      };
+      const record = readingsRecord(this.#o.topic, this.#o.source, batch.contentType, readings, body);
+      const ack = readingsAck(readings, batch.key);
       const samples = data.samples.length;
       const publish = () =>
         this.#publisher.publish(record).then(() => {
           this.#metrics.samples.inc(samples);
           return JSON.stringify(ack);
         });
-      const key = batch.key ?? (batch.streamKey ? `ws:${data.sequence}` : undefined);
+      const key = batch.key ?? (batch.streamKey ? streamKey(readings) : undefined);
       // Scoped by device: two phones may pick the same key.
       const outcome =
         key === undefined
           ? publish().then((text) => ({ ack: text, replayed: false }))
-          : this.window.run(`${data.device}\n${key}`, bodyDigest(batch.contentType, body), publish);
+          : this.window.run(`${data.device}\n${key}`, bodyDigest(batch.type, batch.contentType, body), publish);
       releaseOnExit = false;
       outcome.then(release, release);
       const result = await this.#bounded(outcome);

@@ -23,8 +23,9 @@ export interface GatewayOptions {
   /** `ce_source` of the events the gateway publishes. @defaultValue 'activity-tracking/gateway' */
   source?: string;
   /**
-   * Largest request body, bytes. The schema's largest body (500 samples with labels) is about 80 kB
-   * as JSON and 25 kB as float64 binary. @defaultValue 262144 (256 KiB)
+   * Largest request body, bytes. The schemas' largest bodies: v1 (500 samples with labels) about 80 kB
+   * as JSON and 25 kB as float64 binary; v2 (2,000 rows of 6 at full double precision with timestamps
+   * and labels) about 320 kB as JSON and 130 kB as float64 binary. @defaultValue 524288 (512 KiB)
    */
   maxBodyBytes?: number;
   /** Open connections; one more is closed on accept. @defaultValue 4096 */
@@ -86,7 +87,7 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     host: '127.0.0.1',
     port: 0,
     source: 'activity-tracking/gateway',
-    maxBodyBytes: 256 * 1024,
+    maxBodyBytes: 512 * 1024,
     maxConnections: 4096,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,

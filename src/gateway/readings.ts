@@ -1,13 +1,23 @@
 import { createHash } from 'node:crypto';
 import { HttpError, isJsonMediaType } from '../http/request.ts';
 import { type ContentType, DecodeError, decodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../schemas/cloudevents.ts';
+import type { DecodeReason } from '../schemas/decode-error.ts';
 import { dataSchemaUri, EVENT_TYPES } from '../schemas/registry.ts';
-import type { SensorReadings } from '../schemas/types.gen.ts';
+import type { SensorReadings, SensorReadingsV2 } from '../schemas/types.gen.ts';
 import type { Headers, OutgoingRecord } from '../transport/types.ts';
+import type { ReadingsAck } from './types.ts';
 
-const TYPE = EVENT_TYPES.sensorReadings;
-const ACCEPT = [TYPE] as const;
-const DATASCHEMA = dataSchemaUri(TYPE);
+const V1 = EVENT_TYPES.sensorReadings;
+const V2 = EVENT_TYPES.sensorReadingsV2;
+/** The event types a client may send; the first is the default when it names none. */
+export const READINGS_TYPES = [V1, V2] as const;
+export type ReadingsType = (typeof READINGS_TYPES)[number];
+const DATASCHEMA = { [V1]: dataSchemaUri(V1), [V2]: dataSchemaUri(V2) } as const;
+/** The values a row of each v2 sensor form holds. */
+const WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
+
+/** A validated batch of either readings type. */
+export type Readings = { type: typeof V1; data: SensorReadings } | { type: typeof V2; data: SensorReadingsV2 };
 
 /** Readings the edge refused; `reason` is the decoder's reason code (docs/schemas.md). */
 export class ReadingsRejected extends HttpError {
@@ -32,53 +42,126 @@ export function readingsMediaType(header: string | undefined): ContentType {
 }
 
 /**
+ * The readings type a client names (the `ce-type` header of the CloudEvents HTTP binding, or the stream's
+ * `type` query parameter), v1 when it names none, or 400.
+ */
+export function readingsType(value: string | string[] | undefined, name = 'ce-type'): ReadingsType {
+  if (value === undefined) return V1;
+  const type = typeof value === 'string' ? value.trim() : undefined;
+  if (type === V1 || type === V2) return type;
+  throw new HttpError(
+    400,
+    'unsupported_event_type',
+    `${name} must be ${V1} (the default) or ${V2}, got ${JSON.stringify(value)}`,
+  );
+}
+
+/**
  * Decodes and validates a body exactly as every consumer will (decodeEvent: the schema, finite numbers,
  * labels as many as samples, the binary layout), so bad readings are refused here and never reach the topic.
  */
-export function decodeReadings(contentType: ContentType, body: Buffer, maxBytes: number): SensorReadings {
+export function decodeReadings(type: ReadingsType, contentType: ContentType, body: Buffer, maxBytes: number): Readings {
   const headers: Headers = {
     ce_specversion: '1.0',
     ce_id: 'gateway',
     ce_source: 'gateway',
-    ce_type: TYPE,
+    ce_type: type,
     'content-type': contentType,
   };
+  let readings: Readings;
   try {
-    return decodeEvent(headers, body, { accept: ACCEPT, maxBytes }).data;
+    readings = decodeEvent(headers, body, { accept: [type], maxBytes });
   } catch (err) {
     if (err instanceof DecodeError) throw new ReadingsRejected(err.reason, err.message);
     throw err;
   }
+  if (readings.type === V2) {
+    const problem = timedReadingsProblem(readings.data);
+    if (problem) throw new ReadingsRejected(problem[0], `${V2}: ${problem[1]}`);
+  }
+  return readings;
+}
+
+/**
+ * What the v2 schema lets through but the featurizer refuses whole (consumers/featurizer/timed.ts):
+ * refused at the edge, the phone learns it at once instead of its batch landing in the dead letters.
+ */
+function timedReadingsProblem(data: SensorReadingsV2): [DecodeReason, string] | undefined {
+  const width = WIDTH[data.sensor];
+  const n = data.samples.length;
+  for (let i = 0; i < n; i++)
+    if (data.samples[i].length !== width)
+      return [
+        'schema-violation',
+        `/samples/${i} has ${data.samples[i].length} values; ${data.sensor} readings are rows of ${width} (acc 3, gyro 3, both 6)`,
+      ];
+  if (data.timestamps && data.timestamps.length !== n)
+    return ['length-mismatch', `/timestamps has ${data.timestamps.length} times for ${n} samples`];
+  if (data.labels && data.labels.length !== n)
+    return ['length-mismatch', `/labels has ${data.labels.length} labels for ${n} samples`];
+  if (data.labels && data.sensor === 'gyro')
+    return ['schema-violation', '/labels: gyro readings carry no labels (label the acc or both readings)'];
+  return undefined;
+}
+
+/** Epoch ms of a batch's first sample: v1's timestamp, v2's first timestamp or start. */
+function firstTime(r: Readings): number {
+  if (r.type === V1) return r.data.timestamp;
+  return r.data.timestamps ? r.data.timestamps[0] : r.data.start!;
 }
 
 /**
  * The record the consumers read: the client's validated bytes as the value (no second encoding), the
- * CloudEvents attributes as headers, keyed by device. `ce_id` is `<device>:<sequence>`, the id the
- * app-side producer gives the same readings, so a batch sent twice is recognizable downstream too.
+ * CloudEvents attributes as headers, keyed by device. `ce_id` is the id the app-side producer gives the
+ * same readings (`<device>:<sequence>`, or `<device>:<sensor>:<first time>` for v2, which has no
+ * sequence), so a batch sent twice is recognizable downstream too.
  */
 export function readingsRecord(
   topic: string,
   source: string,
   contentType: ContentType,
-  data: SensorReadings,
+  r: Readings,
   body: Buffer,
 ): OutgoingRecord {
+  const { device } = r.data;
   const headers: Headers = {
     ce_specversion: '1.0',
-    ce_id: `${data.device}:${data.sequence}`,
+    ce_id: r.type === V1 ? `${device}:${r.data.sequence}` : `${device}:${r.data.sensor}:${firstTime(r)}`,
     ce_source: source,
-    ce_type: TYPE,
-    ce_subject: data.device,
-    ce_dataschema: DATASCHEMA,
+    ce_type: r.type,
+    ce_subject: device,
+    ce_dataschema: DATASCHEMA[r.type],
     'content-type': contentType,
   };
-  // The schema bounds the timestamp below only; a date past year 275760 has no RFC 3339 form.
-  const time = new Date(data.timestamp);
+  // The schemas bound times below only; a date past year 275760 has no RFC 3339 form.
+  const time = new Date(firstTime(r));
   if (!Number.isNaN(time.getTime())) headers.ce_time = time.toISOString();
-  return { topic, key: data.device, value: body, headers };
+  return { topic, key: device, value: body, headers };
 }
 
-/** Identifies a body for the idempotency window: a retry must send the same bytes. */
-export function bodyDigest(contentType: ContentType, body: Buffer): string {
-  return createHash('sha256').update(contentType).update('\n').update(body).digest('base64url');
+/** The acknowledgement of a batch; v1's shape is unchanged, v2's names its type and first time instead of a sequence. */
+export function readingsAck(r: Readings, idempotencyKey: string | undefined): ReadingsAck {
+  const key = idempotencyKey === undefined ? {} : { idempotencyKey };
+  const samples = r.data.samples.length;
+  if (r.type === V1) return { ok: true, device: r.data.device, sequence: r.data.sequence, samples, ...key };
+  return { ok: true, type: V2, device: r.data.device, sensor: r.data.sensor, time: firstTime(r), samples, ...key };
+}
+
+/**
+ * The dedupe key of a stream message sent without a client key: what identifies a resent batch, `ws:<sequence>`
+ * for v1, `ws:<sensor>:<first time>` for v2 (an acc and a gyro message may start at the same time).
+ */
+export function streamKey(r: Readings): string {
+  return r.type === V1 ? `ws:${r.data.sequence}` : `ws:${r.data.sensor}:${firstTime(r)}`;
+}
+
+/** Identifies a body for the idempotency window: a retry must send the same bytes, as the same type. */
+export function bodyDigest(type: ReadingsType, contentType: ContentType, body: Buffer): string {
+  return createHash('sha256')
+    .update(type)
+    .update('\n')
+    .update(contentType)
+    .update('\n')
+    .update(body)
+    .digest('base64url');
 }

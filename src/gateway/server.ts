@@ -7,12 +7,12 @@ import { bearerToken, DeviceAuth, TOKEN_SECRET_ENV } from './auth.ts';
 import { Ingestor, idempotencyKey } from './ingest.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type GatewayOptions, resolveGatewayOptions } from './options.ts';
-import { ReadingsRejected, readingsMediaType } from './readings.ts';
+import { ReadingsRejected, readingsMediaType, readingsType } from './readings.ts';
 import { ReadingsStream } from './stream.ts';
 import type { Gateway, GatewayErrorBody } from './types.ts';
 
 export type { GatewayOptions } from './options.ts';
-export type { Gateway, ReadingsAck } from './types.ts';
+export type { Gateway, ReadingsAck, ReadingsAckV1, ReadingsAckV2 } from './types.ts';
 
 /** The status counted for a client that hung up first (nginx's convention); never answered. */
 const CLIENT_CLOSED = 499;
@@ -20,10 +20,11 @@ const READINGS_ROUTE = '/v1/readings';
 
 /**
  * Starts the phone ingest gateway (docs/gateway.md): `POST /v1/readings` takes one sensor-readings body
- * (JSON or the compact binary encoding), checks the device token and the readings at the edge, and
- * answers 200 only once the log acknowledged the record; `GET /v1/stream` does the same over a
- * WebSocket, one message and one ack frame at a time (src/gateway/stream.ts). /healthz, /readyz and /metrics are on the
- * operations port (src/ops/server.ts), as for every other service.
+ * (v1, or v2 named by the `ce-type` header; JSON or the compact binary encoding), checks the device
+ * token and the readings at the edge, and answers 200 only once the log acknowledged the record;
+ * `GET /v1/stream` does the same over a WebSocket, one message and one ack frame at a time
+ * (src/gateway/stream.ts). /healthz, /readyz and /metrics are on the operations port (src/ops/server.ts),
+ * as for every other service.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const o = resolveGatewayOptions(options);
@@ -38,6 +39,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Cheapest refusals first: nothing is read or held for a request that cannot succeed.
     const device = auth ? await auth.verify(bearerToken(req.headers.authorization)) : undefined;
     const contentType = readingsMediaType(req.headers['content-type']);
+    const type = readingsType(req.headers['ce-type']);
     const key = idempotencyKey(req.headers['idempotency-key']);
     const declared = req.headers['content-length'] === undefined ? Number.NaN : Number(req.headers['content-length']);
     if (declared > o.maxBodyBytes)
@@ -51,7 +53,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       gate.release(admitted);
       throw err;
     }
-    const { ack, replayed } = await ingestor.accept({ device, contentType, body, key, admitted });
+    const { ack, replayed } = await ingestor.accept({ device, type, contentType, body, key, admitted });
     res.writeHead(200, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(ack),

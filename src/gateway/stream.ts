@@ -7,11 +7,13 @@ import { READINGS_BINARY_CONTENT_TYPE } from '../schemas/cloudevents.ts';
 import { bearerToken, type DeviceAuth } from './auth.ts';
 import type { Ingestor } from './ingest.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { ReadingsRejected } from './readings.ts';
+import { ReadingsRejected, type ReadingsType, readingsType } from './readings.ts';
 
 export const STREAM_ROUTE = '/v1/stream';
 /** The subprotocol the gateway speaks; a client offers it with its token (docs/gateway.md). */
 export const STREAM_PROTOCOL = 'activity-tracking.v1';
+/** The query parameter of the connection URL that names the readings type of every message (v1 when absent). */
+export const STREAM_TYPE_PARAM = 'type';
 /** Prefix of the Sec-WebSocket-Protocol entry that carries the token, for clients that cannot set headers (browsers). */
 const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 
@@ -46,8 +48,10 @@ function refuseUpgrade(socket: Duplex, e: HttpError): void {
 
 /**
  * `GET /v1/stream` upgraded to a WebSocket: one sensor-readings body per message (a text frame is JSON,
- * a binary frame the compact encoding), one ack frame per message once the log acknowledged it, in the
- * order the acks come. Each message is deduplicated by its device and sequence, so a phone that
+ * a binary frame the compact encoding), of the type the connection URL names (`?type=…`, v1 when absent:
+ * one type per connection, as the frames carry no envelope), one ack frame per message once the log
+ * acknowledged it, in the order the acks come. Each message is deduplicated by its device and sequence
+ * (v2: sensor and first time), so a phone that
  * reconnects and sends again what was not acknowledged duplicates nothing. When the gateway or the
  * connection is at its in-flight bound, the socket is no longer read (TCP backpressure reaches the
  * phone) until acks free room: no message is refused for load, none queued without bound.
@@ -70,11 +74,17 @@ export class ReadingsStream {
   /** Handles the HTTP server's `upgrade` event. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, closing: boolean): void {
     void (async () => {
-      const path = (req.url ?? '/').split('?')[0];
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
       if (path !== STREAM_ROUTE) throw new HttpError(404, 'not_found', `no WebSocket at ${path}; use ${STREAM_ROUTE}`);
       if (closing) throw new HttpError(503, 'shutting_down', 'the gateway is stopping', { 'retry-after': '1' });
       const device = this.#o.auth ? await this.#o.auth.verify(streamToken(req)) : undefined;
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, device));
+      const type = readingsType(
+        new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get(STREAM_TYPE_PARAM) ?? undefined,
+        `the ${STREAM_TYPE_PARAM} parameter`,
+      );
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, device, type));
     })().catch((err: unknown) => {
       const e = err instanceof HttpError ? err : new HttpError(500, 'internal', 'internal error');
       this.#o.metrics.requests.inc({ route: STREAM_ROUTE, status: e.status });
@@ -97,7 +107,7 @@ export class ReadingsStream {
     this.#wss.close();
   }
 
-  #serve(ws: WebSocket, device: string | undefined): void {
+  #serve(ws: WebSocket, device: string | undefined, type: ReadingsType): void {
     const { ingestor, metrics, maxInFlightPerConnection } = this.#o;
     let n = 0;
     let inFlight = 0;
@@ -117,6 +127,7 @@ export class ReadingsStream {
       ingestor
         .accept({
           device,
+          type,
           contentType: binary ? READINGS_BINARY_CONTENT_TYPE : 'application/json',
           body: data,
           key: undefined,

@@ -1,9 +1,27 @@
+import type { SensorReadingsV2 } from '../schemas/types.gen.ts';
+
 /** What the gateway answers once the broker acknowledged a batch (HTTP 200 body, WebSocket ack frame). */
-export interface ReadingsAck {
+export type ReadingsAck = ReadingsAckV1 | ReadingsAckV2;
+
+/** The ack of a sensor-readings v1 batch. */
+export interface ReadingsAckV1 {
   ok: true;
   device: string;
   /** The batch's first sample index, as sent. */
   sequence: number;
+  samples: number;
+  /** The client's batch id, when it sent one. */
+  idempotencyKey?: string;
+}
+
+/** The ack of a timed-readings (v2) batch, which has no sequence: its sensor and first time identify it. */
+export interface ReadingsAckV2 {
+  ok: true;
+  type: 'dev.activity-tracking.sensor-readings.v2';
+  device: string;
+  sensor: SensorReadingsV2['sensor'];
+  /** Epoch ms of the first sample (`timestamps[0]` or `start`), as sent: the record's `ce_time`. */
+  time: number;
   samples: number;
   /** The client's batch id, when it sent one. */
   idempotencyKey?: string;

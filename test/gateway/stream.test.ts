@@ -3,33 +3,17 @@ import WebSocket from 'ws';
 import { STREAM_PROTOCOL } from '../../src/gateway/stream.ts';
 import { encodeReadingsBinary } from '../../src/schemas/readings-binary.ts';
 import { waitFor } from '../support/wait.ts';
-import { readAll, readings, type TestGateway, testGateway, token } from './support.ts';
+import { closeSockets, openStream, readAll, readings, type TestGateway, testGateway, token } from './support.ts';
 
 let current: TestGateway | undefined;
 const sockets: WebSocket[] = [];
 afterEach(async () => {
-  for (const ws of sockets.splice(0)) {
-    // A socket whose upgrade was refused reports it once more as an error when terminated.
-    ws.on('error', () => {});
-    ws.terminate();
-  }
+  closeSockets(sockets);
   await current?.close();
   current = undefined;
 });
 
-/** Opens /v1/stream with the token in Sec-WebSocket-Protocol; collects every frame it receives. */
-async function open(url: string, t: string) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream`, [STREAM_PROTOCOL, `bearer.${t}`]);
-  sockets.push(ws);
-  const frames: Record<string, unknown>[] = [];
-  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-  });
-  return { ws, frames };
-}
+const open = (url: string, t: string) => openStream(url, t, sockets);
 
 describe('WebSocket /v1/stream', () => {
   it('acks each message once the log has it, and publishes a resent message once', async () => {

@@ -1,8 +1,11 @@
+import WebSocket from 'ws';
 import { issueDeviceToken } from '../../src/gateway/auth.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/gateway/server.ts';
+import { STREAM_PROTOCOL } from '../../src/gateway/stream.ts';
 import { READINGS_BINARY_CONTENT_TYPE } from '../../src/schemas/cloudevents.ts';
 import { encodeReadingsBinary } from '../../src/schemas/readings-binary.ts';
-import type { SensorReadings } from '../../src/schemas/types.gen.ts';
+import { encodeReadingsBinaryV2 } from '../../src/schemas/readings-binary-v2.ts';
+import type { SensorReadings, SensorReadingsV2 } from '../../src/schemas/types.gen.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import type { OutgoingRecord, Producer, Transport } from '../../src/transport/types.ts';
 
@@ -24,6 +27,30 @@ export function readings(device: string, sequence = 0, samples = 50): SensorRead
   };
 }
 
+/**
+ * Timed readings (v2) of one sensor of one phone: `samples` rows from `start` (epoch ms), `hz` apart, with
+ * per-sample timestamps (a little jitter, as Android delivers them) unless `startRate`.
+ */
+export function timedReadings(
+  device: string,
+  sensor: SensorReadingsV2['sensor'],
+  start: number,
+  o: { samples?: number; hz?: number; startRate?: boolean } = {},
+): SensorReadingsV2 {
+  const { samples = 20, hz = 100, startRate = false } = o;
+  const width = sensor === 'both' ? 6 : 3;
+  const rows = Array.from({ length: samples }, (_, i) =>
+    Array.from({ length: width }, (_, c) => Math.sin(i / 10 + c) + (sensor === 'gyro' ? 0 : c === 2 ? 1 : 0)),
+  );
+  const times = { timestamps: Array.from({ length: samples }, (_, i) => start + (i * 1000) / hz + (i % 3) * 0.25) };
+  return {
+    device,
+    sensor,
+    ...(startRate ? { start, rate: hz } : times),
+    samples: rows,
+  } as SensorReadingsV2;
+}
+
 export const token = (device: string, ttlSeconds = 3600, now?: number) =>
   issueDeviceToken({ secret: SECRET, device, ttlSeconds, ...(now === undefined ? {} : { now }) });
 
@@ -32,19 +59,23 @@ export interface PostOptions {
   key?: string;
   contentType?: string;
   binary?: boolean;
+  /** The `ce-type` header. */
+  ceType?: string;
 }
 
-/** POSTs a batch to /v1/readings; the body is JSON unless `binary`, or a raw string/buffer as given. */
+/** POSTs a batch to /v1/readings; the body is JSON unless `binary` (format 1 or 2 by its type), or a raw string/buffer as given. */
 export async function post(
   gateway: Gateway,
-  body: SensorReadings | string | Buffer,
+  body: SensorReadings | SensorReadingsV2 | string | Buffer,
   o: PostOptions = {},
 ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
   const raw =
     typeof body === 'string' || Buffer.isBuffer(body)
       ? body
       : o.binary
-        ? encodeReadingsBinary(body, { precision: 64 })
+        ? 'sensor' in body
+          ? encodeReadingsBinaryV2(body, { precision: 64 })
+          : encodeReadingsBinary(body, { precision: 64 })
         : JSON.stringify(body);
   const res = await fetch(`${gateway.url}/v1/readings`, {
     method: 'POST',
@@ -52,6 +83,7 @@ export async function post(
       'content-type': o.contentType ?? (o.binary ? READINGS_BINARY_CONTENT_TYPE : 'application/json'),
       ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
       ...(o.key ? { 'idempotency-key': o.key } : {}),
+      ...(o.ceType ? { 'ce-type': o.ceType } : {}),
     },
     body: raw,
   });
@@ -134,4 +166,30 @@ export async function readAll(transport: Transport, topic = TOPIC) {
   for (let p = 0; p < ends.length; p++)
     if (ends[p] > 0) out.push(...(await transport.readRange(topic, p, 0, ends[p] - 1)));
   return out;
+}
+
+/**
+ * Opens /v1/stream (with `query`, e.g. `?type=…`) with the token in Sec-WebSocket-Protocol, registers
+ * the socket in `sockets` for the caller's clean-up, and collects every frame it receives.
+ */
+export async function openStream(url: string, t: string, sockets: WebSocket[], query = '') {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream${query}`, [STREAM_PROTOCOL, `bearer.${t}`]);
+  sockets.push(ws);
+  const frames: Record<string, unknown>[] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+  });
+  return { ws, frames };
+}
+
+/** Terminates every socket a test opened. */
+export function closeSockets(sockets: WebSocket[]): void {
+  for (const ws of sockets.splice(0)) {
+    // A socket whose upgrade was refused reports it once more as an error when terminated.
+    ws.on('error', () => {});
+    ws.terminate();
+  }
 }
