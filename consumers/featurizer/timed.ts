@@ -28,25 +28,13 @@ function timesOf(data: SensorReadingsV2): ArrayLike<number> {
 /**
  * Puts a v2 message's samples through the device's resampler: the rows it completes on the 50 Hz grid
  * (the resampler's reusable output, read before the next call), with the breaks where a gap ended the
- * signal. A message the schema lets through but that cannot be read (rows of the wrong width for its
- * sensor, as many timestamps or labels as samples not given, a value that is not finite) is refused
- * whole, and the device's state does not move.
+ * signal. A message the resampler cannot take is refused whole (`invalid-readings`), and the device's
+ * state does not move.
  */
 export function resampleReadings(timed: Timed, data: SensorReadingsV2): ResampledRows {
+  // Row widths, times and labels as many as samples, no gyro labels: checked by decodeEvent (cross-field rules).
   const width = WIDTH[data.sensor];
   const n = data.samples.length;
-  const bad = data.samples.findIndex((row) => row.length !== width);
-  if (bad !== -1)
-    throw new RecordRejected(
-      'invalid-readings',
-      `device ${data.device}: ${data.sensor} readings are rows of ${width} values, but row ${bad} has ${data.samples[bad].length}`,
-    );
-  if (data.timestamps && data.timestamps.length !== n)
-    throw new RecordRejected('invalid-readings', `${data.timestamps.length} timestamps for ${n} samples`);
-  if (data.labels && data.labels.length !== n)
-    throw new RecordRejected('invalid-readings', `${data.labels.length} labels for ${n} samples`);
-  if (data.labels && data.sensor === 'gyro')
-    throw new RecordRejected('invalid-readings', 'gyro readings carry no labels: label the acc or both readings');
   const times = timesOf(data);
   const values = new Float64Array(n * width);
   for (let i = 0; i < n; i++) for (let c = 0; c < width; c++) values[i * width + c] = data.samples[i][c];

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HttpError, isJsonMediaType } from '../http/request.ts';
 import { type ContentType, DecodeError, decodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../schemas/cloudevents.ts';
-import type { DecodeReason } from '../schemas/decode-error.ts';
 import { dataSchemaUri, EVENT_TYPES } from '../schemas/registry.ts';
 import type { SensorReadings, SensorReadingsV2 } from '../schemas/types.gen.ts';
 import type { Headers, OutgoingRecord } from '../transport/types.ts';
@@ -13,8 +12,6 @@ const V2 = EVENT_TYPES.sensorReadingsV2;
 export const READINGS_TYPES = [V1, V2] as const;
 export type ReadingsType = (typeof READINGS_TYPES)[number];
 const DATASCHEMA = { [V1]: dataSchemaUri(V1), [V2]: dataSchemaUri(V2) } as const;
-/** The values a row of each v2 sensor form holds. */
-const WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
 
 /** A validated batch of either readings type. */
 export type Readings = { type: typeof V1; data: SensorReadings } | { type: typeof V2; data: SensorReadingsV2 };
@@ -68,40 +65,12 @@ export function decodeReadings(type: ReadingsType, contentType: ContentType, bod
     ce_type: type,
     'content-type': contentType,
   };
-  let readings: Readings;
   try {
-    readings = decodeEvent(headers, body, { accept: [type], maxBytes });
+    return decodeEvent(headers, body, { accept: [type], maxBytes }) as Readings;
   } catch (err) {
     if (err instanceof DecodeError) throw new ReadingsRejected(err.reason, err.message);
     throw err;
   }
-  if (readings.type === V2) {
-    const problem = timedReadingsProblem(readings.data);
-    if (problem) throw new ReadingsRejected(problem[0], `${V2}: ${problem[1]}`);
-  }
-  return readings;
-}
-
-/**
- * What the v2 schema lets through but the featurizer refuses whole (consumers/featurizer/timed.ts):
- * refused at the edge, the phone learns it at once instead of its batch landing in the dead letters.
- */
-function timedReadingsProblem(data: SensorReadingsV2): [DecodeReason, string] | undefined {
-  const width = WIDTH[data.sensor];
-  const n = data.samples.length;
-  for (let i = 0; i < n; i++)
-    if (data.samples[i].length !== width)
-      return [
-        'schema-violation',
-        `/samples/${i} has ${data.samples[i].length} values; ${data.sensor} readings are rows of ${width} (acc 3, gyro 3, both 6)`,
-      ];
-  if (data.timestamps && data.timestamps.length !== n)
-    return ['length-mismatch', `/timestamps has ${data.timestamps.length} times for ${n} samples`];
-  if (data.labels && data.labels.length !== n)
-    return ['length-mismatch', `/labels has ${data.labels.length} labels for ${n} samples`];
-  if (data.labels && data.sensor === 'gyro')
-    return ['schema-violation', '/labels: gyro readings carry no labels (label the acc or both readings)'];
-  return undefined;
 }
 
 /** Epoch ms of a batch's first sample: v1's timestamp, v2's first timestamp or start. */

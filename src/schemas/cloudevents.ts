@@ -288,9 +288,31 @@ function valueAt(data: unknown, pointer: string): unknown {
   return v;
 }
 
-type Rule = [reason: 'length-mismatch' | 'inverted-range', message: string];
+type Rule = [reason: 'length-mismatch' | 'inverted-range' | 'schema-violation', message: string];
 
 /** The cross-field rules JSON Schema cannot state; run after the schema passed. */
+/** Values a row of each timed-readings form holds. */
+const TIMED_WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
+
+/** What the v2 readings schema cannot say: rows as wide as their sensor, times and labels as many as samples. */
+function timedReadingsRule(data: EventDataMap[typeof EVENT_TYPES.sensorReadingsV2]): Rule | undefined {
+  const width = TIMED_WIDTH[data.sensor];
+  const n = data.samples.length;
+  for (let i = 0; i < n; i++)
+    if (data.samples[i].length !== width)
+      return [
+        'schema-violation',
+        `/samples/${i} has ${data.samples[i].length} values; ${data.sensor} readings are rows of ${width} (acc 3, gyro 3, both 6)`,
+      ];
+  if (data.timestamps && data.timestamps.length !== n)
+    return ['length-mismatch', `/timestamps has ${data.timestamps.length} times for ${n} samples`];
+  if (data.labels && data.labels.length !== n)
+    return ['length-mismatch', `/labels has ${data.labels.length} labels for ${n} samples`];
+  if (data.labels && data.sensor === 'gyro')
+    return ['schema-violation', '/labels: gyro readings carry no labels (label the acc or both readings)'];
+  return undefined;
+}
+
 function crossCheck(type: EventType, data: unknown): Rule | undefined {
   switch (type) {
     case EVENT_TYPES.sensorReadings: {
@@ -300,6 +322,8 @@ function crossCheck(type: EventType, data: unknown): Rule | undefined {
       }
       return undefined;
     }
+    case EVENT_TYPES.sensorReadingsV2:
+      return timedReadingsRule(data as EventDataMap[typeof type]);
     case EVENT_TYPES.featureVector: {
       const { window: w, source: s } = data as EventDataMap[typeof type];
       if (w.end < w.start) return ['inverted-range', `/window ends (${w.end}) before it starts (${w.start})`];

@@ -17,8 +17,8 @@ const T0 = 1_700_000_000_000;
 const row = (i: number) => Array.from(recording.samples.subarray(i * 6, i * 6 + 6));
 const label = (i: number) => recording.labels[i] ?? null;
 
-function v2(data: SensorReadingsV2): OutgoingRecord {
-  const { headers, value } = encodeEvent({ type: EVENT_TYPES.sensorReadingsV2, source: 'test', data });
+function v2(data: SensorReadingsV2, validate = true): OutgoingRecord {
+  const { headers, value } = encodeEvent({ type: EVENT_TYPES.sensorReadingsV2, source: 'test', data, validate });
   return { topic: TOPICS.sensorReadings, key: data.device, headers, value };
 }
 
@@ -169,25 +169,31 @@ describe('featurizer: timed readings (sensor-readings v2)', () => {
 
   it('a message it cannot read is dead-lettered with its reason; the device goes on', () => {
     const good = timed('phone', 'split');
-    const wrongWidth = v2({
-      device: 'phone',
-      sensor: 'gyro',
-      timestamps: [T0],
-      samples: [[1, 2, 3, 4, 5, 6]] as never,
-    });
-    const fewerTimes = v2({
-      device: 'phone',
-      sensor: 'acc',
-      timestamps: [T0, T0 + 20],
-      samples: [
-        [1, 2, 3],
-        [1, 2, 3],
-        [1, 2, 3],
-      ] as never,
-    });
+    const wrongWidth = v2(
+      {
+        device: 'phone',
+        sensor: 'gyro',
+        timestamps: [T0],
+        samples: [[1, 2, 3, 4, 5, 6]] as never,
+      },
+      false,
+    );
+    const fewerTimes = v2(
+      {
+        device: 'phone',
+        sensor: 'acc',
+        timestamps: [T0, T0 + 20],
+        samples: [
+          [1, 2, 3],
+          [1, 2, 3],
+          [1, 2, 3],
+        ] as never,
+      },
+      false,
+    );
     const got = vectors([...good.slice(0, 10), wrongWidth, fewerTimes, ...good.slice(10)]);
-    expect(got.deadLetters.map((d) => d.reason)).toEqual(['invalid-readings', 'invalid-readings']);
-    expect(got.deadLetters[0].message).toMatch(/gyro readings are rows of 3 values, but row 0 has 6/);
+    expect(got.deadLetters.map((d) => d.reason)).toEqual(['schema-violation', 'length-mismatch']);
+    expect(got.deadLetters[0].message).toMatch(/samples\/0 has 6 values; gyro readings are rows of 3/);
     expect(values(got.vectors)).toEqual(values(vectors(good).vectors));
   });
 

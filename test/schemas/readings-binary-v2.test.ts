@@ -57,10 +57,10 @@ describe('binary timed readings (format 2)', () => {
     });
     expect(binary.headers['content-type']).toBe(READINGS_BINARY_CONTENT_TYPE);
     expect(decodeEvent(binary.headers, binary.value).data).toEqual(both);
-    // A format-2 body holding what the schema refuses (rows of 3 for a "both" reading) is refused as the JSON is.
+    // A format-2 body the cross-field rules refuse is refused as its JSON would be: a gyro reading with labels.
     const bad = encodeReadingsBinaryV2({ ...acc, sensor: 'acc' });
-    bad.writeUInt8(1, 8); // now a gyro reading with labels, which the featurizer refuses, but the schema allows
-    expect(decodeEvent({ ...binary.headers }, bad).data).toMatchObject({ sensor: 'gyro' });
+    bad.writeUInt8(1, 8);
+    expect(() => decodeEvent({ ...binary.headers }, bad)).toThrow(/gyro readings carry no labels/);
   });
 
   it('refuses malformed bodies with the place they break, and a v1 body under the v2 type', () => {
