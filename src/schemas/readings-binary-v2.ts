@@ -1,5 +1,6 @@
 import { InvalidValueError } from '../errors.ts';
 import { DecodeError } from './decode-error.ts';
+import { labelsLength, readLabels, writeLabels } from './readings-binary.ts';
 import type { SensorReadingsV2 } from './types.gen.ts';
 
 /**
@@ -33,10 +34,7 @@ export function encodeReadingsBinaryV2(data: SensorReadingsV2, options: { precis
   const n = data.samples.length;
   const width = WIDTH[data.sensor];
   const device = Buffer.from(data.device, 'utf8');
-  const table = data.labels ? [...new Set(data.labels.filter((l): l is string => l !== null))] : [];
-  if (table.length > 255)
-    throw new InvalidValueError(`${table.length} distinct labels; the binary body holds at most 255`);
-  const labelBytes = data.labels ? 1 + n + table.reduce((a, l) => a + 1 + Buffer.byteLength(l, 'utf8'), 0) : 0;
+  const labelBytes = data.labels ? labelsLength(data.labels) : 0;
   const timed = data.timestamps !== undefined;
   const out = Buffer.alloc(HEADER_BYTES + device.length + (timed ? n * 8 : 0) + n * width * (f64 ? 8 : 4) + labelBytes);
   out.writeUInt8(VERSION, 0);
@@ -55,18 +53,7 @@ export function encodeReadingsBinaryV2(data: SensorReadingsV2, options: { precis
       throw new InvalidValueError(`${data.sensor} readings are rows of ${width} values, got a row of ${row.length}`);
     for (let c = 0; c < width; c++) o = f64 ? out.writeDoubleLE(row[c], o) : out.writeFloatLE(row[c], o);
   }
-  if (data.labels) {
-    o = out.writeUInt8(table.length, o);
-    const index = new Map<string, number>();
-    for (let i = 0; i < table.length; i++) {
-      const bytes = Buffer.from(table[i], 'utf8');
-      if (bytes.length > 255) throw new InvalidValueError(`label "${table[i].slice(0, 20)}…" is over 255 bytes`);
-      o = out.writeUInt8(bytes.length, o);
-      o += bytes.copy(out, o);
-      index.set(table[i], i + 1);
-    }
-    for (const label of data.labels) o = out.writeUInt8(label === null ? 0 : index.get(label)!, o);
-  }
+  if (data.labels) writeLabels(out, o, data.labels);
   return out;
 }
 
@@ -116,26 +103,9 @@ export function decodeReadingsBinaryV2(value: Uint8Array): SensorReadingsV2 {
   }
   data.samples = samples as SensorReadingsV2['samples'];
   if (flags & FLAG_LABELS) {
-    if (o >= value.length) throw malformed('labels flag set, the label table is missing');
-    const k = view.getUint8(o++);
-    const table: (string | null)[] = [null];
-    for (let j = 0; j < k; j++) {
-      const len = o < value.length ? view.getUint8(o++) : -1;
-      if (len < 0 || o + len > value.length) throw malformed(`label table entry ${j + 1} runs past the end`);
-      try {
-        table.push(utf8.decode(value.subarray(o, o + len)));
-      } catch {
-        throw malformed(`label table entry ${j + 1} is not valid UTF-8`);
-      }
-      o += len;
-    }
-    if (o + n > value.length) throw malformed(`${n} label indices announced, ${value.length - o} bytes left`);
-    const labels: (string | null)[] = new Array(n);
-    for (let i = 0; i < n; i++, o++) {
-      if (value[o] > k) throw malformed(`label index ${value[o]} of sample ${i} is beyond the ${k}-entry table`);
-      labels[i] = table[value[o]];
-    }
-    data.labels = labels;
+    const read = readLabels(value, o, n, malformed);
+    data.labels = read.labels;
+    o = read.end;
   }
   if (o !== value.length) throw malformed(`${value.length - o} trailing bytes after the last field`);
   return data;

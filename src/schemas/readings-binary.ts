@@ -41,18 +41,7 @@ export function encodeReadingsBinary(data: SensorReadings, options: BinaryEncode
   const f64 = options.precision === 64;
   const n = data.samples.length;
   const device = Buffer.from(data.device, 'utf8');
-  let table: string[] = [];
-  let labelBytes = 0;
-  if (data.labels) {
-    table = [...new Set(data.labels.filter((l): l is string => l !== null))];
-    if (table.length > MAX_DISTINCT_LABELS) {
-      throw new InvalidValueError(
-        `${table.length} distinct labels; the binary body holds at most ${MAX_DISTINCT_LABELS}`,
-      );
-    }
-    labelBytes = 1 + n;
-    for (const label of table) labelBytes += 1 + Buffer.byteLength(label, 'utf8');
-  }
+  const labelBytes = data.labels ? labelsLength(data.labels) : 0;
   const width = f64 ? 8 : 4;
   const out = Buffer.allocUnsafe(HEADER_BYTES + device.length + n * 6 * width + labelBytes);
   out.writeUInt8(VERSION, 0);
@@ -69,19 +58,63 @@ export function encodeReadingsBinary(data: SensorReadings, options: BinaryEncode
       o = f64 ? out.writeDoubleLE(row[c], o) : out.writeFloatLE(row[c], o);
     }
   }
-  if (data.labels) {
-    o = out.writeUInt8(table.length, o);
-    const index = new Map<string, number>();
-    for (let i = 0; i < table.length; i++) {
-      const bytes = Buffer.from(table[i], 'utf8');
-      if (bytes.length > 255) throw new InvalidValueError(`label "${table[i].slice(0, 20)}…" is over 255 bytes`);
-      o = out.writeUInt8(bytes.length, o);
-      o += bytes.copy(out, o);
-      index.set(table[i], i + 1);
-    }
-    for (const label of data.labels) o = out.writeUInt8(label === null ? 0 : index.get(label)!, o);
-  }
+  if (data.labels) writeLabels(out, o, data.labels);
   return out;
+}
+
+/** Bytes of the label section: `u8` k, k × (`u8` length, UTF-8), one `u8` index per sample (0 = null). */
+export function labelsLength(labels: readonly (string | null)[]): number {
+  const table = [...new Set(labels.filter((l): l is string => l !== null))];
+  if (table.length > MAX_DISTINCT_LABELS)
+    throw new InvalidValueError(
+      `${table.length} distinct labels; the binary body holds at most ${MAX_DISTINCT_LABELS}`,
+    );
+  return 1 + labels.length + table.reduce((a, l) => a + 1 + Buffer.byteLength(l, 'utf8'), 0);
+}
+
+/** Writes the label section at `o`; returns the offset after it. */
+export function writeLabels(out: Buffer, o: number, labels: readonly (string | null)[]): number {
+  const table = [...new Set(labels.filter((l): l is string => l !== null))];
+  o = out.writeUInt8(table.length, o);
+  const index = new Map<string, number>();
+  for (let i = 0; i < table.length; i++) {
+    const bytes = Buffer.from(table[i], 'utf8');
+    if (bytes.length > 255) throw new InvalidValueError(`label "${table[i].slice(0, 20)}…" is over 255 bytes`);
+    o = out.writeUInt8(bytes.length, o);
+    o += bytes.copy(out, o);
+    index.set(table[i], i + 1);
+  }
+  for (const label of labels) o = out.writeUInt8(label === null ? 0 : index.get(label)!, o);
+  return o;
+}
+
+/** Reads the label section of `n` samples at `o`: the labels and the offset after them. */
+export function readLabels(
+  value: Uint8Array,
+  o: number,
+  n: number,
+  malformed: (message: string) => DecodeError,
+): { labels: (string | null)[]; end: number } {
+  if (o >= value.length) throw malformed('labels flag set, the label table is missing');
+  const k = value[o++];
+  const table: (string | null)[] = [null];
+  for (let j = 0; j < k; j++) {
+    const len = o < value.length ? value[o++] : -1;
+    if (len < 0 || o + len > value.length) throw malformed(`label table entry ${j + 1} runs past the end`);
+    try {
+      table.push(utf8.decode(value.subarray(o, o + len)));
+    } catch {
+      throw malformed(`label table entry ${j + 1} is not valid UTF-8`);
+    }
+    o += len;
+  }
+  if (o + n > value.length) throw malformed(`${n} label indices announced, ${value.length - o} bytes left`);
+  const labels: (string | null)[] = new Array(n);
+  for (let i = 0; i < n; i++, o++) {
+    if (value[o] > k) throw malformed(`label index ${value[o]} of sample ${i} is beyond the ${k}-entry table`);
+    labels[i] = table[value[o]];
+  }
+  return { labels, end: o };
 }
 
 function malformed(message: string): DecodeError {
@@ -133,27 +166,9 @@ export function decodeReadingsBinary(value: Uint8Array): SensorReadings {
     samples: samples as SensorReadings['samples'],
   };
   if (flags & FLAG_LABELS) {
-    if (o >= value.length) throw malformed('labels flag set, the label table is missing');
-    const k = view.getUint8(o++);
-    const table: (string | null)[] = [null];
-    for (let j = 0; j < k; j++) {
-      const len = o < value.length ? view.getUint8(o++) : -1;
-      if (len < 0 || o + len > value.length) throw malformed(`label table entry ${j + 1} runs past the end`);
-      try {
-        table.push(utf8.decode(value.subarray(o, o + len)));
-      } catch {
-        throw malformed(`label table entry ${j + 1} is not valid UTF-8`);
-      }
-      o += len;
-    }
-    if (o + n > value.length) throw malformed(`${n} label indices announced, ${value.length - o} bytes left`);
-    const labels: (string | null)[] = new Array(n);
-    for (let i = 0; i < n; i++, o++) {
-      const at = value[o];
-      if (at > k) throw malformed(`label index ${at} of sample ${i} is beyond the ${k}-entry table`);
-      labels[i] = table[at];
-    }
-    data.labels = labels;
+    const read = readLabels(value, o, n, malformed);
+    data.labels = read.labels;
+    o = read.end;
   }
   if (o !== value.length) throw malformed(`${value.length - o} trailing bytes after the last field`);
   return data;
