@@ -9,7 +9,7 @@ import { ContainerTarget, containerOptionsFromEnv } from '../../src/deploy/conta
 import { DeploymentError, InvalidOptionError } from '../../src/errors.ts';
 import { EmbeddedTrackingStore } from '../../src/tracking/embedded/store.ts';
 import { writeTestModel } from '../serving/models.ts';
-import { buildServingImage } from '../setup/image.ts';
+import { servingImageForSuite } from '../setup/image.ts';
 
 /**
  * The container deploy target on the serving image as users run it (STYLE habit 13): the same switch and rollback
@@ -18,10 +18,7 @@ import { buildServingImage } from '../setup/image.ts';
 const run = promisify(execFile);
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/image.sh');
 // Built while the file is collected, like test/serving/image.test.ts (and after it: image.sh builds one at a time).
-const built = await buildServingImage();
-const image = built.image;
-const reason = built.error ?? 'not built';
-if (!image && process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
+const { image, reason } = await servingImageForSuite();
 
 // Ports 38100–38119 are this project's for deployed containers.
 const PORTS = [38100, 38119] as const;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Featurizer } from '../../src/features/index.ts';
-import { buildServingImage } from '../setup/image.ts';
+import { servingImageForSuite } from '../setup/image.ts';
 import { waitFor } from '../support/wait.ts';
 import { readingsWindow, writeFeatureSetModel } from './models.ts';
 
@@ -16,10 +16,7 @@ const run = promisify(execFile);
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/image.sh');
 // Built while the file is collected, beside the other suites (test/setup/sequencer.ts starts this file
 // first): a cold build takes minutes, and in the global set-up every suite would wait for it.
-const built = await buildServingImage();
-const image = built.image;
-const reason = built.error ?? 'not built';
-if (!image && process.env.CI === 'true') throw new Error(`CI=true and ${reason}`);
+const { image, reason } = await servingImageForSuite();
 
 const KEY = 'image-test-key-0123456789abcdef';
 // Ports 38080–38099 are this project's for containers.

@@ -1,14 +1,11 @@
 import { KnnClassifier, serializeModel } from '../../src/model/index.ts';
 import type { Classifier, Dataset } from '../../src/model/types.ts';
 import { type ModelRef, writeModelDirectory } from '../../src/serving/model-source.ts';
+import { lcg } from '../support/datasets.ts';
 
 /** Synthetic, well-separated rows of `d` features: class i centred at i*5 on every axis. */
 export function synthetic(n: number, d = 8, seed = 1, classes = ['SITTING', 'WALKING']): Dataset {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  };
+  const rand = lcg(seed);
   const rows: Float64Array[] = [];
   const labels: string[] = [];
   for (let i = 0; i < n; i++) {

@@ -30,3 +30,10 @@ export async function buildServingImage(): Promise<{ image?: string; error?: str
     return { error };
   }
 }
+
+/** The serving image for a suite, built while the suite is collected; with CI=true a failed build fails it. */
+export async function servingImageForSuite(): Promise<{ image: string | undefined; reason: string }> {
+  const built = await buildServingImage();
+  if (!built.image && process.env.CI === 'true') throw new Error(`CI=true and ${built.error ?? 'no image was built'}`);
+  return { image: built.image, reason: built.error ?? 'not built' };
+}

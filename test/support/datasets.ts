@@ -2,11 +2,7 @@ import type { Dataset } from '../../src/model/types.ts';
 
 /** Three well-apart blobs whose features span orders of magnitude (standardization matters); seeded. */
 export function blobs(n: number, seed = 1): Dataset {
-  let s = seed;
-  const rand = () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648;
-  };
+  const rand = lcg(seed);
   const rows: Float64Array[] = [];
   const labels: string[] = [];
   const centres: Record<string, number[]> = { A: [0, 0, 100], B: [5, 5, 100], C: [0, 5, 300] };
@@ -17,4 +13,13 @@ export function blobs(n: number, seed = 1): Dataset {
     labels.push(label);
   }
   return { featureSet: 'test-3', featureNames: ['x', 'y', 'z'], rows, labels };
+}
+
+/** A seeded linear congruential generator of numbers in [0, 1): reproducible test data. */
+export function lcg(seed: number): () => number {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
 }
