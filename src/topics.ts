@@ -24,6 +24,9 @@ export function namespacedTopics(prefix: string): TopicNames {
   return Object.fromEntries(Object.entries(TOPICS).map(([k, v]) => [k, `${prefix}.${v}`])) as unknown as TopicNames;
 }
 
+/** A topic prefix: letters, digits, dots, dashes and underscores, what Kafka and Event Hubs both allow in a name. */
+export const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 /**
  * One pipeline's topics and default consumer groups. A prefix (`TOPIC_PREFIX`, docs/configuration.md)
  * names both: `<prefix>.sensor-readings`, group `<prefix>.activity-tracking-featurizer`, so that

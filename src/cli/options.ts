@@ -2,7 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import { hasSharedHar } from '../data/hapt.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { LOG_LEVELS } from '../log/logger.ts';
-import { type Namespace, namespace } from '../topics.ts';
+import { type Namespace, namespace, TOPIC_PREFIX_PATTERN } from '../topics.ts';
 import { TRANSPORT_KINDS } from '../transport/index.ts';
 
 /*
@@ -64,9 +64,6 @@ export interface GlobalOptions {
   topicPrefix?: string;
 }
 
-/** Letters, digits, dots, dashes and underscores: what Kafka and Event Hubs both allow in a name. */
-const TOPIC_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
 /** Checks the global options, which may come from TRANSPORT, LOG_LEVEL and TOPIC_PREFIX, before any subcommand runs. */
 export function checkGlobalOptions(options: GlobalOptions): void {
   if (!(TRANSPORT_KINDS as readonly string[]).includes(options.transport))
@@ -77,7 +74,7 @@ export function checkGlobalOptions(options: GlobalOptions): void {
     throw new InvalidOptionError(
       `--log-level (env LOG_LEVEL) is "${options.logLevel}"; choose one of ${LOG_LEVELS.join(', ')}`,
     );
-  if (options.topicPrefix !== undefined && !TOPIC_PREFIX.test(options.topicPrefix))
+  if (options.topicPrefix !== undefined && !TOPIC_PREFIX_PATTERN.test(options.topicPrefix))
     throw new InvalidOptionError(
       `--topic-prefix (env TOPIC_PREFIX) is "${options.topicPrefix}"; use 1 to 100 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
     );

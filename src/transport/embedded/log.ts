@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidOptionError, TransportError } from '../../errors.ts';
+import { InvalidOptionError, StoppingError, TransportError } from '../../errors.ts';
 import { type Logger, silentLogger } from '../../log/logger.ts';
 import { missingTopicError } from '../missing-topic.ts';
 import { partitionForKey } from '../partitioner.ts';
@@ -222,14 +222,17 @@ export class EmbeddedLog implements Transport {
           try {
             await options.handler(batch, context);
           } catch (err) {
-            this.#logger.warn(
-              { err, group: group.id, ...tp, offset: position },
-              'batch handler failed; batch will be redelivered',
-            );
             const committed = group.committed(tp);
             positions.set(id, committed >= 0 ? committed : starts.get(id)!);
-            await sleep(backoff);
-            backoff = Math.min(backoff * 2, 5000);
+            // A batch given back because the subscription stops is no failure (as on Kafka): no warning, no pause.
+            if (!(err instanceof StoppingError && member.stopping)) {
+              this.#logger.warn(
+                { err, group: group.id, ...tp, offset: position },
+                'batch handler failed; batch will be redelivered',
+              );
+              await sleep(backoff);
+              backoff = Math.min(backoff * 2, 5000);
+            }
             worked = true;
             break;
           }
