@@ -13,40 +13,70 @@
  * throughput units allow.
  *
  * `--embedded-only` stops after the embedded log (no broker, no Azurite: a quick before/after figure);
- * `--vector-encoding json|binary` picks the featurizer's vector body (default binary).
+ * `--vector-encoding json|binary` picks the featurizer's vector body (default binary);
+ * `--checkpoint-interval N|off` the input records per partition between the consumers' state checkpoints
+ * (default 1000, the consumers' own default; `off` shows what the checkpoints cost in latency).
  *
- * Latency: for each feature vector, (time the detector finished the batch holding it) − (time the last
- * readings record of its window was appended to the log); p50/p99 over all vectors.
+ * Latency: for each feature vector, (time the detector finished the batch holding it) − (timestamp of the
+ * readings record that completed its window: its append on the embedded log, the producer's CreateTime on
+ * Kafka); p50/p99 over all vectors. Flat out, the stream is overloaded on purpose, so these figures are
+ * mostly queueing.
+ *
+ * Paced mode (`--paced`, or `--paced-only` to skip everything above; issue 17): the same latency at a load
+ * the system carries. `--phones N` (default 1000) phones, each sending the last second of its 50 Hz
+ * readings (50 samples of the sample recordings, looped) once a second in real time, timestamped with its
+ * first sample's instant; the phones' send instants are spread evenly over the second (bench/paced.ts).
+ * p50/p99/max over the `--seconds S` (default 20) of the run less a 3 s warm-up, and the p99 from the
+ * phone's send instant (which adds the time a reading waited to be sent while the event loop was busy).
+ * A run is "not carried" when 1 % of messages left more than 100 ms after their instant, or when the
+ * windows of its last 3 s waited over a second (p50): the pipeline fell behind. Then a search for the most
+ * phones whose p99 is within 100 ms in a carried run: doubling from 100, then two bisections, each trial
+ * `--trial-seconds` (default 12) long (`--no-search` skips it). `--transport embedded|kafka` (default
+ * embedded) picks the log; kafka takes the broker as above, and runs at-least-once. The final JSON line
+ * gains `paced_p99_ms_<N>_phones` (null, with the reason printed, when the run was not carried) and
+ * `max_phones_p99_under_100ms`. Sender, log client, featurizer and detector share this process's event
+ * loop, as in the flat-out runs. Figures: docs/performance.md.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { VectorEncoding } from '../consumers/featurizer/processor.ts';
-import { driftDetectorConsumer, featurizerConsumer } from '../consumers/index.ts';
 import { parseInjection } from '../producers/replay/inject.ts';
 import { replay } from '../producers/replay/replay.ts';
-import { drained } from '../src/cli/drain.ts';
 import { loadRecordings } from '../src/data/hapt.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { decodeEvent } from '../src/schemas/cloudevents.ts';
-import { EVENT_TYPES } from '../src/schemas/registry.ts';
-import { namespacedTopics, topicSpecs } from '../src/topics.ts';
 import { EmbeddedLog } from '../src/transport/embedded/log.ts';
 import { EventHubsTransport } from '../src/transport/eventhubs/eventhubs-transport.ts';
 import { KafkaTransport } from '../src/transport/kafka/kafka-transport.ts';
 import { KAFKA_DEFAULTS } from '../src/transport/kafka/options.ts';
 import { readTopic } from '../src/transport/read.ts';
-import type { RecordBatch, Transport } from '../src/transport/types.ts';
+import type { Transport } from '../src/transport/types.ts';
 import { EventHubsPeer } from '../test/eventhubs/peer.ts';
 import { startAzurite } from '../test/setup/azurite.ts';
+import { chunksOf, maxPhonesWithin, measurePaced, type PacedResult } from './paced.ts';
+import { quantile, sorted, startPipeline, vectorTimings } from './pipeline-harness.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
   return i < 0 ? fallback : process.argv[i + 1];
 };
+const flag = (name: string) => process.argv.includes(name);
 const loops = Number(arg('--loops', '4'));
 const vectorEncoding = arg('--vector-encoding', 'binary') as VectorEncoding;
-const embeddedOnly = process.argv.includes('--embedded-only');
+const embeddedOnly = flag('--embedded-only');
+const pacedOnly = flag('--paced-only');
+const paced = pacedOnly || flag('--paced');
+const pacedTransport = arg('--transport', 'embedded');
+const phones = Number(arg('--phones', '1000'));
+const pacedSeconds = Number(arg('--seconds', '20'));
+const trialSeconds = Number(arg('--trial-seconds', '12'));
+const checkpoints = arg('--checkpoint-interval', '1000');
+const checkpointInterval = checkpoints === 'off' ? false : Number(checkpoints);
+if (pacedTransport !== 'embedded' && pacedTransport !== 'kafka')
+  throw new Error(`--transport must be embedded or kafka, got ${pacedTransport}`);
+if (!(Number.isInteger(phones) && phones > 0)) throw new Error(`--phones must be a positive integer, got ${phones}`);
+if (checkpointInterval !== false && !(Number.isInteger(checkpointInterval) && checkpointInterval > 0))
+  throw new Error(`--checkpoint-interval must be a positive integer or off, got ${checkpoints}`);
+if (!(pacedSeconds > 5 && trialSeconds > 5)) throw new Error('--seconds and --trial-seconds must be more than 5');
 const recordings = (() => {
   const seen = new Set<number>();
   return loadRecordings('test', 'sample').filter((r) => !seen.has(r.user) && seen.add(r.user));
@@ -63,25 +93,7 @@ interface Result {
 }
 
 async function measure(transport: Transport, exactlyOnce: boolean): Promise<Result> {
-  const topics = namespacedTopics(`bench-${randomUUID().slice(0, 8)}`);
-  await transport.ensureTopics(topicSpecs(3, topics));
-  const run = randomUUID().slice(0, 8);
-  const verdictAt = new Map<string, number>();
-  const featurizer = featurizerConsumer(
-    { transport, topics, groupId: `f-${run}`, exactlyOnce, logger: silentLogger },
-    { vectorEncoding },
-  );
-  const detector = driftDetectorConsumer({ transport, topics, groupId: `d-${run}`, exactlyOnce, logger: silentLogger });
-  // Stamp each vector's verdict time: wrap the detector's processing.
-  const process = detector.processor.process.bind(detector.processor);
-  detector.processor.process = (batch: RecordBatch) => {
-    const out = process(batch);
-    const now = Date.now();
-    for (const r of batch.records) verdictAt.set(`${r.partition}:${r.offset}`, now);
-    return out;
-  };
-  await featurizer.consumer.start();
-  await detector.consumer.start();
+  const pipeline = await startPipeline(transport, { exactlyOnce, vectorEncoding, checkpointInterval });
   const producer = await transport.producer();
   const started = performance.now();
   const stats = await replay(producer, {
@@ -89,40 +101,24 @@ async function measure(transport: Transport, exactlyOnce: boolean): Promise<Resu
     loops,
     speed: 'max',
     drift: { fromLoop: 1, injection: parseInjection('rotation:z:45') },
-    topic: topics.sensorReadings,
+    topic: pipeline.topics.sensorReadings,
   });
-  await drained(transport, [
-    [`f-${run}`, topics.sensorReadings],
-    [`d-${run}`, topics.features],
-  ]);
+  await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;
   await producer.close();
-  await featurizer.consumer.stop();
-  await detector.consumer.stop();
-  // Latency per vector: the readings record that completed its window → the detector's verdict.
-  const appended = new Map<string, number>();
-  for await (const r of readTopic(transport, topics.sensorReadings))
-    appended.set(`${r.partition}:${r.offset}`, r.timestamp);
-  const latencies: number[] = [];
-  for await (const r of readTopic(transport, topics.features)) {
-    const v = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
-    const produced = appended.get(`${v.source.partition}:${v.source.lastOffset}`);
-    const verdict = verdictAt.get(`${r.partition}:${r.offset}`);
-    if (produced !== undefined && verdict !== undefined) latencies.push(verdict - produced);
-  }
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  await pipeline.stop();
+  const latencies = sorted((await vectorTimings(pipeline, transport)).map((t) => t.verdict - t.appended));
   // Counted by reading: with transactions, end offsets also count the commit markers.
   let driftEvents = 0;
-  for await (const _ of readTopic(transport, topics.driftEvents)) driftEvents++;
+  for await (const _ of readTopic(transport, pipeline.topics.driftEvents)) driftEvents++;
   return {
     samples: stats.samples,
     seconds,
     samplesPerSecond: stats.samples / seconds,
     vectors: latencies.length,
     driftEvents,
-    p50: q(0.5),
-    p99: q(0.99),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
   };
 }
 
@@ -132,77 +128,113 @@ function show(name: string, r: Result) {
   );
 }
 
-const embedded = new EmbeddedLog({ logger: silentLogger });
-const emb = await measure(embedded, false);
-await embedded.close();
-show(`embedded log (${vectorEncoding} vectors)`, emb);
-if (embeddedOnly) process.exit(0);
+function showPaced(r: PacedResult, seconds: number) {
+  console.log(
+    `paced, ${pacedTransport}: ${String(r.phones).padStart(6)} phones × ${seconds} s, ${r.messages} messages, ${r.vectors} vectors; latency p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms (p99 from the send instant ${r.p99FromSend} ms); send lag p99 ${r.lagP99} ms, max ${r.lagMax} ms${r.carried ? '' : ` — not carried: ${r.reason}`}`,
+  );
+}
 
-let brokers = process.env.KAFKA_BROKERS;
-let stopBroker = () => {};
-if (!brokers) {
+/** A broker for the Kafka runs: KAFKA_BROKERS, or one started here (stopped by `stop`). */
+function startBroker(): { brokers: string[]; stop: () => void } {
+  if (process.env.KAFKA_BROKERS) return { brokers: process.env.KAFKA_BROKERS.split(','), stop: () => {} };
   const port = process.env.BENCH_KAFKA_PORT ?? '19392';
   const script = path.resolve(import.meta.dirname, '../scripts/services/kafka.sh');
   const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
   console.log(execFileSync('bash', [script, 'start'], { env }).toString().trim());
-  brokers = `127.0.0.1:${port}`;
-  stopBroker = () => execFileSync('bash', [script, 'stop'], { env });
+  return { brokers: [`127.0.0.1:${port}`], stop: () => execFileSync('bash', [script, 'stop'], { env }) };
 }
-const kafka = () =>
-  new KafkaTransport({
-    ...KAFKA_DEFAULTS,
-    brokers: brokers!.split(','),
-    clientId: 'bench-pipeline',
-  });
+
+const summary: Record<string, number | null> = {};
+let broker: ReturnType<typeof startBroker> | undefined;
+const kafka = () => {
+  broker ??= startBroker();
+  return new KafkaTransport({ ...KAFKA_DEFAULTS, brokers: broker.brokers, clientId: 'bench-pipeline' });
+};
+
 try {
-  const t1 = kafka();
-  const alo = await measure(t1, false);
-  await t1.close();
-  show('kafka, at-least-once', alo);
-  const t2 = kafka();
-  const eos = await measure(t2, true);
-  await t2.close();
-  show('kafka, exactly-once', eos);
-  const peer = new EventHubsPeer();
-  await peer.start();
-  process.env.TEST_AZURITE_PORT ??= '19592';
-  const azurite = await startAzurite();
-  if (!azurite.connectionString) throw new Error(azurite.error);
-  const t3 = new EventHubsTransport({
-    connectionString: peer.connectionString(),
-    checkpoint: { connectionString: azurite.connectionString, container: 'bench' },
-    readConsumerGroup: '$default',
-    maxWaitMs: 200,
-    loadBalancingIntervalMs: 1000,
-    ownershipExpirationMs: 5000,
-    provisioner: { ensureHub: async (spec) => peer.createHub(spec.topic, spec.partitions ?? 3) },
-  });
-  const ehs = await measure(t3, false);
-  await t3.close();
-  await peer.stop();
-  await azurite.stop?.();
-  show('eventhubs, at-least-once', ehs);
-  const cost = 1 - eos.samplesPerSecond / alo.samplesPerSecond;
-  console.log(`exactly-once costs ${(cost * 100).toFixed(1)} % of the at-least-once throughput`);
-  console.log(
-    JSON.stringify({
-      samples_per_s: Math.round(alo.samplesPerSecond),
-      phones_at_50hz: Math.round(alo.samplesPerSecond / 50),
-      p50_ms: alo.p50,
-      p99_ms: alo.p99,
-      records_per_s_alo: Math.round(alo.samplesPerSecond / 50),
-      records_per_s_eos: Math.round(eos.samplesPerSecond / 50),
-      samples_per_s_eos: Math.round(eos.samplesPerSecond),
-      eos_p50_ms: eos.p50,
-      eos_p99_ms: eos.p99,
-      eos_cost: Number(cost.toFixed(3)),
-      embedded_samples_per_s: Math.round(emb.samplesPerSecond),
-      eventhubs_samples_per_s: Math.round(ehs.samplesPerSecond),
-      eventhubs_p50_ms: ehs.p50,
-      eventhubs_p99_ms: ehs.p99,
-      samples: alo.samples,
-    }),
-  );
+  if (!pacedOnly) {
+    const embedded = new EmbeddedLog({ logger: silentLogger });
+    const emb = await measure(embedded, false);
+    await embedded.close();
+    show(`embedded log (${vectorEncoding} vectors)`, emb);
+    if (!embeddedOnly) {
+      const t1 = kafka();
+      const alo = await measure(t1, false);
+      await t1.close();
+      show('kafka, at-least-once', alo);
+      const t2 = kafka();
+      const eos = await measure(t2, true);
+      await t2.close();
+      show('kafka, exactly-once', eos);
+      const peer = new EventHubsPeer();
+      await peer.start();
+      process.env.TEST_AZURITE_PORT ??= '19592';
+      const azurite = await startAzurite();
+      if (!azurite.connectionString) throw new Error(azurite.error);
+      const t3 = new EventHubsTransport({
+        connectionString: peer.connectionString(),
+        checkpoint: { connectionString: azurite.connectionString, container: 'bench' },
+        readConsumerGroup: '$default',
+        maxWaitMs: 200,
+        loadBalancingIntervalMs: 1000,
+        ownershipExpirationMs: 5000,
+        provisioner: { ensureHub: async (spec) => peer.createHub(spec.topic, spec.partitions ?? 3) },
+      });
+      const ehs = await measure(t3, false);
+      await t3.close();
+      await peer.stop();
+      await azurite.stop?.();
+      show('eventhubs, at-least-once', ehs);
+      const cost = 1 - eos.samplesPerSecond / alo.samplesPerSecond;
+      console.log(`exactly-once costs ${(cost * 100).toFixed(1)} % of the at-least-once throughput`);
+      Object.assign(summary, {
+        samples_per_s: Math.round(alo.samplesPerSecond),
+        phones_at_50hz: Math.round(alo.samplesPerSecond / 50),
+        p50_ms: alo.p50,
+        p99_ms: alo.p99,
+        records_per_s_alo: Math.round(alo.samplesPerSecond / 50),
+        records_per_s_eos: Math.round(eos.samplesPerSecond / 50),
+        samples_per_s_eos: Math.round(eos.samplesPerSecond),
+        eos_p50_ms: eos.p50,
+        eos_p99_ms: eos.p99,
+        eos_cost: Number(cost.toFixed(3)),
+        embedded_samples_per_s: Math.round(emb.samplesPerSecond),
+        eventhubs_samples_per_s: Math.round(ehs.samplesPerSecond),
+        eventhubs_p50_ms: ehs.p50,
+        eventhubs_p99_ms: ehs.p99,
+        samples: alo.samples,
+      });
+    }
+  }
+  if (paced) {
+    const chunks = chunksOf(recordings);
+    const run = async (n: number, seconds: number) => {
+      const transport = pacedTransport === 'kafka' ? kafka() : new EmbeddedLog({ logger: silentLogger });
+      try {
+        const r = await measurePaced(transport, {
+          phones: n,
+          seconds,
+          warmupSeconds: 3,
+          chunks,
+          vectorEncoding,
+          checkpointInterval,
+        });
+        showPaced(r, seconds);
+        return r;
+      } finally {
+        await transport.close();
+      }
+    };
+    const at = await run(phones, pacedSeconds);
+    if (!at.carried) console.log(`paced_p99_ms_${phones}_phones is null: ${at.reason}`);
+    summary[`paced_p99_ms_${phones}_phones`] = at.carried ? at.p99 : null;
+    if (!flag('--no-search')) {
+      const max = await maxPhonesWithin(100, (n) => run(n, trialSeconds));
+      console.log(`most phones with p99 ≤ 100 ms (${pacedTransport}): ${max ?? 'none of those tried'}`);
+      summary.max_phones_p99_under_100ms = max;
+    }
+  }
+  if (Object.keys(summary).length > 0) console.log(JSON.stringify(summary));
 } finally {
-  stopBroker();
+  broker?.stop();
 }
