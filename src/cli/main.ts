@@ -9,6 +9,7 @@ import { topicSpecs } from '../topics.ts';
 import { createTrackingBackend, trackingSecrets } from '../tracking/index.ts';
 import { createTransport, TRANSPORT_KINDS } from '../transport/index.ts';
 import { addBootstrapCommand } from './bootstrap.ts';
+import { addDashboardCommands } from './dashboard.ts';
 import { describeError, EXIT, exitCodeOf } from './exit.ts';
 import { addGatewayCommands } from './gateway.ts';
 import { printMainJobSummary, runMainJob } from './main-job.ts';
@@ -179,6 +180,7 @@ function buildProgram(): Command {
 
   addServiceCommands(program);
   addGatewayCommands(program);
+  addDashboardCommands(program);
   addToolCommands(program);
   addBootstrapCommand(program);
 

@@ -35,7 +35,7 @@ export interface OpsServer {
 }
 
 /** As for the serving API key (src/serving/server.ts): a key anyone can guess protects nothing. */
-const MIN_API_KEY_LENGTH = 16;
+export const MIN_API_KEY_LENGTH = 16;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -44,7 +44,7 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Compares an API key in constant time. */
-function keyMatches(given: string | undefined, expected: string): boolean {
+export function keyMatches(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false;
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -52,7 +52,7 @@ function keyMatches(given: string | undefined, expected: string): boolean {
 }
 
 /** The key a request carries, from `Authorization: Bearer` or `x-api-key`. */
-function requestKey(headers: Record<string, string | string[] | undefined>): string | undefined {
+export function requestKey(headers: Record<string, string | string[] | undefined>): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
   const key = headers['x-api-key'];
