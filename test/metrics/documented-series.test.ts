@@ -50,7 +50,6 @@ describe('documented metrics', () => {
       const topics = namespacedTopics(`m-${randomUUID()}`);
       await transport.ensureTopics(topicSpecs(3, topics));
       // One record without CloudEvent headers on each consumer's input, so that each dead-letters one.
-      // The features one is JSON with a window: run-loop reads every vector's window start.
       const producer = await transport.producer();
       const junk = Buffer.from(JSON.stringify({ window: { start: 0 } }));
       await producer.publish(

@@ -133,7 +133,12 @@ export async function runLoop(
   for (let p = 0; p < featureEnds.length; p++) {
     if (featureEnds[p] === 0) continue;
     for (const r of await transport.readRange(topics.features, p, 0, featureEnds[p] - 1)) {
-      const v = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
+      let v: { window: { start: number } };
+      try {
+        v = decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.featureVector] }).data;
+      } catch {
+        continue; // Not a vector (a suite's junk record, dead-lettered by the detector): no detection points at it.
+      }
       vectorTime.set(`${p}:${r.offset}`, (v.window.start - startTime) / 1000);
     }
   }
