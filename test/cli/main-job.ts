@@ -29,8 +29,9 @@ export function describeMainJob(name: string, kind: 'embedded' | 'real'): void {
       const out = mkdtempSync(path.join(tmpdir(), 'main-job-'));
       const real = kind === 'real';
       const transport = real ? testKafka('main-job-test') : new EmbeddedLog();
+      const mlflow = real ? await requireMlflow() : '';
       const backend = real
-        ? new MlflowTrackingStore({ uri: requireMlflow() })
+        ? new MlflowTrackingStore({ uri: mlflow })
         : new EmbeddedTrackingStore(path.join(out, 'tracking'));
       const model = `activity-classifier-${path.basename(out)}`;
       const lines: string[] = [];
@@ -45,7 +46,7 @@ export function describeMainJob(name: string, kind: 'embedded' | 'real'): void {
             speed: 25,
             partitions: 3,
             reportPath: path.join(out, 'report.html'),
-            registry: real ? { trackingUri: requireMlflow() } : { trackingDir: path.join(out, 'tracking') },
+            registry: real ? { trackingUri: mlflow } : { trackingDir: path.join(out, 'tracking') },
             model,
             topics,
           },

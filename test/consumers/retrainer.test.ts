@@ -39,7 +39,8 @@ async function modelEvents(transport: Transport, topic: string): Promise<{ id: s
 }
 
 type Store = TrackingBackend & Tracker & Registry;
-const embeddedStore = (): Store => new EmbeddedTrackingStore(mkdtempSync(path.join(tmpdir(), 'retrainer-')));
+const embeddedStore = async (): Promise<Store> =>
+  new EmbeddedTrackingStore(mkdtempSync(path.join(tmpdir(), 'retrainer-')));
 
 describe.each([
   ['the embedded log, embedded tracking', async (): Promise<Transport> => new EmbeddedLog(), embeddedStore],
@@ -47,14 +48,14 @@ describe.each([
   [
     'the embedded log, a real MLflow server',
     async (): Promise<Transport> => new EmbeddedLog(),
-    (): Store => new MlflowTrackingStore({ uri: requireMlflow() }),
+    async (): Promise<Store> => new MlflowTrackingStore({ uri: await requireMlflow() }),
   ],
 ])('retrainer on %s', (_name, makeTransport, makeBackend) => {
   it('drift events in → one version with its lineage, promoted only when better; redelivery adds none', {
     timeout: 300_000,
   }, async () => {
     const transport = await makeTransport();
-    const backend = makeBackend();
+    const backend = await makeBackend();
     try {
       const topics = namespacedTopics(`rt-${randomUUID()}`);
       await runLoop(

@@ -2,7 +2,7 @@ import type { TestProject } from 'vitest/node';
 import { startAzurite } from './azurite.ts';
 import { buildDist } from './build.ts';
 import { type SecureKafka, startKafka } from './kafka.ts';
-import { startMlflow } from './mlflow.ts';
+import { mlflowUri, startMlflow } from './mlflow.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,8 +30,12 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const teardown: (() => Promise<void>)[] = [];
-  // The services start side by side: MLflow's first start (a pip install) alone takes a minute.
-  const [build, ...settled] = await Promise.allSettled([buildDist(), startKafka(), startMlflow(), startAzurite()]);
+  // MLflow's first start (a pip install) alone takes a minute, and three suites need it: it goes on
+  // starting while the suites run; those that need it wait for it (requireMlflow in services.ts).
+  const mlflow = startMlflow();
+  teardown.push(async () => (await mlflow).stop?.());
+  // The others start side by side, and every suite waits for them.
+  const [build, ...settled] = await Promise.allSettled([buildDist(), startKafka(), startAzurite()]);
   for (const s of settled) if (s.status === 'fulfilled' && s.value.stop) teardown.push(s.value.stop);
   const failed = [build, ...settled].find((s) => s.status === 'rejected');
   if (failed) {
@@ -40,13 +44,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw failed.reason;
   }
   const value = <T>(s: PromiseSettledResult<T>) => (s as PromiseFulfilledResult<T>).value;
-  const [kafka, mlflow, azurite] = [value(settled[0]), value(settled[1]), value(settled[2])];
+  const [kafka, azurite] = [value(settled[0]), value(settled[1])];
   project.provide('kafkaBrokers', kafka.brokers);
   project.provide('kafkaError', kafka.error);
   project.provide('kafkaSecure', kafka.secure);
   project.provide('kafkaSecureError', kafka.secureError ?? kafka.error);
-  project.provide('mlflowUri', mlflow.uri);
-  project.provide('mlflowError', mlflow.error);
+  project.provide('mlflowUri', mlflowUri());
+  project.provide('mlflowError', undefined);
   project.provide('azuriteConnectionString', azurite.connectionString);
   project.provide('azuriteError', azurite.error);
   return async () => {

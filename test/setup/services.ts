@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { KAFKA_DEFAULTS } from '../../src/transport/kafka/options.ts';
 import type { SecureKafka } from './kafka.ts';
+import { mlflowStartError } from './mlflow.ts';
 
 /** Brokers of the real test broker; a suite that needs Kafka fails (never skips) when there is none. */
 export function requireKafka(): string[] {
@@ -15,8 +16,12 @@ export function requireKafka(): string[] {
   return brokers.split(',');
 }
 
-/** URL of the real MLflow server; a suite that needs it fails (never skips) when there is none. */
-export function requireMlflow(): string {
+/**
+ * URL of the real MLflow server, once it answers. The set-up starts it without holding the other suites
+ * (its first start, a pip install, takes a minute); a suite that needs it waits here, and fails (never
+ * skips) when the start failed or the server does not come.
+ */
+export async function requireMlflow(): Promise<string> {
   const uri = inject('mlflowUri');
   if (!uri) {
     throw new Error(
@@ -24,7 +29,18 @@ export function requireMlflow(): string {
         'Run it through `npm test` (which starts one with scripts/services/mlflow.sh) or set MLFLOW_TRACKING_URI.',
     );
   }
-  return uri;
+  const started = Date.now();
+  for (;;) {
+    const failed = mlflowStartError();
+    if (failed) throw new Error(`this suite needs a real MLflow server and it could not be started: ${failed}`);
+    const ok = await fetch(`${uri}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return uri;
+    if (Date.now() - started > 600_000) throw new Error(`MLflow at ${uri} did not answer /health within 10 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /** A Kafka transport on the test broker, with the settings every suite uses. */

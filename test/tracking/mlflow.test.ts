@@ -4,11 +4,11 @@ import { CHAMPION } from '../../src/tracking/types.ts';
 import { requireMlflow } from '../setup/services.ts';
 import { trackingConformance } from './conformance.ts';
 
-trackingConformance('mlflow', async () => new MlflowTrackingStore({ uri: requireMlflow() }));
+trackingConformance('mlflow', async () => new MlflowTrackingStore({ uri: await requireMlflow() }));
 
 describe('MLflow backend seen through MLflow itself', () => {
   it('what the port writes is readable through MLflow REST API as MLflow objects', async () => {
-    const uri = requireMlflow();
+    const uri = await requireMlflow();
     const store = new MlflowTrackingStore({ uri });
     const name = `m${Date.now().toString(36)}`;
     const exp = await store.experiment(name);
