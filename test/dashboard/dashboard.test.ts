@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts';
 import { DashboardState } from '../../src/dashboard/state.ts';
@@ -12,7 +11,7 @@ import type { EventDataMap, EventType } from '../../src/schemas/registry.ts';
 import { TOPICS, topicSpecs } from '../../src/topics.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { EXAMPLES } from '../schemas/examples.ts';
-import { requireChromium } from '../setup/chromium.ts';
+import { useChromium } from '../setup/chromium.ts';
 import { waitFor } from '../support/wait.ts';
 
 const T0 = 1_700_000_000_000;
@@ -126,13 +125,7 @@ describe('dashboard server', () => {
   });
 
   describe('in a real browser (headless Chromium)', () => {
-    let browser: Browser;
-    beforeAll(async () => {
-      browser = await chromium.launch({ executablePath: await requireChromium(), args: ['--no-sandbox'] });
-    }, 600_000);
-    afterAll(async () => {
-      await browser?.close();
-    });
+    const browser = useChromium();
 
     it('shows history, then a new drift and a newly promoted version without a reload', async () => {
       const producer = await log.producer();
@@ -157,7 +150,7 @@ describe('dashboard server', () => {
         pushIntervalMs: 50,
         state: { mlflowUri: 'http://127.0.0.1:5000' },
       });
-      const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+      const page = await browser().newPage({ viewport: { width: 1300, height: 1000 } });
       const failed: string[] = [];
       page.on('requestfailed', (r) => {
         if (!r.url().endsWith('/events')) failed.push(r.url());

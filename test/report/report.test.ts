@@ -1,11 +1,10 @@
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderReport } from '../../src/report/html.ts';
 import type { ReportData } from '../../src/report/types.ts';
-import { requireChromium } from '../setup/chromium.ts';
+import { useChromium } from '../setup/chromium.ts';
 
 function sample(): ReportData {
   const classes = ['LAYING', 'SITTING', 'STANDING'];
@@ -61,19 +60,13 @@ describe('HTML report', () => {
   });
 
   describe('in a real browser (headless Chromium)', () => {
-    let browser: Browser;
-    beforeAll(async () => {
-      browser = await chromium.launch({ executablePath: await requireChromium(), args: ['--no-sandbox'] });
-    }, 600_000);
-    afterAll(async () => {
-      await browser?.close();
-    });
+    const browser = useChromium();
 
     it('renders the charts with one marker per drift and deployment, and a card per version', async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'report-'));
       const file = path.join(dir, 'report.html');
       writeFileSync(file, renderReport(sample()));
-      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      const page = await browser().newPage({ viewport: { width: 1100, height: 900 } });
       const failed: string[] = [];
       page.on('requestfailed', (r) => failed.push(r.url()));
       await page.goto(`file://${file}`);

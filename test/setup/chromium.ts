@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/chromium.sh');
@@ -18,4 +20,16 @@ export async function requireChromium(): Promise<string> {
     const e = err as { stderr?: string; message: string };
     throw new Error(`this suite needs headless Chromium and none could be had: ${e.stderr?.trim() || e.message}`);
   }
+}
+
+/** A headless Chromium for the suite that calls it: launched before its tests, closed after them. */
+export function useChromium(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: await requireChromium(), args: ['--no-sandbox'] });
+  }, 600_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => browser!;
 }
