@@ -80,7 +80,19 @@ export class KafkaAdmin {
         if (e.type === 'TOPIC_ALREADY_EXISTS') throw new TransportError('topic created meanwhile', { cause: err });
         throw err;
       }
+      // KRaft answers the creation before every listener's metadata has the topic: a publish right
+      // after it once found it missing (the SASL_SSL suite, fresh-clone CI). Wait until it is listed.
+      for (let attempt = 0; ; attempt++) {
+        const listed = new Set(await admin.listTopics());
+        if (missing.every((spec) => listed.has(spec.topic))) break;
+        if (attempt >= 50)
+          throw new TransportError(`created topics not listed after 5 s: ${missing.map((m) => m.topic).join(', ')}`, {
+            retriable: true,
+          });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     });
+    for (const spec of specs) this.#knownTopics.add(spec.topic);
   }
 
   /**
