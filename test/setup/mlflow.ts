@@ -9,7 +9,7 @@ const errorFile = () => path.join(ROOT, '.data', `mlflow-${port()}.start-error`)
 
 /**
  * Starts a real MLflow tracking server for the suites (scripts/services/mlflow.sh; the first run
- * installs mlflow from PyPI into .venv/mlflow). MLFLOW_TRACKING_URI points the suites at a running
+ * installs mlflow from PyPI into a venv kept per user). MLFLOW_TRACKING_URI points the suites at a running
  * server instead. With CI=true a server that cannot be started fails the run.
  */
 export async function startMlflow(): Promise<{ uri?: string; error?: string; stop?: () => Promise<void> }> {
