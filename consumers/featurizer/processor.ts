@@ -186,15 +186,31 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       record.partition,
     );
     markApplied(state, record.offset);
-    state.spans.push({
+    const span = {
       sequence: data.sequence,
       count: data.samples.length,
       timestamp: data.timestamp,
       offset: record.offset,
-    });
-    state.next = data.sequence + data.samples.length;
-    for (const w of windows) out.push(this.#vector(data.device, state, w, record));
-    // Spans older than the oldest sample a future window can start at are no longer needed.
+    };
+    this.#emit(data.device, state, windows, span, record, out);
+  }
+
+  /**
+   * The bookkeeping after samples went into a device's featurizer, whatever form they came in: the span
+   * they cover (sequence → time and offset), the device's next sequence, a vector per completed window,
+   * and the spans no future window can reach dropped.
+   */
+  #emit(
+    device: string,
+    state: DeviceState,
+    windows: FeatureWindow[],
+    span: DeviceState['spans'][number],
+    record: ConsumedRecord,
+    out: OutgoingRecord[],
+  ): void {
+    state.spans.push(span);
+    state.next = span.sequence + span.count;
+    for (const w of windows) out.push(this.#vector(device, state, w, record));
     const keepFrom = state.next - WINDOW;
     while (state.spans.length > 1 && state.spans[0].sequence + state.spans[0].count <= keepFrom) state.spans.shift();
   }
@@ -230,50 +246,26 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     state.timed = timed;
     markApplied(state, record.offset);
     if (rows.count === 0) return;
-    const calibration = state.calibration;
+    if (state.calibration) calibrateSamples(rows.samples, state.calibration);
     const labels = timed.labels.labelsAt(rows.timestamps);
     let from = 0;
     for (let b = 0; b <= rows.breakCount; b++) {
       const to = b < rows.breakCount ? rows.breaks[b] : rows.count;
-      if (b < rows.breakCount) this.#irregular(data.device, 'gap', 1);
-      if (to > from)
-        this.#pushRows(
-          data.device,
-          state,
-          rows.rows.subarray(from * 6, to * 6),
-          labels?.slice(from, to) ?? null,
-          rows.times.subarray(from, to),
-          record,
-          out,
-          calibration,
-        );
+      if (to > from) {
+        const times = rows.times.subarray(from, to);
+        const windows = state.featurizer.push(rows.rows.subarray(from * 6, to * 6), labels?.slice(from, to), times);
+        const span = { sequence: state.next, count: to - from, timestamp: times[0], offset: record.offset };
+        this.#emit(data.device, state, windows, span, record, out);
+      }
       if (b < rows.breakCount) {
         // The gap ends the window in progress: the next rows start a featurizer of their own.
+        this.#irregular(data.device, 'gap', 1);
         state.featurizer = new Featurizer({ sampleRateHz: this.#rate });
         state.base = state.next;
         state.spans = [];
       }
       from = to;
     }
-  }
-
-  #pushRows(
-    device: string,
-    state: DeviceState,
-    samples: Float64Array,
-    labels: (string | null)[] | null,
-    times: Float64Array,
-    record: ConsumedRecord,
-    out: OutgoingRecord[],
-    calibration: DeviceState['calibration'],
-  ): void {
-    if (calibration) calibrateSamples(samples, calibration);
-    const windows = state.featurizer.push(samples, labels, times);
-    state.spans.push({ sequence: state.next, count: times.length, timestamp: times[0], offset: record.offset });
-    state.next += times.length;
-    for (const w of windows) out.push(this.#vector(device, state, w, record));
-    const keepFrom = state.next - WINDOW;
-    while (state.spans.length > 1 && state.spans[0].sequence + state.spans[0].count <= keepFrom) state.spans.shift();
   }
 
   #irregular(device: string, kind: (typeof IRREGULAR)[number], n: number): void {

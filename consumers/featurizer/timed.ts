@@ -1,11 +1,9 @@
 import { InvalidValueError } from '../../src/errors.ts';
 import { type ResampledRows, Resampler } from '../../src/features/resample.ts';
 import { RecordRejected } from '../../src/pipeline/dead-letter.ts';
+import { TIMED_ROW_WIDTH } from '../../src/schemas/readings-binary-v2.ts';
 import type { SensorReadingsV2 } from '../../src/schemas/types.gen.ts';
 import { LabelTrack } from './labels.ts';
-
-/** The values a row of each sensor form holds. */
-const WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
 
 /** A device's timed readings on their way to the grid (sensor-readings v2). */
 export interface Timed {
@@ -33,7 +31,7 @@ function timesOf(data: SensorReadingsV2): ArrayLike<number> {
  */
 export function resampleReadings(timed: Timed, data: SensorReadingsV2): ResampledRows {
   // Row widths, times and labels as many as samples, no gyro labels: checked by decodeEvent (cross-field rules).
-  const width = WIDTH[data.sensor];
+  const width = TIMED_ROW_WIDTH[data.sensor];
   const n = data.samples.length;
   const times = timesOf(data);
   const values = new Float64Array(n * width);

@@ -11,7 +11,7 @@ import {
   validateFeatureVectorHeader,
 } from './feature-vector-binary.ts';
 import { decodeReadingsBinary, encodeReadingsBinary, READINGS_BINARY_CONTENT_TYPE } from './readings-binary.ts';
-import { decodeReadingsBinaryV2, encodeReadingsBinaryV2 } from './readings-binary-v2.ts';
+import { decodeReadingsBinaryV2, encodeReadingsBinaryV2, TIMED_ROW_WIDTH } from './readings-binary-v2.ts';
 import {
   ALL_EVENT_TYPES,
   dataSchemaUri,
@@ -291,12 +291,9 @@ function valueAt(data: unknown, pointer: string): unknown {
 type Rule = [reason: 'length-mismatch' | 'inverted-range' | 'schema-violation', message: string];
 
 /** The cross-field rules JSON Schema cannot state; run after the schema passed. */
-/** Values a row of each timed-readings form holds. */
-const TIMED_WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
-
 /** What the v2 readings schema cannot say: rows as wide as their sensor, times and labels as many as samples. */
 function timedReadingsRule(data: EventDataMap[typeof EVENT_TYPES.sensorReadingsV2]): Rule | undefined {
-  const width = TIMED_WIDTH[data.sensor];
+  const width = TIMED_ROW_WIDTH[data.sensor];
   const n = data.samples.length;
   for (let i = 0; i < n; i++)
     if (data.samples[i].length !== width)

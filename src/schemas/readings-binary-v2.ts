@@ -27,12 +27,13 @@ const FLAG_LABELS = 2;
 const FLAG_START_RATE = 4;
 const HEADER_BYTES = 32;
 const SENSORS = ['acc', 'gyro', 'both'] as const;
-const WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
+/** Values a row of each timed-readings sensor form holds: acc x, y, z; gyro x, y, z; or both. */
+export const TIMED_ROW_WIDTH = { acc: 3, gyro: 3, both: 6 } as const;
 
 export function encodeReadingsBinaryV2(data: SensorReadingsV2, options: { precision?: 32 | 64 } = {}): Buffer {
   const f64 = options.precision === 64;
   const n = data.samples.length;
-  const width = WIDTH[data.sensor];
+  const width = TIMED_ROW_WIDTH[data.sensor];
   const device = Buffer.from(data.device, 'utf8');
   const labelBytes = data.labels ? labelsLength(data.labels) : 0;
   const timed = data.timestamps !== undefined;
@@ -74,7 +75,7 @@ export function decodeReadingsBinaryV2(value: Uint8Array): SensorReadingsV2 {
   const timed = (flags & FLAG_START_RATE) === 0;
   const d = view.getUint16(2, true);
   const n = view.getUint32(4, true);
-  const width = WIDTH[sensor];
+  const width = TIMED_ROW_WIDTH[sensor];
   let o = HEADER_BYTES + d;
   const samplesEnd = o + (timed ? n * 8 : 0) + n * width * (f64 ? 8 : 4);
   if (samplesEnd > value.length)
