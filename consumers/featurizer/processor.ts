@@ -32,6 +32,15 @@ export const COMPONENT = 'featurizer';
 export const VECTOR_ENCODINGS = ['binary', 'json'] as const;
 export type VectorEncoding = (typeof VECTOR_ENCODINGS)[number];
 
+/** `value` as a vector encoding, or an InvalidOptionError naming `setting` and the choices. */
+export function vectorEncoding(value: string, setting = 'vectorEncoding'): VectorEncoding {
+  if (!(VECTOR_ENCODINGS as readonly string[]).includes(value))
+    throw new InvalidOptionError(
+      `${setting} is "${value}"; choose ${VECTOR_ENCODINGS.join(' or ')} (binary unless a consumer reads JSON only)`,
+    );
+  return value as VectorEncoding;
+}
+
 export interface FeaturizerProcessorOptions {
   /** Sample rate the featurizer computes for; readings at another rate are dead-lettered. @defaultValue 50 */
   sampleRateHz?: number;
@@ -73,12 +82,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   readonly #contentType: ContentType;
 
   constructor(options: FeaturizerProcessorOptions = {}) {
-    const encoding = options.vectorEncoding ?? 'binary';
-    if (!VECTOR_ENCODINGS.includes(encoding)) {
-      throw new InvalidOptionError(
-        `vectorEncoding is "${encoding}"; choose ${VECTOR_ENCODINGS.join(' or ')} (binary unless a consumer reads JSON only)`,
-      );
-    }
+    const encoding = vectorEncoding(options.vectorEncoding ?? 'binary');
     this.#contentType = encoding === 'json' ? JSON_CONTENT_TYPE : FEATURE_VECTOR_BINARY_CONTENT_TYPE;
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;

@@ -49,13 +49,21 @@ export function speed(value: string): number | 'max' {
   }
 }
 
-/** Seconds from a start: a finite number >= 0. */
-export function seconds(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]*\.?[0-9]+$/.test(value) || !Number.isFinite(n))
-    throw new InvalidArgumentError('must be a number of seconds >= 0');
-  return n;
+/** A finite number >= 0 given in decimal, the error naming its unit. */
+function nonNegative(unit: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^[0-9]*\.?[0-9]+$/.test(value) || !Number.isFinite(n))
+      throw new InvalidArgumentError(`must be a number of ${unit} >= 0`);
+    return n;
+  };
 }
+
+/** Seconds from a start: a finite number >= 0. */
+export const seconds = nonNegative('seconds');
+
+/** Milliseconds: a finite number >= 0. */
+export const milliseconds = nonNegative('milliseconds');
 
 /** The options every command reads; `--transport`, `--log-level` and `--topic-prefix` may come from the environment. */
 export interface GlobalOptions {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VECTOR_ENCODINGS, type VectorEncoding } from '../../consumers/featurizer/processor.ts';
+import { VECTOR_ENCODINGS, vectorEncoding } from '../../consumers/featurizer/processor.ts';
 import {
   type ConsumerWiring,
   deployerConsumer,
@@ -158,13 +158,10 @@ export function addServiceCommands(program: Command): void {
       process.env.VECTOR_ENCODING ?? 'binary',
     )
     .action((o: ServiceOptions & { vectorEncoding: string }) => {
-      const vectorEncoding = o.vectorEncoding as VectorEncoding;
-      if (!VECTOR_ENCODINGS.includes(vectorEncoding))
-        throw new InvalidOptionError(
-          `--vector-encoding (env VECTOR_ENCODING) is "${o.vectorEncoding}"; choose ${VECTOR_ENCODINGS.join(' or ')}`,
-        );
+      // Checked before the transport connects: a typo should not wait for a broker first.
+      const encoding = vectorEncoding(o.vectorEncoding, '--vector-encoding (env VECTOR_ENCODING)');
       return runService('featurizer', global(), o, async ({ wiring }) => {
-        const { consumer } = featurizerConsumer(wiring, { vectorEncoding });
+        const { consumer } = featurizerConsumer(wiring, { vectorEncoding: encoding });
         await consumer.start();
         return consumerRunning(consumer);
       });

@@ -18,6 +18,7 @@ import {
   cliNamespace,
   DEFAULT_DATA,
   type GlobalOptions,
+  milliseconds,
   positiveInt,
   positiveNumber,
   seconds as secondsArg,
@@ -110,7 +111,7 @@ export function addToolCommands(program: Command): void {
     .option(
       '--jitter-ms <ms>',
       'each sample taken up to this many ms off its nominal instant, and stamped so (timed readings v2)',
-      secondsArg,
+      milliseconds,
     )
     .option(
       '--split-sensors',
@@ -119,7 +120,7 @@ export function addToolCommands(program: Command): void {
     .option(
       '--gap-ms <ms>',
       'a silence this long every --gap-every seconds of stream, as an app in the background (timed readings v2)',
-      secondsArg,
+      milliseconds,
     )
     .option('--gap-every <seconds>', 'how often the silence of --gap-ms comes', positiveNumber, 60)
     .option(
