@@ -1,6 +1,7 @@
 import { inject } from 'vitest';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { KAFKA_DEFAULTS } from '../../src/transport/kafka/options.ts';
+import { waitFor } from '../support/wait.ts';
 import type { SecureKafka } from './kafka.ts';
 import { mlflowStartError } from './mlflow.ts';
 
@@ -29,18 +30,19 @@ export async function requireMlflow(): Promise<string> {
         'Run it through `npm test` (which starts one with scripts/services/mlflow.sh) or set MLFLOW_TRACKING_URI.',
     );
   }
-  const started = Date.now();
-  for (;;) {
-    const failed = mlflowStartError();
-    if (failed) throw new Error(`this suite needs a real MLflow server and it could not be started: ${failed}`);
-    const ok = await fetch(`${uri}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return uri;
-    if (Date.now() - started > 600_000) throw new Error(`MLflow at ${uri} did not answer /health within 10 minutes`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  await waitFor(
+    async () => {
+      const failed = mlflowStartError();
+      if (failed) throw new Error(`this suite needs a real MLflow server and it could not be started: ${failed}`);
+      return fetch(`${uri}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    `MLflow at ${uri} to answer /health`,
+    { timeoutMs: 600_000, intervalMs: 500 },
+  );
+  return uri;
 }
 
 /** A Kafka transport on the test broker, with the settings every suite uses. */
