@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Recording } from '../../src/data/hapt.ts';
 import { retryRetriable } from '../../src/retry.ts';
 import type { OutgoingRecord, Producer } from '../../src/transport/types.ts';
-import { ReadingsProducer } from '../readings-producer.ts';
+import { type ReadingsEncoding, ReadingsProducer } from '../readings-producer.ts';
 import { applyInjection, type Injection } from './inject.ts';
 import { isTimed, type PhoneForm, PhoneStream } from './phone.ts';
 
@@ -45,6 +45,8 @@ export interface ReplayOptions {
    * Any of these sends timed readings (sensor-readings v2). @defaultValue v1: aligned 50 Hz rows
    */
   phone?: PhoneForm;
+  /** The readings bodies (ReadingsProducerOptions.encoding). @defaultValue 'binary' */
+  encoding?: ReadingsEncoding;
 }
 
 export interface ReplayStats {
@@ -117,7 +119,10 @@ export async function replay(producer: Producer, options: ReplayOptions): Promis
   const batchSize = options.publishBatch ?? 256;
   const startTime = options.startTime ?? Date.now();
   const streams = deviceStreams(options.recordings, options.drift, options.loops ?? 1, options.devicePrefix);
-  const readings = new ReadingsProducer(producer, { ...(options.topic ? { topic: options.topic } : {}) });
+  const readings = new ReadingsProducer(producer, {
+    ...(options.topic ? { topic: options.topic } : {}),
+    ...(options.encoding ? { encoding: options.encoding } : {}),
+  });
   const phones = isTimed(options.phone)
     ? new Map(streams.map((s) => [s, new PhoneStream(s.device, s, startTime, options.phone!)]))
     : undefined;

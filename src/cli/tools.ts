@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ReadingsEncoding } from '../../producers/readings-producer.ts';
 import { type Injection, parseInjection } from '../../producers/replay/inject.ts';
 import { checkPhoneForm, type PhoneForm } from '../../producers/replay/phone.ts';
 import { checkRejections, type RejectionReport } from '../../producers/replay/rejections.ts';
@@ -123,6 +124,11 @@ export function addToolCommands(program: Command): void {
       milliseconds,
     )
     .option('--gap-every <seconds>', 'how often the silence of --gap-ms comes', positiveNumber, 60)
+    .addOption(
+      new Option('--encoding <body>', 'readings bodies: binary (float64, exact) or json (docs/schemas.md)')
+        .choices(['binary', 'json'])
+        .default('binary'),
+    )
     .option(
       '--check-timeout <seconds>',
       'how long to wait, after sending, for the featurizer to read the run and count its dead letters; 0 skips the check',
@@ -150,6 +156,7 @@ export function addToolCommands(program: Command): void {
         splitSensors?: boolean;
         gapMs?: number;
         gapEvery: number;
+        encoding: ReadingsEncoding;
       }) => {
         const phone: PhoneForm = {
           ...(o.rate !== undefined ? { rate: o.rate } : {}),
@@ -175,6 +182,7 @@ export function addToolCommands(program: Command): void {
           const stats = await replay(producer, {
             devicePrefix: `${runId}-`,
             topic: ns.topics.sensorReadings,
+            encoding: o.encoding,
             phone,
             recordings: loadRecordings(o.split, o.data),
             loops: o.loops,

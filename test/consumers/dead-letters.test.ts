@@ -32,7 +32,8 @@ describe.each([
       await transport.ensureTopics(topicSpecs(1, topics));
       const readings = new ReadingsProducer(
         { publish: async () => {}, close: async () => {} },
-        { topic: topics.sensorReadings },
+        // JSON bodies: the bad records below are made by editing a good one's JSON.
+        { topic: topics.sensorReadings, encoding: 'json' },
       );
       const good: OutgoingRecord[] = [];
       for (let s = 0; s < 1000; s += 50) {

@@ -14,7 +14,8 @@ const consumed = (records: OutgoingRecord[]) => asConsumed(records, TOPICS.senso
 
 describe('featurizer consumer', () => {
   it('dead-letters bad records with their reason and bytes, and featurizes the good ones around them', () => {
-    const producer = new ReadingsProducer({ publish: async () => {}, close: async () => {} });
+    // JSON bodies, so that the bad records (text that is not JSON, a JSON body off the schema) fit the headers.
+    const producer = new ReadingsProducer({ publish: async () => {}, close: async () => {} }, { encoding: 'json' });
     const good: OutgoingRecord[] = [];
     for (let s = 0; s < 1000; s += 50) {
       const rows = Array.from({ length: 50 }, (_, i) =>
