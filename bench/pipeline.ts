@@ -13,7 +13,8 @@
  * throughput units allow.
  *
  * `--embedded-only` stops after the embedded log (no broker, no Azurite: a quick before/after figure);
- * `--vector-encoding json|binary` picks the featurizer's vector body (default binary);
+ * `--vector-encoding json|binary` picks the featurizer's vector body (default binary), `--readings-encoding
+ * json|binary` the replay's readings body (default binary, float64);
  * `--checkpoint-interval N|off` the input records per partition between the consumers' state checkpoints
  * (default 1000, the consumers' own default; `off` shows what the checkpoints cost in latency).
  *
@@ -40,6 +41,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { VectorEncoding } from '../consumers/featurizer/processor.ts';
+import type { ReadingsEncoding } from '../producers/readings-producer.ts';
 import { parseInjection } from '../producers/replay/inject.ts';
 import { replay } from '../producers/replay/replay.ts';
 import { loadRecordings } from '../src/data/hapt.ts';
@@ -62,6 +64,7 @@ const arg = (name: string, fallback: string) => {
 const flag = (name: string) => process.argv.includes(name);
 const loops = Number(arg('--loops', '4'));
 const vectorEncoding = arg('--vector-encoding', 'binary') as VectorEncoding;
+const readingsEncoding = arg('--readings-encoding', 'binary') as ReadingsEncoding;
 const embeddedOnly = flag('--embedded-only');
 const pacedOnly = flag('--paced-only');
 const paced = pacedOnly || flag('--paced');
@@ -102,6 +105,7 @@ async function measure(transport: Transport, exactlyOnce: boolean): Promise<Resu
     speed: 'max',
     drift: { fromLoop: 1, injection: parseInjection('rotation:z:45') },
     topic: pipeline.topics.sensorReadings,
+    encoding: readingsEncoding,
   });
   await pipeline.drained();
   const seconds = (performance.now() - started) / 1000;
@@ -156,7 +160,7 @@ try {
     const embedded = new EmbeddedLog({ logger: silentLogger });
     const emb = await measure(embedded, false);
     await embedded.close();
-    show(`embedded log (${vectorEncoding} vectors)`, emb);
+    show(`embedded log (${readingsEncoding} readings, ${vectorEncoding} vectors)`, emb);
     if (!embeddedOnly) {
       const t1 = kafka();
       const alo = await measure(t1, false);
