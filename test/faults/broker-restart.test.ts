@@ -12,6 +12,7 @@ import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { KafkaTransport } from '../../src/transport/kafka/kafka-transport.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import type { Transport } from '../../src/transport/types.ts';
+import { post, readAll, readings, testGateway, token } from '../gateway/support.ts';
 import { requireKafka } from '../setup/services.ts';
 import { runLoop } from '../support/run-loop.ts';
 import { waitFor } from '../support/wait.ts';
@@ -52,16 +53,28 @@ async function onlyResentDuplicates(
   return { deadLetters, duplicates };
 }
 
-/** issue 8: the broker stopped and restarted mid-stream; producers and consumers reconnect by themselves. */
-describe('broker restart mid-stream (real broker)', () => {
-  beforeAll(async () => {
-    requireKafka(); // the suite runs where Kafka can; it fails, never skips, where it cannot
-    await run('bash', [SCRIPT, 'start'], { env: { ...env, KAFKA_FRESH: '1' }, timeout: 300_000 });
-  }, 300_000);
-  afterAll(async () => {
-    await run('bash', [SCRIPT, 'stop'], { env });
+beforeAll(async () => {
+  requireKafka(); // the suite runs where Kafka can; it fails, never skips, where it cannot
+  await run('bash', [SCRIPT, 'start'], { env: { ...env, KAFKA_FRESH: '1' }, timeout: 300_000 });
+}, 300_000);
+afterAll(async () => {
+  await run('bash', [SCRIPT, 'stop'], { env });
+});
+
+/** A client of this suite's broker; kafkajs's reconnect warnings reach the CI log. */
+const suiteKafka = (clientId: string, logger = createLogger({ level: 'info', destination: process.stderr })) =>
+  new KafkaTransport({
+    brokers: [`127.0.0.1:${PORT}`],
+    clientId,
+    ssl: false,
+    replicationFactor: -1,
+    connectionTimeoutMs: 5_000,
+    sessionTimeoutMs: 6_000,
+    logger,
   });
 
+/** issue 8: the broker stopped and restarted mid-stream; producers and consumers reconnect by themselves. */
+describe('broker restart mid-stream (real broker)', () => {
   it('loses nothing: the same feature vectors and drift events as a run without the restart', {
     timeout: 600_000,
   }, async () => {
@@ -70,17 +83,9 @@ describe('broker restart mid-stream (real broker)', () => {
     const refTopics = namespacedTopics('ref');
     await runLoop(reference, { ...options, topics: refTopics }, silentLogger, () => {});
 
+    // Warnings (consumer crashes, reconnects) reach the CI log: this suite once hung there.
     const logger = createLogger({ level: 'info', destination: process.stderr });
-    const transport = new KafkaTransport({
-      brokers: [`127.0.0.1:${PORT}`],
-      clientId: 'restart-test',
-      ssl: false,
-      replicationFactor: -1,
-      connectionTimeoutMs: 5_000,
-      sessionTimeoutMs: 6_000,
-      // Warnings (consumer crashes, reconnects) reach the CI log: this suite once hung there.
-      logger,
-    });
+    const transport = suiteKafka('restart-test', logger);
     try {
       const topics = namespacedTopics(`b-${randomUUID()}`);
       let loopDone = false;
@@ -121,6 +126,59 @@ describe('broker restart mid-stream (real broker)', () => {
     } finally {
       await transport.close();
       await reference.close();
+    }
+  });
+});
+
+/** issue 19: the gateway's backpressure while its broker is gone, and its recovery. */
+describe('ingest gateway while the broker is stopped (real broker)', () => {
+  it('acknowledges nothing and answers 429 beyond its in-flight bound while the broker is down; after it returns, every batch is in the topic once', {
+    timeout: 300_000,
+  }, async () => {
+    const topic = `gateway-down-${randomUUID()}`;
+    const MAX_IN_FLIGHT = 4;
+    const current = await testGateway(
+      { maxInFlight: MAX_IN_FLIGHT, publishTimeoutMs: 1_000 },
+      suiteKafka('gateway-down-test'),
+      topic,
+    );
+    const { gateway, transport } = current;
+    try {
+      const t = await token('phone-down');
+      const batches = Array.from({ length: 12 }, (_, i) => readings('phone-down', i * 50));
+      const send = (i: number) => post(gateway, batches[i], { token: t, key: `b${i}`, binary: true });
+      expect((await send(0)).status).toBe(200);
+
+      await run('bash', [SCRIPT, 'stop'], { env });
+      const down = await Promise.all(batches.slice(1).map((_, i) => send(i + 1)));
+      const statuses = down.map((r) => r.status);
+      // Admitted batches wait for the broker until publishTimeoutMs (503: retry with the key); the others
+      // are refused at once (429 with Retry-After): the gateway never holds more than its bound.
+      expect(statuses.filter((s) => s === 200)).toEqual([]);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(batches.length - 1 - MAX_IN_FLIGHT);
+      expect(statuses.every((s) => s === 429 || s === 503)).toBe(true);
+      expect(down.find((r) => r.status === 429)?.headers.get('retry-after')).toBe('1');
+      expect(gateway.details().inFlight).toBeLessThanOrEqual(MAX_IN_FLIGHT);
+
+      await run('bash', [SCRIPT, 'start'], { env, timeout: 300_000 });
+      // Each phone retries its batch with the same Idempotency-Key until acknowledged, as a client does.
+      const pending = new Set(batches.keys());
+      pending.delete(0);
+      await waitFor(
+        async () => {
+          for (const i of [...pending]) if ((await send(i)).status === 200) pending.delete(i);
+          return pending.size === 0;
+        },
+        'every batch to be acknowledged after the broker returned',
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      const records = await readAll(transport, topic);
+      const sequences = records.map(
+        (r) => decodeEvent(r.headers, r.value, { accept: [EVENT_TYPES.sensorReadings] }).data.sequence,
+      );
+      expect(sequences.sort((a, b) => a - b)).toEqual(batches.map((b) => b.sequence));
+    } finally {
+      await current.close();
     }
   });
 });
