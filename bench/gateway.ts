@@ -5,6 +5,8 @@
  *
  *   BENCH_PHONES   phones @defaultValue 500
  *   BENCH_SECONDS  seconds of sending @defaultValue 10
+ *   BENCH_READINGS v1 (sequenced rows, format 1) or v2 (timed readings, start + rate, format 2, with
+ *                  `ce-type`) @defaultValue v1
  *   KAFKA_BROKERS  the broker @defaultValue 127.0.0.1:19092 (scripts/services/kafka.sh start)
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -15,13 +17,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { issueDeviceToken } from '../src/gateway/auth.ts';
 import { READINGS_BINARY_CONTENT_TYPE } from '../src/schemas/cloudevents.ts';
 import { encodeReadingsBinary } from '../src/schemas/readings-binary.ts';
-import type { SensorReadings } from '../src/schemas/types.gen.ts';
+import { encodeReadingsBinaryV2 } from '../src/schemas/readings-binary-v2.ts';
+import { EVENT_TYPES } from '../src/schemas/registry.ts';
+import type { SensorReadings, SensorReadingsV2 } from '../src/schemas/types.gen.ts';
 import { KafkaTransport } from '../src/transport/kafka/kafka-transport.ts';
 import { kafkaOptionsFromEnv } from '../src/transport/kafka/options.ts';
 
 const PHONES = Number(process.env.BENCH_PHONES ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const HZ = 50;
+const FORM = process.env.BENCH_READINGS ?? 'v1';
+if (FORM !== 'v1' && FORM !== 'v2') throw new Error(`BENCH_READINGS must be v1 or v2, got ${FORM}`);
 process.env.KAFKA_BROKERS ??= '127.0.0.1:19092';
 const secret = randomUUID() + randomUUID();
 const topic = `bench-gateway-${randomUUID()}`;
@@ -62,6 +68,7 @@ function post(body: Buffer, token: string, key: string): Promise<number> {
           'content-length': body.length,
           authorization: `Bearer ${token}`,
           'idempotency-key': key,
+          ...(FORM === 'v2' ? { 'ce-type': EVENT_TYPES.sensorReadingsV2 } : {}),
         },
       },
       (res) => {
@@ -72,6 +79,22 @@ function post(body: Buffer, token: string, key: string): Promise<number> {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+function v1Body(device: string, second: number, samples: number[][]): Buffer {
+  const data: SensorReadings = {
+    device,
+    timestamp: Date.now(),
+    sampleRate: HZ,
+    sequence: second * HZ,
+    samples: samples as SensorReadings['samples'],
+  };
+  return encodeReadingsBinary(data);
+}
+
+function v2Body(device: string, samples: number[][]): Buffer {
+  const data = { device, sensor: 'both', start: Date.now(), rate: HZ, samples } as SensorReadingsV2;
+  return encodeReadingsBinaryV2(data);
 }
 
 const latencies: number[] = [];
@@ -90,15 +113,9 @@ async function phone(i: number, start: number): Promise<void> {
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     else late++;
-    const data: SensorReadings = {
-      device,
-      timestamp: Date.now(),
-      sampleRate: HZ,
-      sequence: s * HZ,
-      samples: samples as SensorReadings['samples'],
-    };
+    const body = FORM === 'v1' ? v1Body(device, s, samples) : v2Body(device, samples);
     const t0 = performance.now();
-    const status = await post(encodeReadingsBinary(data), token, `${device}:${s * HZ}`);
+    const status = await post(body, token, `${device}:${s * HZ}`);
     const ms = performance.now() - t0;
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
     if (status === 200) {
@@ -128,7 +145,7 @@ const result = {
   rss_mb: Math.round(rss / 2 ** 20),
 };
 console.log(
-  `phones ${PHONES} at ${HZ} Hz for ${SECONDS} s (1 s batches, binary, tokens, Idempotency-Key), broker ${process.env.KAFKA_BROKERS}`,
+  `phones ${PHONES} at ${HZ} Hz for ${SECONDS} s (1 s batches, binary ${FORM}, tokens, Idempotency-Key), broker ${process.env.KAFKA_BROKERS}`,
 );
 console.log(`statuses ${JSON.stringify(Object.fromEntries(statuses))}; batches sent late ${late}`);
 console.log(`records in the topic ${ends.reduce((a, b) => a + b, 0)}; idempotency keys held ${idempotencyKeys}`);
