@@ -32,9 +32,11 @@ const STAGES: [string, (url: string, fn: string) => boolean][] = [
       /^(receiveMessageOnPort|readFileUtf8)$/.test(f),
   ],
   ['garbage collection', (_u, f) => f === '(garbage collector)'],
-  ['readings decode + validation', (u) => /readings-binary|ajv|schemas\/(cloudevents|registry)/.test(u)],
-  ['feature vector encode/decode', (u) => /feature-vector-binary/.test(u)],
-  ['JSON parse/stringify', (_u, f) => /^(parse|stringify|JSONParse|JSONStringify)$/.test(f)],
+  // Readings and vectors alike, both ways (the replay encodes in the same process): CloudEvents, bodies, ajv.
+  [
+    'encode/decode + validation',
+    (u, f) => /src\/schemas\/|ajv/.test(u) || /^(parse|stringify|JSONParse|JSONStringify)$/.test(f),
+  ],
   ['featurizer (windows, filters, FFT, features)', (u) => /src\/features\/|consumers\/featurizer\//.test(u)],
   ['drift detector (ADWIN banks)', (u) => /src\/drift\/|consumers\/drift-detector\//.test(u)],
   ['checkpoints (snapshots, CRC)', (u) => /snapshot|stream-state|checkpoint/.test(u)],
