@@ -13,7 +13,7 @@ import { type RunOptions, type RunSummary, runLoop } from '../support/run-loop.t
 export function driftScenario(
   transport: Transport,
   topics: TopicNames,
-  options: Pick<RunOptions, 'hold' | 'onProgress' | 'vectorEncoding'> = {},
+  options: Pick<RunOptions, 'hold' | 'onProgress' | 'vectorEncoding' | 'readingsEncoding'> = {},
 ): Promise<RunSummary> {
   return runLoop(
     transport,

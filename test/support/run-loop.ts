@@ -1,5 +1,6 @@
 import type { VectorEncoding } from '../../consumers/featurizer/processor.ts';
 import { driftDetectorConsumer, featurizerConsumer } from '../../consumers/index.ts';
+import type { ReadingsEncoding } from '../../producers/readings-producer.ts';
 import { parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
 import { drained } from '../../src/cli/drain.ts';
@@ -27,8 +28,11 @@ export interface RunOptions {
   /** The featurizer's and the detector's registries. @defaultValue one new registry for both */
   metrics?: { featurizer: PipelineMetrics; detector: PipelineMetrics };
   /** Input records per partition between state checkpoints. @defaultValue the consumers' */
-  checkpointInterval?: number /** The body of the featurizer's vectors. @defaultValue the featurizer's (binary) */;
+  checkpointInterval?: number;
+  /** The body of the featurizer's vectors. @defaultValue the featurizer's (binary) */
   vectorEncoding?: VectorEncoding;
+  /** The body of the replay's readings. @defaultValue the producer's (binary, float64) */
+  readingsEncoding?: ReadingsEncoding;
 }
 
 export interface RunSummary {
@@ -100,6 +104,7 @@ export async function runLoop(
     startTime,
     drift: { fromLoop: Math.min(1, options.loops - 1), injection },
     topic: topics.sensorReadings,
+    ...(options.readingsEncoding ? { encoding: options.readingsEncoding } : {}),
     ...(options.hold ? { hold: options.hold } : {}),
     onProgress: (sent, total) => {
       options.onProgress?.(sent, total);
