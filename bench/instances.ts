@@ -240,6 +240,9 @@ export async function measureInstances(o: InstancesOptions): Promise<InstancesRe
           drift: { fromLoop: 1, injection: parseInjection('rotation:z:45') },
           topic: topics.sensorReadings,
           devicePrefix: `f${f}-`,
+          // A fleet's 3 devices may hash to one partition: 256 JSON records of 50 samples (5.5 kB each)
+          // would pass the broker's default message.max.bytes (1 MB) in one partition's batch.
+          publishBatch: 64,
         }),
       ),
     );
