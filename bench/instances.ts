@@ -49,6 +49,8 @@ export interface InstancesOptions {
 }
 
 export interface InstancesResult {
+  /** The prefix of the run's topics and groups (deleted by the time the result is returned). */
+  topicPrefix: string;
   instances: number;
   partitions: number;
   samples: number;
@@ -269,6 +271,7 @@ export async function measureInstances(o: InstancesOptions): Promise<InstancesRe
     const dState = await stateBytes(o.transport, topics.detectorState);
     const ends = await o.transport.endOffsets(topics.sensorReadings);
     return {
+      topicPrefix: prefix,
       instances: o.instances,
       partitions: o.partitions,
       samples,
