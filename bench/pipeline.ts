@@ -36,9 +36,17 @@
  * embedded) picks the log; kafka takes the broker as above, and runs at-least-once. The final JSON line
  * gains `paced_p99_ms_<N>_phones` (null, with the reason printed, when the run was not carried) and
  * `max_phones_p99_under_100ms`. Sender, log client, featurizer and detector share this process's event
- * loop, as in the flat-out runs. Figures: docs/performance.md.
+ * loop, as in the flat-out runs.
+ *
+ * Scale-out (`--instances 1,2`, or `--instances-only` to skip the single-process runs; issue 17):
+ * on Kafka, each count N in turn runs N `featurizer` and N `detector` processes of the CLI in one group
+ * each, on topics of `--partitions` (default 4) partitions, while `--fleets` (default 8) copies of the
+ * test users replay flat out, twice each, drifted in the second loop (bench/instances.ts). The final JSON
+ * line gains `samples_per_s_<N>_instance(s)`, each role's CPU seconds per million samples, and the bytes
+ * the topics hold per sample. Figures: docs/performance.md.
  */
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import type { VectorEncoding } from '../consumers/featurizer/processor.ts';
 import type { ReadingsEncoding } from '../producers/readings-producer.ts';
@@ -54,8 +62,10 @@ import { readTopic } from '../src/transport/read.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { EventHubsPeer } from '../test/eventhubs/peer.ts';
 import { startAzurite } from '../test/setup/azurite.ts';
+import { instancesSummary, measureInstances, showInstances } from './instances.ts';
 import { chunksOf, maxPhonesWithin, measurePaced, type PacedResult } from './paced.ts';
 import { quantile, sorted, startPipeline, vectorTimings } from './pipeline-harness.ts';
+import { listenerPid } from './proc.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
@@ -73,12 +83,25 @@ const phones = Number(arg('--phones', '1000'));
 const pacedSeconds = Number(arg('--seconds', '20'));
 const trialSeconds = Number(arg('--trial-seconds', '12'));
 const checkpoints = arg('--checkpoint-interval', '1000');
+const instancesOnly = flag('--instances-only');
+const instanceCounts = arg('--instances', instancesOnly ? '1,2' : '')
+  .split(',')
+  .filter((n) => n !== '')
+  .map(Number);
+const partitions = Number(arg('--partitions', '4'));
+const fleets = Number(arg('--fleets', '8'));
 const checkpointInterval = checkpoints === 'off' ? false : Number(checkpoints);
 if (pacedTransport !== 'embedded' && pacedTransport !== 'kafka')
   throw new Error(`--transport must be embedded or kafka, got ${pacedTransport}`);
 if (!(Number.isInteger(phones) && phones > 0)) throw new Error(`--phones must be a positive integer, got ${phones}`);
 if (checkpointInterval !== false && !(Number.isInteger(checkpointInterval) && checkpointInterval > 0))
   throw new Error(`--checkpoint-interval must be a positive integer or off, got ${checkpoints}`);
+if (!instanceCounts.every((n) => Number.isInteger(n) && n > 0))
+  throw new Error(`--instances must be positive integers separated by commas (1,2), got ${arg('--instances', '')}`);
+if (!(Number.isInteger(partitions) && partitions > 0 && Number.isInteger(fleets) && fleets > 0))
+  throw new Error('--partitions and --fleets must be positive integers');
+if (instanceCounts.length > 0 && checkpointInterval === false)
+  throw new Error('--instances runs the CLI, which always checkpoints: drop --checkpoint-interval off');
 if (!(pacedSeconds > 5 && trialSeconds > 5)) throw new Error('--seconds and --trial-seconds must be more than 5');
 const recordings = (() => {
   const seen = new Set<number>();
@@ -138,14 +161,26 @@ function showPaced(r: PacedResult, seconds: number) {
   );
 }
 
-/** A broker for the Kafka runs: KAFKA_BROKERS, or one started here (stopped by `stop`). */
-function startBroker(): { brokers: string[]; stop: () => void } {
-  if (process.env.KAFKA_BROKERS) return { brokers: process.env.KAFKA_BROKERS.split(','), stop: () => {} };
+/**
+ * A broker for the Kafka runs: KAFKA_BROKERS, or one started here (stopped by `stop`). `logDir` is its
+ * log.dirs when known (started here, or BENCH_KAFKA_LOG_DIR), for the bytes a topic takes on disk.
+ */
+function startBroker(): { brokers: string[]; stop: () => void; logDir?: string } {
+  if (process.env.KAFKA_BROKERS)
+    return {
+      brokers: process.env.KAFKA_BROKERS.split(','),
+      stop: () => {},
+      ...(process.env.BENCH_KAFKA_LOG_DIR ? { logDir: process.env.BENCH_KAFKA_LOG_DIR } : {}),
+    };
   const port = process.env.BENCH_KAFKA_PORT ?? '19392';
   const script = path.resolve(import.meta.dirname, '../scripts/services/kafka.sh');
   const env = { ...process.env, KAFKA_PORT: port, KAFKA_FRESH: '1' };
   console.log(execFileSync('bash', [script, 'start'], { env }).toString().trim());
-  return { brokers: [`127.0.0.1:${port}`], stop: () => execFileSync('bash', [script, 'stop'], { env }) };
+  return {
+    brokers: [`127.0.0.1:${port}`],
+    stop: () => execFileSync('bash', [script, 'stop'], { env }),
+    logDir: path.resolve(import.meta.dirname, `../.data/kafka-${port}/logs`),
+  };
 }
 
 const summary: Record<string, number | null> = {};
@@ -155,8 +190,15 @@ const kafka = () => {
   return new KafkaTransport({ ...KAFKA_DEFAULTS, brokers: broker.brokers, clientId: 'bench-pipeline' });
 };
 
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+console.log(`load average ${load()} (1, 5, 15 min) at the start`);
+
 try {
-  if (!pacedOnly) {
+  if (!(pacedOnly || instancesOnly)) {
     const embedded = new EmbeddedLog({ logger: silentLogger });
     const emb = await measure(embedded, false);
     await embedded.close();
@@ -238,6 +280,37 @@ try {
       summary.max_phones_p99_under_100ms = max;
     }
   }
+  if (instanceCounts.length > 0) {
+    broker ??= startBroker();
+    // The broker's pid, for its CPU time: the process listening on the first broker's port, when local.
+    const [host, port] = broker.brokers[0].split(':');
+    const brokerPid = ['127.0.0.1', 'localhost'].includes(host) ? listenerPid(Number(port)) : undefined;
+    for (const n of instanceCounts) {
+      const transport = kafka();
+      try {
+        console.log(`load average ${load()} before ${n} instance(s)`);
+        const r = await measureInstances({
+          transport,
+          brokers: broker.brokers,
+          instances: n,
+          partitions,
+          fleets,
+          loops: 2,
+          recordings,
+          vectorEncoding,
+          checkpointInterval: checkpointInterval === false ? 1000 : checkpointInterval,
+          brokerPid,
+          brokerLogDir: broker.logDir,
+        });
+        showInstances(r);
+        console.log(`load average ${load()} after`);
+        Object.assign(summary, instancesSummary(r));
+      } finally {
+        await transport.close();
+      }
+    }
+  }
+  console.log(`load average ${load()} at the end`);
   if (Object.keys(summary).length > 0) console.log(JSON.stringify(summary));
 } finally {
   broker?.stop();
