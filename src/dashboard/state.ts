@@ -15,7 +15,7 @@ export interface DashboardStateOptions {
   accuracyWindow?: number;
   /** Points of each version's accuracy curve (one every `accuracyWindow / 10` labelled predictions). @defaultValue 200 */
   maxAccuracyPoints?: number;
-  /** Model and deployment events kept. @defaultValue 200 */
+  /** Model versions (with their accuracy) and deployment events kept. @defaultValue 200 */
   maxEvents?: number;
   /** Devices shown; the least recently seen is dropped first. @defaultValue 1000 */
   maxDevices?: number;
@@ -347,6 +347,8 @@ export class DashboardState {
     let a = this.#accuracy.get(key);
     if (!a) {
       a = { model, version, ring: new Uint8Array(this.#window), next: 0, filled: 0, hits: 0, labelled: 0, points: [] };
+      // As many versions as the versions table keeps; the first one seen goes first.
+      if (this.#accuracy.size >= this.#maxEvents) this.#accuracy.delete(this.#accuracy.keys().next().value!);
       this.#accuracy.set(key, a);
     }
     if (a.filled === this.#window) a.hits -= a.ring[a.next];

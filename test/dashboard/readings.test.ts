@@ -151,6 +151,12 @@ describe('DashboardState: readings and calibrations', () => {
     s.readings('user-03', 50, T0 + 5 * MIN);
     expect(s.snapshot(T0 + 11 * MIN).devices.map((d) => d.device)).toEqual(['user-03']);
     expect(s.records).toBe(6);
+    const versions = new DashboardState({ maxEvents: 2 });
+    for (const version of [1, 2, 3]) {
+      const r = record('dev.activity-tracking.prediction.v1', { version, label: 'WALKING' });
+      versions.apply(decodeEvent(r.headers, r.value), T0);
+    }
+    expect(versions.snapshot(T0).accuracy.map((a) => a.version)).toEqual([2, 3]);
     expect(() => new DashboardState({ rateWindowMs: 1_500 })).toThrow(InvalidOptionError);
     expect(() => new DashboardState({ maxDevices: 0 })).toThrow(/maxDevices/);
   });
