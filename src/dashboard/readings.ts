@@ -7,7 +7,7 @@ const COUNT_AT = 4;
 const BINARY_HEADER_BYTES = 32;
 const OPEN_BRACKET = 0x5b;
 const OPEN_BRACE = 0x7b;
-const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
 const CLOSE_BRACE = 0x7d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -21,9 +21,8 @@ export interface ReadingsCount {
 /**
  * Counts the samples of a sensor-readings record (v1 or v2, JSON or binary) without decoding it: the
  * dashboard reads the busiest topic for a rate only. A binary body says its count in its header; a
- * JSON body's sample rows are its only arrays nested two deep (`{"samples":[[...],...]}`: labels and
- * timestamps are flat), so one pass over the bytes, skipping strings, counts them with no parse and
- * no allocation. The device is the record's key (every per-device topic is keyed by it), else
+ * JSON body's sample rows are its only nested arrays (`{"samples":[[...],...]}`: labels and timestamps
+ * are flat), counted with no parse and no allocation. The device is the record's key (every per-device topic is keyed by it), else
  * `ce_subject`. Not validated: a record the featurizer refuses is shown by its dead letter, not here;
  * null for what cannot be counted (another type, an unreadable body, no device).
  */
@@ -41,23 +40,49 @@ export function countReadings(r: ConsumedRecord): ReadingsCount | null {
   return samples > 0 ? { device, samples } : null;
 }
 
-/** Arrays opened at depth 2 (inside a top-level member's array), outside strings; -1 for a body that does not balance. */
+/** Whitespace JSON allows between tokens. */
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/**
+ * The rows of a readings JSON body: `[` outside strings right after `[` or `,` (whitespace aside), which
+ * in these schemas (no nested objects; labels and timestamps flat) is a sample row and nothing else.
+ * Jumps from bracket to bracket and over strings with the native `indexOf` rather than looking at every
+ * byte: about 5 times faster on a 50-sample body (docs/operations.md, "Dashboard"). -1 for a body that
+ * is not an object or has a string that does not end.
+ */
 function jsonRows(value: Buffer): number {
-  let depth = 0;
+  let first = 0;
+  let last = value.length - 1;
+  while (first <= last && isSpace(value[first])) first++;
+  while (last >= first && isSpace(value[last])) last--;
+  if (value[first] !== OPEN_BRACE || value[last] !== CLOSE_BRACE) return -1;
   let rows = 0;
-  let inString = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
-      if (depth === 2 && c === OPEN_BRACKET) rows++;
-      depth++;
-    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) {
-      if (--depth < 0) return -1;
+  let from = first;
+  let quote = value.indexOf(QUOTE, from);
+  for (;;) {
+    const bracket = value.indexOf(OPEN_BRACKET, from);
+    if (bracket < 0) return rows;
+    if (quote >= 0 && quote < bracket) {
+      const end = stringEnd(value, quote);
+      if (end < 0) return -1;
+      from = end + 1;
+      quote = value.indexOf(QUOTE, from);
+      continue;
     }
+    let p = bracket - 1;
+    while (isSpace(value[p])) p--;
+    if (value[p] === OPEN_BRACKET || value[p] === COMMA) rows++;
+    from = bracket + 1;
   }
-  return depth === 0 && !inString ? rows : -1;
+}
+
+/** The closing quote of the string opened at `open` (one not escaped by an odd run of backslashes); -1 if none. */
+function stringEnd(value: Buffer, open: number): number {
+  for (let at = open + 1; ; at++) {
+    at = value.indexOf(QUOTE, at);
+    if (at < 0) return -1;
+    let backslashes = 0;
+    while (value[at - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
 }

@@ -69,6 +69,9 @@ describe('countReadings', () => {
       'replace',
     );
     expect(countReadings(r)?.samples).toBe(4);
+    // Whitespace between tokens, and a label that ends in a backslash.
+    const pretty = JSON.stringify({ ...v1, labels: v1.samples.map((_, i) => (i === 0 ? 'x\\' : '[')) }, null, 2);
+    expect(countReadings({ ...r, value: Buffer.from(` ${pretty}\n`) })?.samples).toBe(v1.samples.length);
     expect(
       countReadings(
         record('dev.activity-tracking.sensor-readings.v1', {
@@ -83,6 +86,7 @@ describe('countReadings', () => {
     expect(countReadings(record('dev.activity-tracking.device-calibration.v1'))).toBeNull();
     const r = record('dev.activity-tracking.sensor-readings.v1');
     expect(countReadings({ ...r, value: Buffer.from('{"samples":[[1,2') })).toBeNull();
+    expect(countReadings({ ...r, value: Buffer.from('{"device":"x, "samples":[[1]]}') })).toBeNull();
     expect(
       countReadings({
         ...r,
