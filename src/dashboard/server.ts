@@ -187,26 +187,40 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => resolve());
     });
-    subscription = await options.transport.subscribe({
-      groupId: options.groupId ?? 'activity-tracking-dashboard',
-      topics: [topics.driftEvents, topics.modelEvents, topics.deploymentEvents, topics.predictions, topics.deadLetter],
-      broadcast: true,
-      fromBeginning: true,
-      handler,
-    });
-    // From the end: the readings' history (days of every phone) would be read at every start for a rate
-    // that only looks back seconds. Calibrations logged before the start are missed with it: a drift
-    // they closed shows as open until `openDriftMs` after it (docs/operations.md, "Dashboard").
-    readingsSubscription = await options.transport.subscribe({
-      groupId: `${options.groupId ?? 'activity-tracking-dashboard'}-readings`,
-      topics: [topics.sensorReadings],
-      broadcast: true,
-      fromBeginning: false,
-      handler,
-    });
+    const groupId = options.groupId ?? 'activity-tracking-dashboard';
+    // Side by side: on Kafka each is a group join of its own, seconds each.
+    const [events, readings] = await Promise.allSettled([
+      options.transport.subscribe({
+        groupId,
+        topics: [
+          topics.driftEvents,
+          topics.modelEvents,
+          topics.deploymentEvents,
+          topics.predictions,
+          topics.deadLetter,
+        ],
+        broadcast: true,
+        fromBeginning: true,
+        handler,
+      }),
+      // From the end: the readings' history (days of every phone) would be read at every start for a rate
+      // that only looks back seconds. Calibrations logged before the start are missed with it: a drift
+      // they closed shows as open until `openDriftMs` after it (docs/operations.md, "Dashboard").
+      options.transport.subscribe({
+        groupId: `${groupId}-readings`,
+        topics: [topics.sensorReadings],
+        broadcast: true,
+        fromBeginning: false,
+        handler,
+      }),
+    ]);
+    if (events.status === 'fulfilled') subscription = events.value;
+    if (readings.status === 'fulfilled') readingsSubscription = readings.value;
+    if (events.status === 'rejected') throw events.reason;
+    if (readings.status === 'rejected') throw readings.reason;
   } catch (err) {
     clearInterval(heartbeat);
-    await subscription?.stop();
+    await Promise.allSettled([subscription?.stop(), readingsSubscription?.stop()]);
     server.close();
     throw err;
   }
@@ -220,8 +234,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     close: async () => {
       clearInterval(heartbeat);
       clearTimeout(flushTimer);
-      await readingsSubscription?.stop();
-      await subscription?.stop();
+      // Side by side, as they started: each may wait out a fetch in flight and the deletion of its group.
+      await Promise.all([readingsSubscription?.stop(), subscription?.stop()]);
       for (const c of clients) c.res.end();
       clients.clear();
       await new Promise<void>((resolve) => {
