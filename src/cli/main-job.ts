@@ -15,6 +15,7 @@ import { type RetrainerOptions, resolveRetrainerOptions } from '../../consumers/
 import { bootstrap, type RetrainOutcome } from '../../consumers/retrainer/retrain.ts';
 import { parseInjection } from '../../producers/replay/inject.ts';
 import { replay } from '../../producers/replay/replay.ts';
+import { startDashboard } from '../dashboard/server.ts';
 import { loadRecordings } from '../data/hapt.ts';
 import { LocalTarget } from '../deploy/local.ts';
 import { ServiceUnavailableError, TimeoutError } from '../errors.ts';
@@ -55,6 +56,11 @@ export interface MainJobOptions {
   liveWindows?: number;
   /** Stops the run (Ctrl-C): it ends at the next second of stream and tears everything down. */
   signal?: AbortSignal;
+  /**
+   * The live dashboard on loopback while the run goes on (its URL is printed), stopped with the rest;
+   * `port` 0 takes any free port. @defaultValue none
+   */
+  dashboard?: { port: number; mlflowUri?: string };
 }
 
 /** How long the phones wait for a promoted version to serve before they go on without it. */
@@ -97,6 +103,18 @@ export async function runMainJob(
   };
   try {
     await transport.ensureTopics(topicSpecs(options.partitions, topics));
+    if (options.dashboard) {
+      const dashboard = await startDashboard({
+        transport,
+        topics,
+        port: options.dashboard.port,
+        groupId: `dashboard-${run}`,
+        ...(options.dashboard.mlflowUri ? { state: { mlflowUri: options.dashboard.mlflowUri } } : {}),
+        logger,
+      });
+      teardown.push(() => dashboard.close());
+      print(`dashboard: ${dashboard.url}/`);
+    }
     const metrics = new PipelineMetrics();
     const wiring = (name: string) => ({ transport, logger, metrics, topics, groupId: `${name}-${run}` });
     const featurizer = featurizerConsumer(wiring('featurizer'));

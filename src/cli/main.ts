@@ -18,6 +18,7 @@ import {
   cliNamespace,
   DEFAULT_DATA,
   type GlobalOptions,
+  port,
   positiveInt,
   positiveNumber,
   share,
@@ -25,6 +26,15 @@ import {
 import { addServiceCommands } from './services.ts';
 import { addToolCommands } from './tools.ts';
 import { defaultTransport, oneShotTransport } from './transport.ts';
+
+/** A port option of `run`, refused as a usage error (exit 2) before anything runs. */
+function portArg(value: string): number {
+  try {
+    return port('--dashboard-port', value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 /** A drift spec, checked before anything runs (a bad one used to fail only after the first model was deployed). */
 function driftSpec(value: string): string {
@@ -79,9 +89,13 @@ function buildProgram(): Command {
     .option('--data <which>', 'sample (bundled) or shared (../shared/data/har, env ACTIVITY_DATA)', DEFAULT_DATA())
     .option('--out <dir>', 'folder for this run: tracking store and report (default .data/runs/<time>)')
     .option('--no-calibrate', 'adapt by retraining only, with no device calibration (docs/calibration.md)')
+    .option('--dashboard-port <port>', 'port of the live dashboard on 127.0.0.1 (0: any free port)', portArg, 0)
+    .option('--no-dashboard', 'run without the live dashboard')
     .action(
       async (options: {
         calibrate: boolean;
+        dashboard: boolean;
+        dashboardPort: number;
         drift: string;
         driftAt: number;
         speed: number;
@@ -120,6 +134,14 @@ function buildProgram(): Command {
               retrainer: { calibrate: options.calibrate },
               signal: stop.signal,
               partitions: options.partitions,
+              ...(options.dashboard
+                ? {
+                    dashboard: {
+                      port: options.dashboardPort,
+                      ...(process.env.MLFLOW_TRACKING_URI ? { mlflowUri: process.env.MLFLOW_TRACKING_URI } : {}),
+                    },
+                  }
+                : {}),
               ...(global.topicPrefix ? { topics: cliNamespace(global).topics } : {}),
               reportPath: path.join(out, 'report.html'),
               // On a shared MLflow server each run registers its own model: the embedded log's offsets

@@ -23,7 +23,7 @@ export function renderPage(title: string): string {
 <svg data-chart="accuracy" width="900" height="180" viewBox="0 0 900 180"></svg>
 <table><thead><tr><th>model</th><th>version</th><th>accuracy</th><th>labelled</th></tr></thead><tbody></tbody></table></section>
 <section data-section="devices"><h2>Devices</h2>
-<table><thead><tr><th>device</th><th>last seen</th><th>activity</th><th>version</th><th>drift</th></tr></thead><tbody></tbody></table></section>
+<table><thead><tr><th>device</th><th>last seen</th><th>samples/s</th><th>activity</th><th>version</th><th>drift</th></tr></thead><tbody></tbody></table></section>
 <section data-section="dead-letters"><h2>Dead letters by reason</h2>
 <table><thead><tr><th>reason</th><th>count</th><th>component</th><th>last message</th></tr></thead><tbody></tbody></table></section>
 </main>
@@ -86,7 +86,9 @@ function render(s){
  accuracyChart(s);
  fill('accuracy',s.accuracy.map(a=>el('tr',{'data-accuracy-version':a.version,'data-model':a.model},el('td',{},a.model),el('td',{},a.version),el('td',{},num(a.accuracy)),el('td',{},a.labelled))));
  fill('devices',s.devices.map(d=>el('tr',{'data-device':d.device,'data-open-drift':d.openDrift},el('td',{},d.device),el('td',{},time(d.lastSeen)),
-  el('td',{'data-activity':''},d.activity||''),el('td',{},d.version===null?'':d.version),el('td',{},d.openDrift?'open since '+time(d.lastDrift):''))));
+  el('td',{'data-rate':d.samplesPerSecond},num(d.samplesPerSecond,1)),
+  el('td',{'data-activity':''},d.activity||''),el('td',{},d.version===null?'':d.version),
+  el('td',{},d.openDrift?'open since '+time(d.lastDrift):d.lastDrift!==null&&d.lastCalibration!==null&&d.lastCalibration>d.lastDrift?'calibrated '+time(d.lastCalibration):''))));
  fill('dead-letters',s.deadLetters.map(d=>el('tr',{'data-reason':d.reason,'data-count':d.count},el('td',{},d.reason),el('td',{},d.count),el('td',{},d.component),el('td',{},d.lastMessage))));}
 const status=document.querySelector('[data-status]');
 const source=new EventSource('events');

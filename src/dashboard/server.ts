@@ -4,9 +4,11 @@ import { InvalidOptionError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import { isLoopback, keyMatches, MIN_API_KEY_LENGTH, requestKey } from '../ops/server.ts';
 import { DecodeError, decodeEvent } from '../schemas/cloudevents.ts';
+import { EVENT_TYPES } from '../schemas/registry.ts';
 import { TOPICS, type TopicNames } from '../topics.ts';
 import type { RecordBatch, Subscription, Transport } from '../transport/types.ts';
 import { renderPage } from './page.ts';
+import { countReadings } from './readings.ts';
 import { DashboardState, type DashboardStateOptions } from './state.ts';
 
 export interface DashboardOptions {
@@ -61,8 +63,10 @@ interface Client {
 
 /**
  * The live dashboard: follows the drift, model, deployment, prediction and dead-letter topics from
- * their beginning (a broadcast subscription: every instance reads everything and commits nothing),
- * folds them into a DashboardState, and serves `GET /` (one self-contained page) and `GET /events`
+ * their beginning and sensor-readings from its end (broadcast subscriptions: every instance reads
+ * everything and commits nothing; readings are counted, not decoded), folds them into a
+ * DashboardState, and serves `GET /`
+ * (one self-contained page), `GET /healthz` (JSON: records read, open streams) and `GET /events`
  * (Server-Sent Events: the whole state on connect, then after each change, at most every
  * `pushIntervalMs`). Loopback by default; beyond it only with an API key.
  */
@@ -93,7 +97,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   const handler = async (batch: RecordBatch): Promise<void> => {
+    const readings = batch.topic === topics.sensorReadings;
     for (const r of batch.records) {
+      if (readings) {
+        // The busiest topic: readings are counted from their header or bytes, never decoded, and only
+        // calibrations (a few per episode) are decoded. What cannot be counted is the featurizer's to
+        // dead-letter, so it is skipped here rather than counted twice.
+        if (r.headers.ce_type !== EVENT_TYPES.deviceCalibration) {
+          const counted = countReadings(r);
+          if (counted) state.readings(counted.device, counted.samples, r.timestamp);
+          continue;
+        }
+      }
       try {
         state.apply(decodeEvent(r.headers, r.value), r.timestamp);
       } catch (err) {
@@ -147,6 +162,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       });
       res.end(req.method === 'HEAD' ? undefined : page);
     } else if (url === '/events' && req.method === 'GET') events(req, res);
+    else if (url === '/healthz')
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ ok: true, records: state.records, clients: clients.size }));
     else res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
   });
   // Requests carry no body: small limits keep a slow or hostile client from holding a socket
@@ -162,20 +181,46 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   heartbeat.unref();
 
   let subscription: Subscription | undefined;
+  let readingsSubscription: Subscription | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => resolve());
     });
-    subscription = await options.transport.subscribe({
-      groupId: options.groupId ?? 'activity-tracking-dashboard',
-      topics: [topics.driftEvents, topics.modelEvents, topics.deploymentEvents, topics.predictions, topics.deadLetter],
-      broadcast: true,
-      fromBeginning: true,
-      handler,
-    });
+    const groupId = options.groupId ?? 'activity-tracking-dashboard';
+    // Side by side: on Kafka each is a group join of its own, seconds each.
+    const [events, readings] = await Promise.allSettled([
+      options.transport.subscribe({
+        groupId,
+        topics: [
+          topics.driftEvents,
+          topics.modelEvents,
+          topics.deploymentEvents,
+          topics.predictions,
+          topics.deadLetter,
+        ],
+        broadcast: true,
+        fromBeginning: true,
+        handler,
+      }),
+      // From the end: the readings' history (days of every phone) would be read at every start for a rate
+      // that only looks back seconds. Calibrations logged before the start are missed with it: a drift
+      // they closed shows as open until `openDriftMs` after it (docs/operations.md, "Dashboard").
+      options.transport.subscribe({
+        groupId: `${groupId}-readings`,
+        topics: [topics.sensorReadings],
+        broadcast: true,
+        fromBeginning: false,
+        handler,
+      }),
+    ]);
+    if (events.status === 'fulfilled') subscription = events.value;
+    if (readings.status === 'fulfilled') readingsSubscription = readings.value;
+    if (events.status === 'rejected') throw events.reason;
+    if (readings.status === 'rejected') throw readings.reason;
   } catch (err) {
     clearInterval(heartbeat);
+    await Promise.allSettled([subscription?.stop(), readingsSubscription?.stop()]);
     server.close();
     throw err;
   }
@@ -189,7 +234,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     close: async () => {
       clearInterval(heartbeat);
       clearTimeout(flushTimer);
-      await subscription?.stop();
+      // Side by side, as they started: each may wait out a fetch in flight and the deletion of its group.
+      await Promise.all([readingsSubscription?.stop(), subscription?.stop()]);
       for (const c of clients) c.res.end();
       clients.clear();
       await new Promise<void>((resolve) => {

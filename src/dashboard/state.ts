@@ -1,8 +1,13 @@
+import { InvalidOptionError } from '../errors.ts';
 import type { DecodedEvent } from '../schemas/cloudevents.ts';
+import { RateWindow } from './rate.ts';
 
 /** What the dashboard keeps; every list is capped, so a long history costs bounded memory. */
 export interface DashboardStateOptions {
-  /** A device's drift stays open this long, unless a deployment comes after it. @defaultValue 600_000 (10 min) */
+  /**
+   * A device's drift stays open this long, unless a deployment, or a calibration of that device, comes
+   * after it. @defaultValue 600_000 (10 min)
+   */
   openDriftMs?: number;
   /** Drift timeline entries kept, newest first. @defaultValue 500 */
   maxDrifts?: number;
@@ -10,10 +15,14 @@ export interface DashboardStateOptions {
   accuracyWindow?: number;
   /** Points of each version's accuracy curve (one every `accuracyWindow / 10` labelled predictions). @defaultValue 200 */
   maxAccuracyPoints?: number;
-  /** Model and deployment events kept. @defaultValue 200 */
+  /** Model versions (with their accuracy) and deployment events kept. @defaultValue 200 */
   maxEvents?: number;
   /** Devices shown; the least recently seen is dropped first. @defaultValue 1000 */
   maxDevices?: number;
+  /** A device seen neither in readings nor in predictions for this long is dropped. @defaultValue 3_600_000 (1 h) */
+  staleDeviceMs?: number;
+  /** Window of each device's samples per second, in whole seconds. @defaultValue 10_000 (10 s) */
+  rateWindowMs?: number;
   /** MLflow's UI root (MLFLOW_TRACKING_URI): each version links to its page there. */
   mlflowUri?: string;
 }
@@ -21,9 +30,14 @@ export interface DashboardStateOptions {
 export interface DeviceView {
   device: string;
   lastSeen: number;
+  /** Samples per second in sensor-readings over the last `rateWindowMs`. */
+  samplesPerSecond: number;
   activity: string | null;
   version: number | null;
+  /** When the newest drift of the device was logged (the log's time; its stream time is in `drifts`). */
   lastDrift: number | null;
+  /** When the newest calibration of the device (not a withdrawal) was logged. */
+  lastCalibration: number | null;
   openDrift: boolean;
 }
 
@@ -91,6 +105,9 @@ interface Device {
   activity: string | null;
   version: number | null;
   lastDrift: number | null;
+  lastCalibration: number | null;
+  /** Made with the device's first readings: a device seen only in predictions costs no window. */
+  rate: RateWindow | null;
 }
 
 /** A ring of hits (1) and misses (0), in a typed array: no object per prediction. */
@@ -120,7 +137,7 @@ function publicRoot(uri: string | undefined): string | null {
 }
 
 /**
- * Folds decoded events into what the dashboard shows. Pure: no I/O and no clock; every event
+ * Folds decoded events (and counted readings) into what the dashboard shows. Pure: no I/O and no clock; every event
  * comes with the time it happened (the log's timestamp) and `snapshot(now)` is told the time.
  */
 export class DashboardState {
@@ -130,6 +147,8 @@ export class DashboardState {
   readonly #maxPoints: number;
   readonly #maxEvents: number;
   readonly #maxDevices: number;
+  readonly #staleMs: number;
+  readonly #rateSeconds: number;
   readonly #mlflow: string | null;
   readonly #devices = new Map<string, Device>();
   readonly #drifts: DriftView[] = [];
@@ -147,6 +166,14 @@ export class DashboardState {
     this.#maxPoints = options.maxAccuracyPoints ?? 200;
     this.#maxEvents = options.maxEvents ?? 200;
     this.#maxDevices = options.maxDevices ?? 1000;
+    this.#staleMs = options.staleDeviceMs ?? 3_600_000;
+    const rateWindowMs = options.rateWindowMs ?? 10_000;
+    for (const [name, v] of Object.entries({ ...options, rateWindowMs }))
+      if (typeof v === 'number' && !(Number.isInteger(v) && v > 0))
+        throw new InvalidOptionError(`dashboard state: ${name} must be a positive integer, got ${v}`);
+    if (rateWindowMs % 1000 !== 0)
+      throw new InvalidOptionError(`dashboard state: rateWindowMs is whole seconds, got ${rateWindowMs}`);
+    this.#rateSeconds = rateWindowMs / 1000;
     this.#mlflow = publicRoot(options.mlflowUri);
   }
 
@@ -170,7 +197,9 @@ export class DashboardState {
         const e = event.data;
         const at = e.time ?? time;
         const d = this.#device(e.device, time);
-        d.lastDrift = Math.max(d.lastDrift ?? at, at);
+        // The log's time, not the stream's: replayed phones carry stream times of their own, while
+        // deployments and calibrations that close a drift are compared by when they were logged.
+        d.lastDrift = Math.max(d.lastDrift ?? time, time);
         this.#drifts.unshift({ device: e.device, kind: e.kind, feature: e.feature, activity: e.activity, time: at });
         if (this.#drifts.length > this.#maxDrifts) this.#drifts.length = this.#maxDrifts;
         break;
@@ -211,12 +240,28 @@ export class DashboardState {
         if (e.event === 'succeeded') this.#lastDeployment = Math.max(this.#lastDeployment, time);
         break;
       }
+      case 'dev.activity-tracking.device-calibration.v1': {
+        const c = event.data;
+        // An identity record withdraws a calibration that did worse than none: the drift is not handled.
+        if (c.model === 'identity') break;
+        const d = this.#device(c.device, time);
+        d.lastCalibration = Math.max(d.lastCalibration ?? time, time);
+        break;
+      }
       case 'dev.activity-tracking.dead-letter.v1':
         this.#deadLetter(event.data.reason, event.data.component, event.data.message, time);
         break;
       default:
         break;
     }
+  }
+
+  /** Counts `samples` readings of `device` logged at `time` (counted, not decoded: readings.ts). */
+  readings(device: string, samples: number, time: number): void {
+    this.#records++;
+    const d = this.#device(device, time);
+    d.rate ??= new RateWindow(this.#rateSeconds);
+    d.rate.add(time, samples);
   }
 
   /** A record that did not decode is shown among the dead letters, as the dashboard's own, by its reason. */
@@ -228,8 +273,25 @@ export class DashboardState {
   snapshot(now: number): DashboardSnapshot {
     const devices: DeviceView[] = [];
     for (const [device, d] of this.#devices) {
-      const open = d.lastDrift !== null && now - d.lastDrift <= this.#openDriftMs && d.lastDrift > this.#lastDeployment;
-      devices.push({ device, ...d, openDrift: open });
+      if (now - d.lastSeen > this.#staleMs) {
+        this.#devices.delete(device);
+        continue;
+      }
+      const open =
+        d.lastDrift !== null &&
+        now - d.lastDrift <= this.#openDriftMs &&
+        d.lastDrift > this.#lastDeployment &&
+        d.lastDrift > (d.lastCalibration ?? Number.NEGATIVE_INFINITY);
+      devices.push({
+        device,
+        lastSeen: d.lastSeen,
+        samplesPerSecond: d.rate?.perSecond(now) ?? 0,
+        activity: d.activity,
+        version: d.version,
+        lastDrift: d.lastDrift,
+        lastCalibration: d.lastCalibration,
+        openDrift: open,
+      });
     }
     devices.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0));
     const accuracy: AccuracyView[] = [];
@@ -261,7 +323,7 @@ export class DashboardState {
       this.#devices.delete(id);
       d.lastSeen = Math.max(d.lastSeen, time);
     } else {
-      d = { lastSeen: time, activity: null, version: null, lastDrift: null };
+      d = { lastSeen: time, activity: null, version: null, lastDrift: null, lastCalibration: null, rate: null };
       if (this.#devices.size >= this.#maxDevices) this.#devices.delete(this.#devices.keys().next().value!);
     }
     this.#devices.set(id, d);
@@ -285,6 +347,8 @@ export class DashboardState {
     let a = this.#accuracy.get(key);
     if (!a) {
       a = { model, version, ring: new Uint8Array(this.#window), next: 0, filled: 0, hits: 0, labelled: 0, points: [] };
+      // As many versions as the versions table keeps; the first one seen goes first.
+      if (this.#accuracy.size >= this.#maxEvents) this.#accuracy.delete(this.#accuracy.keys().next().value!);
       this.#accuracy.set(key, a);
     }
     if (a.filled === this.#window) a.hits -= a.ring[a.next];

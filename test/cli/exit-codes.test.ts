@@ -37,6 +37,7 @@ describe('exit codes (docs/configuration.md)', () => {
     [['promote', '--version', '1e0'], EXIT.usage, /--version.*'1e0' is invalid/],
     [['run', '--drift-at', '1.5'], EXIT.usage, /--drift-at.*'1.5' is invalid/],
     [['run', '--drift', 'nonsense'], EXIT.usage, /cannot read drift "nonsense"/],
+    [['run', '--dashboard-port', '70000'], EXIT.usage, /--dashboard-port.*'70000' is invalid/],
     [['models', '--transport', 'bogus'], EXIT.config, /--transport \(env TRANSPORT\) is "bogus"/],
     [['--log-level', 'bogus', 'models'], EXIT.config, /--log-level \(env LOG_LEVEL\) is "bogus"/],
     [

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runMainJob } from '../../src/cli/main-job.ts';
+import type { DashboardSnapshot } from '../../src/dashboard/state.ts';
 import { isLiveEvidence } from '../../src/evaluation/live.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
@@ -15,6 +16,8 @@ import { CHAMPION } from '../../src/tracking/types.ts';
 import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
 import { readTopic } from '../../src/transport/read.ts';
 import { requireMlflow, testKafka } from '../setup/services.ts';
+import { dashboardSnapshot } from '../support/dashboard.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The README's first command, in-process: the whole loop on the bundled sample, on the embedded log and
@@ -36,6 +39,29 @@ export function describeMainJob(name: string, kind: 'embedded' | 'real'): void {
       const model = `activity-classifier-${path.basename(out)}`;
       const lines: string[] = [];
       const topics = namespacedTopics(`main-${path.basename(out)}`);
+      // The dashboard `run` serves, looked at once the test phones stream: their samples/s shows.
+      let dashboardUrl: string | undefined;
+      let dashboardSeen: Promise<DashboardSnapshot> | undefined;
+      const print = (line: string) => {
+        lines.push(line);
+        dashboardUrl ??= /^dashboard: (http:\/\/127\.0\.0\.1:\d+)\/$/.exec(line)?.[1];
+        if (dashboardUrl && !dashboardSeen && line.startsWith('test phones')) {
+          const url = dashboardUrl;
+          dashboardSeen = (async () => {
+            let snapshot: DashboardSnapshot | undefined;
+            await waitFor(
+              async () => {
+                snapshot = await dashboardSnapshot(url);
+                return snapshot.devices.some((d) => d.samplesPerSecond > 0);
+              },
+              'the dashboard to show the test phones streaming',
+              { timeoutMs: 120_000, intervalMs: 500 },
+            );
+            return snapshot!;
+          })();
+          dashboardSeen.catch(() => undefined);
+        }
+      };
       try {
         const s = await runMainJob(
           transport,
@@ -49,9 +75,10 @@ export function describeMainJob(name: string, kind: 'embedded' | 'real'): void {
             registry: real ? { trackingUri: mlflow } : { trackingDir: path.join(out, 'tracking') },
             model,
             topics,
+            dashboard: { port: 0 },
           },
           silentLogger,
-          (l) => lines.push(l),
+          print,
         );
         expect(s.devices).toBe(3);
         expect(s.deadLetters).toBe(0);
@@ -104,6 +131,10 @@ export function describeMainJob(name: string, kind: 'embedded' | 'real'): void {
         expect(html).toContain('data-chart="drift-timeline"');
         expect(html.match(/<section class="version"/g)?.length).toBe(s.versions.length);
         expect(lines.some((l) => l.includes('test phones'))).toBe(true);
+        expect(dashboardSeen, lines.join('\n')).toBeDefined();
+        const seen = await dashboardSeen!;
+        expect(seen.devices.filter((d) => d.samplesPerSecond > 0).length).toBeGreaterThan(0);
+        expect(seen.versions.map((v) => v.version)).toContain(1);
         // The report shows each version's gate estimate next to its live accuracy (metrics on its run), for
         // every version that served its 200 live windows (v1, and a retrained one when one was promoted).
         expect(

@@ -41,7 +41,9 @@ describe('run tears everything down', () => {
     expect(r.stdout).not.toMatch(/training:/);
   });
 
-  it('Ctrl-C while the phones stream stops the run and its serving processes', { timeout: 180_000 }, async () => {
+  it('serves its dashboard while it runs; Ctrl-C while the phones stream stops the run, its serving processes and the dashboard', {
+    timeout: 180_000,
+  }, async () => {
     const out = mkdtempSync(path.join(tmpdir(), 'run-sigint-'));
     const child = spawn(process.execPath, [BIN, 'run', '--out', out], {
       env: { ...process.env, TRANSPORT: 'embedded', MLFLOW_TRACKING_URI: '' },
@@ -55,10 +57,19 @@ describe('run tears everything down', () => {
       await waitFor(() => /test phones:/.test(outputOf()), 'the run reaching the test phones', { timeoutMs: 150_000 });
       serving = await childrenOf(child.pid!);
       expect(serving.length, outputOf()).toBeGreaterThan(0);
+      // The dashboard: one line with its URL, on loopback, following the run's topics.
+      const url = /^dashboard: (http:\/\/127\.0\.0\.1:\d+)\/$/m.exec(outputOf())?.[1];
+      expect(url, outputOf()).toBeDefined();
+      expect((await fetch(`${url}/`)).status).toBe(200);
+      await waitFor(
+        async () => ((await (await fetch(`${url}/healthz`)).json()) as { records: number }).records > 0,
+        "the dashboard to read the run's topics",
+      );
       child.kill('SIGINT');
       const code = await exited;
       expect(code, outputOf()).not.toBe(0);
       expect(outputOf()).toMatch(/the run was stopped/);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
       await waitFor(() => !serving.some(alive), 'the serving processes to exit', { timeoutMs: 20_000 });
     } finally {
       child.kill('SIGKILL');

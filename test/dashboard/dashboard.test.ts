@@ -176,11 +176,23 @@ describe('dashboard server', () => {
         runId: 'run-new',
         scores: { metric: 'accuracy', candidate: 0.95, production: 0.9 },
       });
+      // Readings are followed from the dashboard's start on: a phone streaming now.
+      const readings = encodeEvent({
+        type: 'dev.activity-tracking.sensor-readings.v1',
+        source: 'test',
+        subject: 'user-01',
+        data: { ...EXAMPLES['dev.activity-tracking.sensor-readings.v1'], device: 'user-01' },
+      });
+      await producer.publish([
+        { topic: TOPICS.sensorReadings, key: 'user-01', value: readings.value, headers: readings.headers },
+      ]);
       await waitFor(
         async () =>
           (await page.locator('li[data-drift][data-device="user-02"][data-feature="tGravityAcc-mean-X"]').count()) ===
-            1 && (await page.locator('tr[data-version="5"][data-event="promoted"]').count()) === 1,
-        'the page to show the new drift and version 5',
+            1 &&
+          (await page.locator('tr[data-version="5"][data-event="promoted"]').count()) === 1 &&
+          Number(await page.locator('tr[data-device="user-01"] td[data-rate]').getAttribute('data-rate')) > 0,
+        'the page to show the new drift, version 5 and the samples/s of user-01',
       );
       expect(await page.locator('svg[data-chart="drift-timeline"] circle.drift-marker').count()).toBe(1);
       expect(await page.locator('tr[data-device="user-02"]').getAttribute('data-open-drift')).toBe('true');
