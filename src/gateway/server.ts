@@ -24,8 +24,8 @@ const READINGS_ROUTE = '/v1/readings';
  * (v1, or v2 named by the `ce-type` header; JSON or the compact binary encoding), checks the device
  * token and the readings at the edge, and answers 200 only once the log acknowledged the record;
  * `GET /v1/stream` does the same over a WebSocket, one message and one ack frame at a time
- * (src/gateway/stream.ts). /healthz, /readyz and /metrics are on the operations port (src/ops/server.ts),
- * as for every other service.
+ * (src/gateway/stream.ts). With `tls` both are served over TLS only (HTTPS, WSS) on the same port.
+ * /healthz, /readyz and /metrics are on the operations port (src/ops/server.ts), as for every other service.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const o = resolveGatewayOptions(options);
