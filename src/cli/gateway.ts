@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidOptionError } from '../errors.ts';
 import { issueDeviceToken, parseTtl, TOKEN_SECRET_ENV } from '../gateway/auth.ts';
@@ -15,6 +16,8 @@ interface GatewayCliOptions {
   maxInFlight?: number;
   maxConnections?: number;
   publishTimeoutMs?: number;
+  tlsCert?: string;
+  tlsKey?: string;
   metricsPort: string;
   metricsHost: string;
 }
@@ -25,12 +28,39 @@ const NO_PRODUCER: Producer = {
   close: () => Promise.resolve(),
 };
 
+/** A PEM file of the TLS pair, read at start: a path that cannot be read is an option error (exit 78), not a crash. */
+function readPem(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new InvalidOptionError(`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`, {
+      cause: err,
+    });
+  }
+}
+
+/** Both files or neither: a certificate without its key (or the reverse) would silently serve plain HTTP. */
+function tlsOptions(o: GatewayCliOptions): Pick<GatewayOptions, 'tls'> {
+  if (o.tlsCert === undefined && o.tlsKey === undefined) return {};
+  if (o.tlsCert === undefined || o.tlsKey === undefined)
+    throw new InvalidOptionError(
+      `give both --tls-cert (env GATEWAY_TLS_CERT) and --tls-key (env GATEWAY_TLS_KEY), or neither for plain HTTP; only ${o.tlsCert === undefined ? '--tls-key' : '--tls-cert'} is set`,
+    );
+  return {
+    tls: {
+      cert: readPem('--tls-cert (env GATEWAY_TLS_CERT)', o.tlsCert),
+      key: readPem('--tls-key (env GATEWAY_TLS_KEY)', o.tlsKey),
+    },
+  };
+}
+
 function gatewayOptions(o: GatewayCliOptions): Omit<GatewayOptions, 'producer'> {
   const secret = process.env[TOKEN_SECRET_ENV];
   return {
     host: o.host,
     port: port('--port (env GATEWAY_PORT)', o.port),
     ...(secret ? { tokenSecret: secret } : {}),
+    ...tlsOptions(o),
     ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
     ...(o.maxInFlight !== undefined ? { maxInFlight: o.maxInFlight } : {}),
     ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
@@ -53,6 +83,16 @@ export function addGatewayCommands(program: Command): void {
       process.env.GATEWAY_HOST ?? '127.0.0.1',
     )
     .option('--port <port>', 'port (env GATEWAY_PORT; 0: any free port)', process.env.GATEWAY_PORT ?? '8090')
+    .option(
+      '--tls-cert <file>',
+      'serve HTTPS and WSS with this certificate chain, PEM (env GATEWAY_TLS_CERT; with --tls-key)',
+      process.env.GATEWAY_TLS_CERT || undefined,
+    )
+    .option(
+      '--tls-key <file>',
+      'the private key of --tls-cert, PEM, unencrypted (env GATEWAY_TLS_KEY)',
+      process.env.GATEWAY_TLS_KEY || undefined,
+    )
     .option('--max-body-bytes <n>', 'largest request body (default 524288)', positiveInt)
     .option('--max-in-flight <n>', 'batches awaiting the broker before 429 (default 4096)', positiveInt)
     .option('--max-connections <n>', 'open connections (default 4096)', positiveInt)

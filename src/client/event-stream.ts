@@ -20,9 +20,10 @@ const DONE: IteratorResult<never, undefined> = { value: undefined, done: true };
  * nothing piles up, and a process that dies mid-loop gets its uncommitted records again.
  *
  * `return()` (a `break`, or a throw in the loop body, which makes `for await` call it) commits the records
- * before the current one where the transport can commit part of a batch (Kafka, the embedded log), gives
- * the rest of the batch back uncommitted and stops the subscription: the current record is redelivered to
- * the group's next subscriber. On Event Hubs, which commits whole batches only, the whole batch is.
+ * before the current one (`context.commit`: an offset commit on Kafka, a checkpoint at that event on
+ * Event Hubs), gives the rest of the batch back uncommitted and stops the subscription: the current record
+ * and those after it are redelivered to the group's next subscriber, never one the loop finished. A
+ * process that dies instead commits nothing more: its successor gets everything after the last commit.
  */
 export class EventStream<T extends EventType> implements AsyncIterableIterator<ReceivedEvent<EventDataMap[T]>> {
   readonly #transport: Transport;

@@ -37,7 +37,7 @@ export interface SubscribeEventsOptions {
    * it and goes on: one bad record from another producer must not stop a subscriber, and throwing it out of
    * the iterator would end the loop with the record uncommitted, to fail again on every restart. The record
    * is committed with the rest of its batch. Throwing from here ends the subscription instead: `next()`
-   * rejects with that error, and the batch is redelivered to the next subscriber of the group.
+   * rejects with that error, and that record and those after it are redelivered to the next subscriber of the group.
    * @defaultValue a warning in the client's log (with the record's position and the decode reason)
    */
   onInvalid?: (record: InvalidRecord) => void | Promise<void>;

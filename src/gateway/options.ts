@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { InvalidOptionError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -20,6 +21,13 @@ export interface GatewayOptions {
    * Without it every request is accepted as the device its body names, which is allowed on loopback only.
    */
   tokenSecret?: string;
+  /**
+   * Serve HTTPS and WSS with this certificate chain and private key (PEM) instead of plain HTTP and WS:
+   * both or neither. Checked at start (a key that does not match the certificate is refused there, not
+   * at the first phone's handshake). Device tokens are still what authenticates a phone; TLS keeps them
+   * and the readings private on the way. @defaultValue plain HTTP
+   */
+  tls?: GatewayTls;
   /** `ce_source` of the events the gateway publishes. @defaultValue 'activity-tracking/gateway' */
   source?: string;
   /**
@@ -72,8 +80,15 @@ export interface GatewayOptions {
   logger?: Logger;
 }
 
-export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'tokenSecret' | 'registry' | 'logger'>> &
-  Pick<GatewayOptions, 'tokenSecret' | 'registry' | 'logger'>;
+export interface GatewayTls {
+  /** The certificate, then any intermediates, PEM. */
+  cert: string | Buffer;
+  /** Its private key, PEM (unencrypted: the gateway asks for no passphrase). */
+  key: string | Buffer;
+}
+
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'tokenSecret' | 'tls' | 'registry' | 'logger'>> &
+  Pick<GatewayOptions, 'tokenSecret' | 'tls' | 'registry' | 'logger'>;
 
 function integerAtLeast(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min)
@@ -111,6 +126,7 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
     throw new InvalidOptionError(
       `the gateway binds ${o.host}, beyond loopback, where devices must authenticate: set ${TOKEN_SECRET_ENV} (openssl rand -hex 32) and issue tokens with \`activity-tracking devices token --device ID\`, or bind --host 127.0.0.1`,
     );
+  if (o.tls !== undefined) checkTls(o.tls);
   integerAtLeast('port', o.port, 0);
   if (o.port > 65_535) throw new InvalidOptionError(`gateway option port must be 0-65535, got ${o.port}`);
   integerAtLeast('maxBodyBytes', o.maxBodyBytes, 1024);
@@ -140,4 +156,21 @@ export function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayO
       `gateway idempotencyMaxEntries (${o.idempotencyMaxEntries}) is below maxInFlight (${o.maxInFlight}): batches would be forgotten while their retries can still arrive; raise idempotencyMaxEntries`,
     );
   return o;
+}
+
+/** Both halves present, and a pair OpenSSL takes: what would otherwise fail every handshake, found at start. */
+function checkTls(tls: GatewayTls): void {
+  const missing = (['cert', 'key'] as const).filter((k) => !tls[k] || tls[k].length === 0);
+  if (missing.length > 0)
+    throw new InvalidOptionError(
+      `gateway TLS needs both a certificate and its private key; the ${missing.join(' and ')} is missing (--tls-cert FILE --tls-key FILE, or neither for plain HTTP)`,
+    );
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key });
+  } catch (err) {
+    throw new InvalidOptionError(
+      `gateway TLS certificate and key are not a usable PEM pair (${(err as Error).message}): give the certificate chain and the unencrypted private key it was issued for`,
+      { cause: err },
+    );
+  }
 }

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ClientAbort, HttpError, readBody } from '../http/request.ts';
 import { silentLogger } from '../log/logger.ts';
@@ -23,8 +24,8 @@ const READINGS_ROUTE = '/v1/readings';
  * (v1, or v2 named by the `ce-type` header; JSON or the compact binary encoding), checks the device
  * token and the readings at the edge, and answers 200 only once the log acknowledged the record;
  * `GET /v1/stream` does the same over a WebSocket, one message and one ack frame at a time
- * (src/gateway/stream.ts). /healthz, /readyz and /metrics are on the operations port (src/ops/server.ts),
- * as for every other service.
+ * (src/gateway/stream.ts). With `tls` both are served over TLS only (HTTPS, WSS) on the same port.
+ * /healthz, /readyz and /metrics are on the operations port (src/ops/server.ts), as for every other service.
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const o = resolveGatewayOptions(options);
@@ -101,16 +102,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   };
 
-  const server: Server = createServer(
-    {
-      headersTimeout: o.headersTimeoutMs,
-      requestTimeout: o.requestTimeoutMs,
-      keepAliveTimeout: o.keepAliveTimeoutMs,
-      // The timeouts above are enforced by a sweep this often (30 s by default in Node 20).
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(o.headersTimeoutMs / 4))),
-    },
-    (req, res) => void handle(req, res),
-  );
+  const httpOptions: ServerOptions = {
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.requestTimeoutMs,
+    keepAliveTimeout: o.keepAliveTimeoutMs,
+    // The timeouts above are enforced by a sweep this often (30 s by default in Node 20).
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(o.headersTimeoutMs / 4))),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
+  // An https.Server is an http.Server with a TLS layer under it: the routes, the WebSocket upgrade and
+  // the close sequence below are the same. The handshake gets the headers' deadline, not TLS's 120 s
+  // default: a peer that opens connections and never finishes a handshake must not hold slots longer
+  // than one that never finishes its headers.
+  const server: Server = o.tls
+    ? createTlsServer(
+        { ...httpOptions, cert: o.tls.cert, key: o.tls.key, handshakeTimeout: o.headersTimeoutMs },
+        onRequest,
+      )
+    : createServer(httpOptions, onRequest);
+  // A plain-HTTP request, a scanner or an untrusting phone fails its handshake: the connection is closed
+  // and nothing more is owed (debug, not warn: the open internet sends these all day).
+  server.on('tlsClientError', (err: Error) => log.debug({ err }, 'TLS handshake failed'));
   server.maxConnections = o.maxConnections;
   const stream = new ReadingsStream({
     auth,
@@ -127,13 +139,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     server.listen(o.port, o.host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const url = `${o.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
   if (!auth)
     log.warn(
       { url },
       `no ${TOKEN_SECRET_ENV}: devices are not authenticated (allowed on loopback only); set it before exposing the gateway`,
     );
-  log.info({ url, topic: o.topic, tokens: auth !== undefined }, 'gateway listening');
+  log.info({ url, topic: o.topic, tokens: auth !== undefined, tls: o.tls !== undefined }, 'gateway listening');
 
   return {
     url,
@@ -143,6 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       inFlightBytes: gate.bytes,
       idempotencyKeys: ingestor.window.size,
       tokens: auth !== undefined,
+      tls: o.tls !== undefined,
     }),
     close: async () => {
       closing = true;

@@ -36,11 +36,11 @@ export interface GatewayErrorBody {
 }
 
 export interface Gateway {
-  /** `http://host:port` of the ingest endpoints. */
+  /** `http://host:port` of the ingest endpoints (`https://` with TLS; the stream is then `wss://`). */
   readonly url: string;
   /** True once listening and until close begins: what /readyz reports. */
   ready(): boolean;
-  /** Facts for /healthz: in-flight batches and bytes, remembered batch ids, whether tokens are required. */
+  /** Facts for /healthz: in-flight batches and bytes, remembered batch ids, whether tokens and TLS are on. */
   details(): Record<string, unknown>;
   /** Stops accepting, lets in-flight batches reach their acknowledgement, then closes every connection. */
   close(): Promise<void>;

@@ -85,8 +85,8 @@ export interface BatchContext {
    * offsets (and, with `exactlyOnce`, the records published through `publish` so far, in one transaction).
    * A handler that throws later gets only the records after `offset` again; the rest of the batch is
    * committed as usual when the handler resolves. Lets a handler publish a batch's outputs in parts, each
-   * part committed with its inputs (StreamConsumer). Undefined where the log cannot commit part of a
-   * batch (Event Hubs).
+   * part committed with its inputs (StreamConsumer). On Event Hubs it writes the partition's checkpoint at
+   * that event (a blob write). Undefined where nothing is committed (broadcast subscriptions).
    */
   commit?: (offset: number) => Promise<void>;
 }

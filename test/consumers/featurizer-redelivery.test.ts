@@ -209,7 +209,7 @@ describe('featurizer: a failed publish and its redelivery to the same instance (
   });
 });
 
-// Event Hubs hands the failed batch again whole (it cannot commit part of one).
+// Event Hubs hands the failed batch again from after its last commit, a checkpoint at that event.
 describe('featurizer: a failed publish and its redelivery to the same instance (Event Hubs)', () => {
   const { transport } = usePeer();
   it('publishes every vector after a failure to publish the vectors of a batch (checkpointed)', {
@@ -221,6 +221,27 @@ describe('featurizer: a failed publish and its redelivery to the same instance (
         failAt: 2,
         failTopic: vectorOf,
         checkpoint: 15,
+      });
+      expect(firstCopies(published)).toEqual(firstCopies(expected));
+      expectSameBytes(published, expected);
+      expect(deadLetters).toBe(0);
+    } finally {
+      await eventhubs.close();
+    }
+  });
+
+  it('publishes every vector when the second part of a batch published in parts fails (checkpointed)', {
+    timeout: 15_000,
+  }, async () => {
+    const eventhubs = await transport();
+    try {
+      const topics = namespacedTopics('size');
+      const one = publishBytes([{ topic: topics.features, key: 'phone-a', ...vectorRecord(topics) }]);
+      const { published, expected, deadLetters } = await runWithFailure(eventhubs, {
+        failAt: 3,
+        failTopic: vectorOf,
+        checkpoint: 15,
+        maxPublishBytes: Math.floor(one * 2.5),
       });
       expect(firstCopies(published)).toEqual(firstCopies(expected));
       expectSameBytes(published, expected);

@@ -1,4 +1,5 @@
-import WebSocket from 'ws';
+import { request } from 'node:https';
+import WebSocket, { type ClientOptions } from 'ws';
 import { issueDeviceToken } from '../../src/gateway/auth.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../../src/gateway/server.ts';
 import { STREAM_PROTOCOL } from '../../src/gateway/stream.ts';
@@ -90,6 +91,38 @@ export async function post(
   return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
+/** POSTs a JSON batch over HTTPS trusting `ca` (Node 20's fetch takes no per-call CA). */
+export function postHttps(
+  url: string,
+  body: SensorReadings,
+  t: string,
+  ca: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}/v1/readings`,
+      {
+        method: 'POST',
+        ca,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          authorization: `Bearer ${t}`,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(Buffer.concat(chunks).toString()) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
 /**
  * A producer around a real one that counts publishes and can be held: while `hold()` is in force, every
  * publish waits (the broker "falls behind") until `release()`. The fault comes from this hook, not a sleep.
@@ -170,10 +203,11 @@ export async function readAll(transport: Transport, topic = TOPIC) {
 
 /**
  * Opens /v1/stream (with `query`, e.g. `?type=…`) with the token in Sec-WebSocket-Protocol, registers
- * the socket in `sockets` for the caller's clean-up, and collects every frame it receives.
+ * the socket in `sockets` for the caller's clean-up, and collects every frame it receives. An `https://`
+ * gateway is opened as `wss://` (`options.ca` to trust a test certificate).
  */
-export async function openStream(url: string, t: string, sockets: WebSocket[], query = '') {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream${query}`, [STREAM_PROTOCOL, `bearer.${t}`]);
+export async function openStream(url: string, t: string, sockets: WebSocket[], query = '', options?: ClientOptions) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream${query}`, [STREAM_PROTOCOL, `bearer.${t}`], options);
   sockets.push(ws);
   const frames: Record<string, unknown>[] = [];
   ws.on('message', (data) => frames.push(JSON.parse(String(data))));

@@ -9,6 +9,7 @@ import {
   type ReceivedEventData,
   type Subscription as SdkSubscription,
 } from '@azure/event-hubs';
+import { InvalidOptionError, TransportError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { BatchContext, RecordBatch, SubscribeOptions, TopicPartition } from '../types.ts';
 import { type ClientFactory, toRecord } from './clients.ts';
@@ -32,10 +33,11 @@ const CHECKPOINT_ATTEMPTS = 5;
  * EventHubConsumerClient per hub, load-balanced through the blob checkpoint
  * store. The SDK runs one pump per owned partition; the handler calls of all
  * of them go through one lane, so the handler sees one batch at a time, as on
- * Kafka. A batch's checkpoint is written only after its handler resolved; a
- * handler that throws gets the same batch again (at-least-once) until it
- * succeeds or the subscription stops — then the partition's next owner starts
- * from the last checkpoint.
+ * Kafka. A batch's checkpoint is written only after its handler resolved, or
+ * through `context.commit` for its first records; a handler that throws gets
+ * the batch again from after its last commit (at-least-once) until it succeeds
+ * or the subscription stops — then the partition's next owner starts from the
+ * last checkpoint.
  */
 export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; assignments(): TopicPartition[] }> {
   const { options, settings, logger } = w;
@@ -50,13 +52,6 @@ export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; ass
     lane = next.catch(() => {});
     return next;
   };
-  const context: BatchContext = {
-    get stopping() {
-      return stopping;
-    },
-    heartbeat: async () => {},
-  };
-
   const clients: EventHubConsumerClient[] = [];
   const subs: SdkSubscription[] = [];
   for (const topic of options.topics) {
@@ -75,6 +70,31 @@ export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; ass
     const idOf = (ctx: PartitionContext) => `${topic}/${ctx.partitionId}`;
     const tpOf = (ctx: PartitionContext) => ({ topic, partition: Number(ctx.partitionId) });
 
+    /**
+     * Writes a partition's checkpoint at `event`, retrying a few times. `required`: a failure after the
+     * retries throws (a `commit` the handler asked for); otherwise it is logged and the next batch's
+     * checkpoint covers these records (until then a restart replays them).
+     */
+    const checkpoint = async (ctx: PartitionContext, event: ReceivedEventData, required: boolean) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await ctx.updateCheckpoint(event);
+          return;
+        } catch (err) {
+          if (attempt >= CHECKPOINT_ATTEMPTS) {
+            if (required)
+              throw new TransportError(`writing the checkpoint of ${topic}[${ctx.partitionId}] failed`, {
+                cause: err,
+                retriable: true,
+              });
+            log.error({ err, topic, partition: tpOf(ctx).partition }, 'writing the checkpoint failed');
+            return;
+          }
+          await sleep(RETRY_MS.initial * attempt);
+        }
+      }
+    };
+
     const handle = async (events: ReceivedEventData[], ctx: PartitionContext) => {
       const tp = tpOf(ctx);
       const records = events.map((e) => toRecord(topic, tp.partition, e));
@@ -82,33 +102,47 @@ export async function subscribe(w: Wiring): Promise<{ stop(): Promise<void>; ass
       const newest = ctx.lastEnqueuedEventProperties?.sequenceNumber ?? last.sequenceNumber;
       const batch: RecordBatch = { ...tp, records, highWatermark: Math.max(newest, last.sequenceNumber) + 1 };
       log.debug({ topic, partition: tp.partition, records: records.length }, 'batch');
+      /** The offset through which `commit` checkpointed this batch: a retry starts after it. */
+      let committed = -1;
+      const batchContext: BatchContext = {
+        get stopping() {
+          return stopping;
+        },
+        heartbeat: async () => {},
+        // A checkpoint is any event's position, so part of a batch can be committed as on Kafka: a
+        // subscriber that stops mid-batch (EventStream on `break`) or publishes a batch's outputs in
+        // parts (StreamConsumer) does not get its finished records again. Broadcast commits nothing.
+        ...(w.store
+          ? {
+              commit: async (offset: number) => {
+                const i = events.findIndex((e) => e.sequenceNumber === offset);
+                if (i < 0) throw new InvalidOptionError(`commit(${offset}) is outside the running batch's offsets`);
+                // After a lost ownership the partition's next owner writes its checkpoints; these records
+                // come again there, from the last checkpoint (at-least-once).
+                if (offset <= committed || lost.has(idOf(ctx))) return;
+                await checkpoint(ctx, events[i], true);
+                committed = offset;
+              },
+            }
+          : {}),
+      };
       for (let attempt = 1; ; attempt++) {
+        const pending = committed < 0 ? batch : { ...batch, records: records.filter((r) => r.offset > committed) };
+        if (pending.records.length === 0) break;
         try {
-          await options.handler(batch, context);
+          await options.handler(pending, batchContext);
           break;
         } catch (err) {
           if (stopping || lost.has(idOf(ctx))) throw err;
           log.warn(
-            { err, topic, partition: tp.partition, attempt },
-            'batch handler failed; the batch is delivered again',
+            { err, topic, partition: tp.partition, attempt, from: pending.records[0].offset },
+            'batch handler failed; the batch is delivered again from its last commit',
           );
           await sleep(Math.min(RETRY_MS.initial * attempt, RETRY_MS.max));
         }
       }
-      if (lost.has(idOf(ctx)) || !w.store) return;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await ctx.updateCheckpoint(last);
-          return;
-        } catch (err) {
-          if (attempt >= CHECKPOINT_ATTEMPTS) {
-            // The next batch's checkpoint covers these records; until then a restart replays them.
-            log.error({ err, topic, partition: tp.partition }, 'writing the checkpoint failed');
-            return;
-          }
-          await sleep(RETRY_MS.initial * attempt);
-        }
-      }
+      if (lost.has(idOf(ctx)) || !w.store || committed === last.sequenceNumber) return;
+      await checkpoint(ctx, last, false);
     };
 
     subs.push(
