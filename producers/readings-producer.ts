@@ -1,5 +1,6 @@
 import { InvalidOptionError, InvalidValueError } from '../src/errors.ts';
 import { encodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../src/schemas/cloudevents.ts';
+import { readingsId, timedReadingsId } from '../src/schemas/event-ids.ts';
 import { EVENT_TYPES } from '../src/schemas/registry.ts';
 import { TOPICS } from '../src/topics.ts';
 import type { OutgoingRecord, Producer } from '../src/transport/types.ts';
@@ -60,7 +61,7 @@ export class ReadingsProducer {
       type: EVENT_TYPES.sensorReadings,
       source: this.#source,
       subject: device,
-      id: `${device}:${state.sequence}`,
+      id: readingsId(device, state.sequence),
       time: new Date(timestamp),
       data: {
         device,
@@ -97,7 +98,7 @@ export class ReadingsProducer {
       type: EVENT_TYPES.sensorReadingsV2,
       source: this.#source,
       subject: device,
-      id: `${device}:${sensor}:${times[0]}`,
+      id: timedReadingsId(device, sensor, times[0]),
       time: new Date(times[0]),
       data: {
         device,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HttpError, isJsonMediaType } from '../http/request.ts';
 import { type ContentType, DecodeError, decodeEvent, READINGS_BINARY_CONTENT_TYPE } from '../schemas/cloudevents.ts';
+import { readingsId, timedReadingsId } from '../schemas/event-ids.ts';
 import { dataSchemaUri, EVENT_TYPES } from '../schemas/registry.ts';
 import type { SensorReadings, SensorReadingsV2 } from '../schemas/types.gen.ts';
 import type { Headers, OutgoingRecord } from '../transport/types.ts';
@@ -95,7 +96,7 @@ export function readingsRecord(
   const { device } = r.data;
   const headers: Headers = {
     ce_specversion: '1.0',
-    ce_id: r.type === V1 ? `${device}:${r.data.sequence}` : `${device}:${r.data.sensor}:${firstTime(r)}`,
+    ce_id: r.type === V1 ? readingsId(device, r.data.sequence) : timedReadingsId(device, r.data.sensor, firstTime(r)),
     ce_source: source,
     ce_type: r.type,
     ce_subject: device,
