@@ -12,7 +12,7 @@ import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
-import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
+import { alreadyApplied, type EvictionOptions, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
@@ -37,6 +37,8 @@ export interface DriftDetectorOptions {
   confirmation?: ConfirmationOptions;
   /** Vectors whose offsets each bank remembers, to name the post-drift window's first offset. @defaultValue 4096 */
   offsetMemory?: number;
+  /** Idle (device, activity) banks out of memory (docs/operations.md, "Idle streams"). @defaultValue evicted after 5 minutes idle */
+  eviction?: EvictionOptions;
   /** @defaultValue TOPICS */
   topics?: TopicNames;
   logger?: Logger;
@@ -67,18 +69,29 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   constructor(options: DriftDetectorOptions = {}) {
     this.#options = options;
     this.#memory = options.offsetMemory ?? 4096;
-    this.#streams = new StreamStates<StreamState>(encodeStream, (bytes) => {
-      const s = decodeStream(bytes, this.#memory, options.confirmation);
-      return { ...s, scale: referenceScale(s.activity) };
-    });
+    this.#streams = new StreamStates<StreamState>(
+      encodeStream,
+      (bytes) => {
+        const s = decodeStream(bytes, this.#memory, options.confirmation);
+        return { ...s, scale: referenceScale(s.activity) };
+      },
+      options.eviction,
+    );
+    options.metrics?.countStreams(COMPONENT, () => ({ memory: this.#streams.size, evicted: this.#streams.evicted }));
     this.#output = (options.topics ?? TOPICS).driftEvents;
     this.#loop = recordLoop(COMPONENT, options);
     // Known label values start at 0, so that rate() and alerts see the series before the first drift.
     options.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' }, 0);
   }
 
+  /** Banks in memory. */
   get banks(): number {
     return this.#streams.size;
+  }
+
+  /** Banks evicted to the spill directory (idle). */
+  get evicted(): number {
+    return this.#streams.evicted;
   }
 
   process(batch: RecordBatch, ends?: number[]): OutgoingRecord[] {
@@ -119,7 +132,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     }
     const key = `${data.device}\u0000${activity}`;
     const state =
-      this.#streams.get(key) ??
+      this.#streams.get(key, record.partition) ??
       this.#streams.start(
         key,
         {
