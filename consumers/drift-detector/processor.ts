@@ -18,7 +18,7 @@ import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 import { Confirmation, type ConfirmationOptions } from './confirm.ts';
-import { type DetectorStreamState, decodeStream, encodeStream } from './state.ts';
+import { type DetectorStreamState, decodeStream, encodeStream, offsetRing } from './state.ts';
 
 export const COMPONENT = 'drift-detector';
 
@@ -138,7 +138,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
         {
           bank: new DetectorBank(FEATURE_NAMES, this.#options.adwin ?? DETECTOR_ADWIN),
           confirmation: new Confirmation(this.#options.confirmation),
-          offsets: new Float64Array(this.#memory),
+          offsets: new Float64Array(0),
           scale: referenceScale(activity),
           activity,
           calibration: data.calibration?.id ?? null,
@@ -157,6 +157,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
       this.stats.recalibrated++;
     }
     const index = state.bank.updates;
+    state.offsets = offsetRing(state.offsets, index, this.#memory);
     state.offsets[index % this.#memory] = record.offset;
     // ADWIN's cut bound has a term in the values' absolute scale: features are put in units of
     // their typical spread within the activity first, so a 0.2 g shift and a 2 rad/s one count alike.

@@ -70,25 +70,38 @@ const outputs = (out: OutgoingRecord[]) =>
   out.map((o) => `${o.topic}|${o.key}|${o.headers?.ce_id}|${o.value.toString('base64')}`);
 
 describe('idle eviction in the processors', () => {
-  it('a drift detector that evicts idle banks and brings them back emits exactly what one that keeps them does', () => {
-    let back = 0;
-    let drifts = 0;
-    for (const records of partitions) {
-      if (records.length < 200) continue;
-      const reference = feed(new DriftDetectorProcessor({ eviction: { idleMs: false } }), { now: 0 }, records, 40);
-      const clock = { now: 0 };
-      const metrics = new PipelineMetrics();
-      const evicting = new DriftDetectorProcessor({ eviction: { idleMs: 120_000, clock: () => clock.now }, metrics });
-      const run = feed(evicting, clock, records, 40);
-      expect(outputs(run.out)).toEqual(outputs(reference.out));
-      drifts += reference.out.length;
-      expect(run.most).toBeGreaterThan(0);
-      back += run.back;
-    }
-    // Users change activity: (device, activity) banks go idle and come back in this scenario.
-    expect(back).toBeGreaterThan(0);
-    expect(drifts).toBeGreaterThan(0);
-  });
+  // 50: the rings of vector offsets wrap, and are evicted and brought back wrapped.
+  it.each([4096, 50])(
+    'a drift detector that evicts idle banks and brings them back emits exactly what one that keeps them does (offset memory %i)',
+    (offsetMemory) => {
+      let back = 0;
+      let drifts = 0;
+      for (const records of partitions) {
+        if (records.length < 200) continue;
+        const reference = feed(
+          new DriftDetectorProcessor({ eviction: { idleMs: false }, offsetMemory }),
+          { now: 0 },
+          records,
+          40,
+        );
+        const clock = { now: 0 };
+        const metrics = new PipelineMetrics();
+        const evicting = new DriftDetectorProcessor({
+          eviction: { idleMs: 120_000, clock: () => clock.now },
+          offsetMemory,
+          metrics,
+        });
+        const run = feed(evicting, clock, records, 40);
+        expect(outputs(run.out)).toEqual(outputs(reference.out));
+        drifts += reference.out.length;
+        expect(run.most).toBeGreaterThan(0);
+        back += run.back;
+      }
+      // Users change activity: (device, activity) banks go idle and come back in this scenario.
+      expect(back).toBeGreaterThan(0);
+      expect(drifts).toBeGreaterThan(0);
+    },
+  );
 
   it('a featurizer that evicts an idle phone and brings it back emits the same vectors as one that keeps it', async () => {
     const recording = loadRecordings('test', 'sample')[0];
