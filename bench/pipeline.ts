@@ -18,6 +18,11 @@
  * `--checkpoint-interval N|off` the input records per partition between the consumers' state checkpoints
  * (default 1000, the consumers' own default; `off` shows what the checkpoints cost in latency).
  *
+ * State (issue 17): after the embedded run, `state_bytes_per_device` (heap + array buffers of the featurizer's
+ * and the detector's state per device, GC-settled: the script runs node with --expose-gc) and
+ * `checkpoint_bytes_per_device` (the newest snapshot records per device in the two state topics), with their
+ * split per component, per (device, activity) bank and per ADWIN (bench/state-size.ts).
+ *
  * Latency: for each feature vector, (time the detector finished the batch holding it) − (timestamp of the
  * readings record that completed its window: its append on the embedded log, the producer's CreateTime on
  * Kafka); p50/p99 over all vectors. Flat out, the stream is overloaded on purpose, so these figures are
@@ -66,6 +71,7 @@ import { instancesSummary, measureInstances, showInstances } from './instances.t
 import { chunksOf, maxPhonesWithin, measurePaced, type PacedResult } from './paced.ts';
 import { quantile, sorted, startPipeline, vectorTimings } from './pipeline-harness.ts';
 import { listenerPid } from './proc.ts';
+import { type StateSize, showStateSize, stateSize } from './state-size.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
@@ -116,6 +122,7 @@ interface Result {
   driftEvents: number;
   p50: number;
   p99: number;
+  state: StateSize | null;
 }
 
 async function measure(transport: Transport, exactlyOnce: boolean): Promise<Result> {
@@ -139,6 +146,7 @@ async function measure(transport: Transport, exactlyOnce: boolean): Promise<Resu
   let driftEvents = 0;
   for await (const _ of readTopic(transport, pipeline.topics.driftEvents)) driftEvents++;
   return {
+    state: await stateSize(transport, pipeline.topics),
     samples: stats.samples,
     seconds,
     samplesPerSecond: stats.samples / seconds,
@@ -203,6 +211,16 @@ try {
     const emb = await measure(embedded, false);
     await embedded.close();
     show(`embedded log (${readingsEncoding} readings, ${vectorEncoding} vectors)`, emb);
+    const { state } = emb;
+    if (state) showStateSize(state);
+    else console.log('state per device: not measured, the state topics are empty (--checkpoint-interval off)');
+    summary.state_bytes_per_device =
+      state?.featurizerBytesPerDevice == null || state.detectorBytesPerDevice === null
+        ? null
+        : Math.round(state.featurizerBytesPerDevice + state.detectorBytesPerDevice);
+    summary.checkpoint_bytes_per_device = state
+      ? Math.round(state.featurizerCheckpointBytesPerDevice + state.detectorCheckpointBytesPerDevice)
+      : null;
     if (!embeddedOnly) {
       const t1 = kafka();
       const alo = await measure(t1, false);

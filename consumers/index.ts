@@ -1,6 +1,8 @@
+import path from 'node:path';
 import type { Logger } from '../src/log/logger.ts';
 import type { PipelineMetrics } from '../src/metrics/metrics.ts';
 import { type BatchProcessor, StreamConsumer } from '../src/pipeline/stream-consumer.ts';
+import type { EvictionOptions } from '../src/pipeline/stream-state.ts';
 import { TOPICS, type TopicNames } from '../src/topics.ts';
 import type { Transport } from '../src/transport/types.ts';
 import { type DeployerOptions, DeployerProcessor } from './deployer/processor.ts';
@@ -21,6 +23,14 @@ export interface ConsumerWiring {
    * false turns checkpoints off. @defaultValue 1000
    */
   checkpointInterval?: number | false;
+  /**
+   * A stream (device, or device and activity) idle this long, and checkpointed, leaves memory for the spill
+   * directory (docs/operations.md, "Idle streams"); false keeps every stream. Stateful consumers with
+   * checkpoints only. @defaultValue 300000 (5 minutes)
+   */
+  evictIdleMs?: number | false;
+  /** The spill directory's parent: each consumer spills to `<stateDir>/<component>`. @defaultValue a temporary folder */
+  stateDir?: string;
   /** Transactions: outputs, checkpoints and offsets commit together (docs/exactly-once.md). @defaultValue false */
   exactlyOnce?: boolean;
   /** Where a new group starts: the oldest record, or only records published after it joined. @defaultValue true */
@@ -42,18 +52,29 @@ function consumerOf<P extends BatchProcessor, O>(
   component: string,
   w: ConsumerWiring,
   input: (topics: TopicNames) => string,
-  make: (options: O & { topics: TopicNames; logger?: Logger; metrics?: PipelineMetrics }) => P,
+  make: (
+    options: O & { topics: TopicNames; logger?: Logger; metrics?: PipelineMetrics; eviction?: EvictionOptions },
+  ) => P,
   options: O,
   stateTopic?: (topics: TopicNames) => string,
 ) {
   const topics = w.topics ?? TOPICS;
+  const interval = w.checkpointInterval ?? 1000;
+  // Only a checkpointed stream is ever clean, and only a clean one is evicted.
+  const eviction: EvictionOptions | undefined =
+    stateTopic && interval !== false
+      ? {
+          ...(w.evictIdleMs !== undefined ? { idleMs: w.evictIdleMs } : {}),
+          ...(w.stateDir !== undefined ? { dir: path.join(w.stateDir, component) } : {}),
+        }
+      : undefined;
   const processor = make({
     topics,
+    ...(eviction ? { eviction } : {}),
     ...options,
     ...(w.logger ? { logger: w.logger } : {}),
     ...(w.metrics ? { metrics: w.metrics } : {}),
   });
-  const interval = w.checkpointInterval ?? 1000;
   const checkpoint = stateTopic && interval !== false ? { checkpoint: { topic: stateTopic(topics), interval } } : {};
   return {
     processor,

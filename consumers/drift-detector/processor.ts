@@ -12,13 +12,13 @@ import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
-import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
+import { alreadyApplied, type EvictionOptions, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
 import { decodeEvent, encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord, RecordBatch, TopicPartition } from '../../src/transport/types.ts';
 import { Confirmation, type ConfirmationOptions } from './confirm.ts';
-import { type DetectorStreamState, decodeStream, encodeStream } from './state.ts';
+import { type DetectorStreamState, decodeStream, encodeStream, offsetRing } from './state.ts';
 
 export const COMPONENT = 'drift-detector';
 
@@ -37,6 +37,8 @@ export interface DriftDetectorOptions {
   confirmation?: ConfirmationOptions;
   /** Vectors whose offsets each bank remembers, to name the post-drift window's first offset. @defaultValue 4096 */
   offsetMemory?: number;
+  /** Idle (device, activity) banks out of memory (docs/operations.md, "Idle streams"). @defaultValue evicted after 5 minutes idle */
+  eviction?: EvictionOptions;
   /** @defaultValue TOPICS */
   topics?: TopicNames;
   logger?: Logger;
@@ -67,18 +69,29 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
   constructor(options: DriftDetectorOptions = {}) {
     this.#options = options;
     this.#memory = options.offsetMemory ?? 4096;
-    this.#streams = new StreamStates<StreamState>(encodeStream, (bytes) => {
-      const s = decodeStream(bytes, this.#memory, options.confirmation);
-      return { ...s, scale: referenceScale(s.activity) };
-    });
+    this.#streams = new StreamStates<StreamState>(
+      encodeStream,
+      (bytes) => {
+        const s = decodeStream(bytes, this.#memory, options.confirmation);
+        return { ...s, scale: referenceScale(s.activity) };
+      },
+      options.eviction,
+    );
+    options.metrics?.countStreams(COMPONENT, () => ({ memory: this.#streams.size, evicted: this.#streams.evicted }));
     this.#output = (options.topics ?? TOPICS).driftEvents;
     this.#loop = recordLoop(COMPONENT, options);
     // Known label values start at 0, so that rate() and alerts see the series before the first drift.
     options.metrics?.driftEvents.inc({ component: COMPONENT, kind: 'data' }, 0);
   }
 
+  /** Banks in memory. */
   get banks(): number {
     return this.#streams.size;
+  }
+
+  /** Banks evicted to the spill directory (idle). */
+  get evicted(): number {
+    return this.#streams.evicted;
   }
 
   process(batch: RecordBatch, ends?: number[]): OutgoingRecord[] {
@@ -119,13 +132,13 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     }
     const key = `${data.device}\u0000${activity}`;
     const state =
-      this.#streams.get(key) ??
+      this.#streams.get(key, record.partition) ??
       this.#streams.start(
         key,
         {
           bank: new DetectorBank(FEATURE_NAMES, this.#options.adwin ?? DETECTOR_ADWIN),
           confirmation: new Confirmation(this.#options.confirmation),
-          offsets: new Float64Array(this.#memory),
+          offsets: new Float64Array(0),
           scale: referenceScale(activity),
           activity,
           calibration: data.calibration?.id ?? null,
@@ -144,6 +157,7 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
       this.stats.recalibrated++;
     }
     const index = state.bank.updates;
+    state.offsets = offsetRing(state.offsets, index, this.#memory);
     state.offsets[index % this.#memory] = record.offset;
     // ADWIN's cut bound has a term in the values' absolute scale: features are put in units of
     // their typical spread within the activity first, so a 0.2 g shift and a 2 rad/s one count alike.

@@ -18,7 +18,10 @@ const MAGIC = 0x31534444;
 export interface DetectorStreamState extends Tracked {
   bank: DetectorBank;
   confirmation: Confirmation;
-  /** Ring of the offsets of the last `offsetMemory` vectors fed to the bank. */
+  /**
+   * Ring of the offsets of the last `offsetMemory` vectors fed to the bank, vector i at `i % offsetMemory`.
+   * Shorter while the bank has seen fewer (`offsetRing`): it has not wrapped yet, so every index still fits.
+   */
   offsets: Float64Array;
   activity: string;
   /** Id of the device calibration the bank's vectors were computed under (null: none). */
@@ -34,7 +37,24 @@ interface Header {
   calibration?: string | null;
 }
 
+const FIRST_RING = 16;
+
+/**
+ * The ring `offsets` with room for vector `index`: itself when it has, else a copy twice as long (at most
+ * `memory`). A full ring of 4096 offsets is 32 KB, a fifth of a bank's memory, and most (device, activity)
+ * banks see far fewer vectors (bench:pipeline).
+ */
+export function offsetRing(offsets: Float64Array, index: number, memory: number): Float64Array {
+  if (index < offsets.length || offsets.length >= memory) return offsets;
+  let length = Math.max(offsets.length, FIRST_RING);
+  while (length <= index) length *= 2;
+  const grown = new Float64Array(Math.min(length, memory));
+  grown.set(offsets);
+  return grown;
+}
+
 export function encodeStream(s: DetectorStreamState): Uint8Array {
+  // A ring shorter than the detector's memory has not wrapped, and holds every vector so far.
   const memory = s.offsets.length;
   const kept = Math.min(s.bank.updates, memory);
   const header: Header = {
@@ -71,8 +91,8 @@ export function decodeStream(
   const bank = DetectorBank.restore(body.subarray(4, 4 + bankLength), FEATURE_NAMES);
   let o = 4 + bankLength;
   if (header.kept > memory) fail(`keeps ${header.kept} offsets, more than the ${memory} this detector remembers`);
-  const offsets = new Float64Array(memory);
   const updates = bank.updates;
+  const offsets = offsetRing(new Float64Array(0), Math.max(0, updates - 1), memory);
   for (let i = updates - header.kept; i < updates; i++, o += 8) offsets[i % memory] = body.readDoubleLE(o);
   const pending = header.pending.map((p) => ({
     ...p,

@@ -6,7 +6,13 @@ import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { processEach, type RecordLoop, RecordRejected, recordLoop } from '../../src/pipeline/dead-letter.ts';
 import type { BatchProcessor } from '../../src/pipeline/stream-consumer.ts';
-import { alreadyApplied, markApplied, StreamStates } from '../../src/pipeline/stream-state.ts';
+import {
+  alreadyApplied,
+  type EvictionOptions,
+  markApplied,
+  StreamStates,
+  type Tracked,
+} from '../../src/pipeline/stream-state.ts';
 import {
   type ContentType,
   decodeEvent,
@@ -52,6 +58,8 @@ export interface FeaturizerProcessorOptions {
    * that predate the binary body. Every consumer of this project reads both. @defaultValue 'binary'
    */
   vectorEncoding?: VectorEncoding;
+  /** Idle devices out of memory (docs/operations.md, "Idle streams"). @defaultValue evicted after 5 minutes idle */
+  eviction?: EvictionOptions;
   /** @defaultValue TOPICS */
   topics?: TopicNames;
   logger?: Logger;
@@ -73,7 +81,7 @@ export interface FeaturizerProcessorOptions {
  * the calibration it was computed under.
  */
 export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
-  readonly #devices = new StreamStates<DeviceState>(encodeDevice, decodeDevice);
+  readonly #devices: StreamStates<DeviceState>;
   readonly #rate: number;
   readonly #maxBytes: number;
   readonly #output: string;
@@ -84,6 +92,8 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
   constructor(options: FeaturizerProcessorOptions = {}) {
     const encoding = vectorEncoding(options.vectorEncoding ?? 'binary');
     this.#contentType = encoding === 'json' ? JSON_CONTENT_TYPE : FEATURE_VECTOR_BINARY_CONTENT_TYPE;
+    this.#devices = new StreamStates<DeviceState>(encodeDevice, decodeDevice, options.eviction);
+    options.metrics?.countStreams(COMPONENT, () => ({ memory: this.#devices.size, evicted: this.#devices.evicted }));
     this.#rate = options.sampleRateHz ?? 50;
     this.#maxBytes = options.maxMessageBytes ?? 1 << 20;
     this.#output = (options.topics ?? TOPICS).features;
@@ -92,9 +102,14 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     for (const kind of IRREGULAR) this.#metrics?.irregularReadings.inc({ component: COMPONENT, kind }, 0);
   }
 
-  /** Devices with state in this instance. */
+  /** Devices with state in this instance's memory. */
   get devices(): number {
     return this.#devices.size;
+  }
+
+  /** Devices whose state was evicted to the spill directory (idle). */
+  get evicted(): number {
+    return this.#devices.evicted;
   }
 
   process(batch: RecordBatch, ends?: number[]): OutgoingRecord[] {
@@ -133,7 +148,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
       );
     }
     const state =
-      this.#devices.get(data.device) ??
+      this.#devices.get(data.device, record.partition) ??
       this.#devices.start(
         data.device,
         { ...freshDevice(this.#rate, NOT_STARTED), calibration: null },
@@ -158,7 +173,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
         `readings at ${data.sampleRate} Hz; this featurizer computes ${this.#rate} Hz windows (resample on the phone)`,
       );
     }
-    let state = this.#devices.get(data.device);
+    let state = this.#devices.get(data.device, record.partition);
     if (state && alreadyApplied(state, record.offset)) return;
     if (state?.timed) {
       this.#loop.logger?.warn({ device: data.device }, 'device went from timed readings (v2) to v1; windows restart');
@@ -226,7 +241,7 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
    * Sequences count grid rows.
    */
   #timedReadings(data: SensorReadingsV2, record: ConsumedRecord, out: OutgoingRecord[]): void {
-    let state = this.#devices.get(data.device);
+    let state = this.#devices.get(data.device, record.partition);
     if (state && alreadyApplied(state, record.offset)) return;
     if (state && !state.timed && state.next !== NOT_STARTED) {
       this.#loop.logger?.warn(
@@ -243,7 +258,10 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     this.#irregular(data.device, 'duplicate', timed.resampler.duplicates - duplicates);
     state ??= this.#devices.start(
       data.device,
-      { ...freshDevice(this.#rate, 0), calibration: this.#devices.get(data.device)?.calibration ?? null },
+      {
+        ...freshDevice(this.#rate, 0),
+        calibration: this.#devices.get(data.device, record.partition)?.calibration ?? null,
+      },
       record.partition,
     );
     if (state.next === NOT_STARTED) Object.assign(state, freshDevice(this.#rate, 0));
@@ -327,9 +345,6 @@ const NOT_STARTED = -1;
 
 type FeatureCalibration = NonNullable<FeatureVector['calibration']>;
 
-function freshDevice(
-  rate: number,
-  sequence: number,
-): Omit<DeviceState, 'calibration' | 'partition' | 'appliedUpTo' | 'dirty'> {
+function freshDevice(rate: number, sequence: number): Omit<DeviceState, 'calibration' | keyof Tracked> {
   return { featurizer: new Featurizer({ sampleRateHz: rate }), base: sequence, next: sequence, spans: [] };
 }

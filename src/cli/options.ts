@@ -65,6 +65,21 @@ export const seconds = nonNegative('seconds');
 /** Milliseconds: a finite number >= 0. */
 export const milliseconds = nonNegative('milliseconds');
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * `--evict-idle`: a duration such as 30s, 5m or 1h (a bare number is milliseconds), or `off`. Configuration
+ * that may come from the environment (EVICT_IDLE), so a bad value is an InvalidOptionError.
+ */
+export function idleDuration(setting: string, value: string): number | false {
+  if (value === 'off') return false;
+  const m = /^([0-9]*\.?[0-9]+)(ms|s|m|h)?$/.exec(value);
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms'] : Number.NaN;
+  if (!(ms > 0 && Number.isFinite(ms)))
+    throw new InvalidOptionError(`${setting} is "${value}"; give a duration such as 30s, 5m or 1h, or off`);
+  return ms;
+}
+
 /** The options every command reads; `--transport`, `--log-level` and `--topic-prefix` may come from the environment. */
 export interface GlobalOptions {
   transport: string;

@@ -26,7 +26,7 @@ import { createTrackingBackend, TRACKING_ENV } from '../tracking/index.ts';
 import type { TrackingBackend } from '../tracking/types.ts';
 import { createTransport } from '../transport/index.ts';
 import type { Transport } from '../transport/types.ts';
-import { cliNamespace, type GlobalOptions, port } from './options.ts';
+import { cliNamespace, type GlobalOptions, idleDuration, port } from './options.ts';
 import { type Running, runUntilStopped } from './service-run.ts';
 import { requireSharedLog } from './transport.ts';
 
@@ -36,6 +36,8 @@ export interface ServiceOptions {
   metricsHost: string;
   exactlyOnce?: boolean;
   checkpointInterval?: string;
+  evictIdle?: string;
+  stateDir?: string;
 }
 
 /**
@@ -60,6 +62,8 @@ export async function runService(
   const interval = options.checkpointInterval === undefined ? undefined : Number(options.checkpointInterval);
   if (interval !== undefined && !(Number.isInteger(interval) && interval > 0))
     throw new InvalidOptionError('--checkpoint-interval must be a positive integer');
+  const evictIdle =
+    options.evictIdle === undefined ? undefined : idleDuration('--evict-idle (env EVICT_IDLE)', options.evictIdle);
   // Listened for from the start: a consumer still waiting for its topics stops on SIGTERM as well.
   const stopping = new AbortController();
   const onSignal = () => stopping.abort();
@@ -76,6 +80,8 @@ export async function runService(
     groupId: options.group ?? ns.group(name),
     ...(options.exactlyOnce ? { exactlyOnce: true } : {}),
     ...(interval !== undefined ? { checkpointInterval: interval } : {}),
+    ...(evictIdle !== undefined ? { evictIdleMs: evictIdle } : {}),
+    ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),
   };
   try {
     await runUntilStopped({
@@ -149,7 +155,17 @@ export function addServiceCommands(program: Command): void {
   const stateful = (c: Command) =>
     common(c)
       .option('--exactly-once', 'Kafka transactions: outputs, state checkpoints and offsets commit together')
-      .option('--checkpoint-interval <n>', 'input records per partition between state checkpoints', '1000');
+      .option('--checkpoint-interval <n>', 'input records per partition between state checkpoints', '1000')
+      .option(
+        '--evict-idle <duration>',
+        'streams idle this long (30s, 5m, 1h) and checkpointed leave memory for the spill directory; off keeps them (env EVICT_IDLE)',
+        process.env.EVICT_IDLE ?? '5m',
+      )
+      .option(
+        '--state-dir <dir>',
+        'spill directory of evicted streams, a cache cleared at start (env STATE_DIR; default: a temporary folder)',
+        process.env.STATE_DIR,
+      );
 
   stateful(program.command('featurizer').description('run the featurizer: sensor-readings in, features out'))
     .option(

@@ -30,7 +30,7 @@ export function resolveAdwinOptions(options: AdwinOptions = {}): ResolvedAdwinOp
   if (!Number.isInteger(o.clock) || o.clock < 1) {
     throw new InvalidOptionError(`ADWIN clock must be a positive integer (1 checks at every value), got ${o.clock}`);
   }
-  // Bucket counts live in a Uint8Array and a row holds maxBuckets + 1 entries before it is merged.
+  // Bucket counts live in a Uint8Array; a row's two oldest buckets merge before a new one would make it maxBuckets + 1.
   if (!Number.isInteger(o.maxBuckets) || o.maxBuckets < 2 || o.maxBuckets > 254) {
     throw new InvalidOptionError(`ADWIN maxBuckets must be an integer in [2, 254], got ${o.maxBuckets}`);
   }

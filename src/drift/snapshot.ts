@@ -109,7 +109,8 @@ export function readSnapshot(bytes: Uint8Array): AdwinStore {
     for (let r = 0; r < nRows; r++) {
       need(1);
       const c = view.getUint8(o++);
-      if (c > maxBuckets + 1) fail(`bad bucket count ${c}`);
+      // A row never holds more than maxBuckets entries between updates (river's too: it merges at one more).
+      if (c > maxBuckets) fail(`bad bucket count ${c}`);
       need(c * 16);
       const row = new Float64Array(c * 2);
       for (let k = 0; k < c * 2; k++, o += 8) row[k] = view.getFloat64(o, true);

@@ -22,6 +22,9 @@ export class PipelineMetrics {
   readonly retrainingSeconds: Histogram<'component' | 'trigger'>;
   readonly calibrations: Counter<'component'>;
   readonly irregularReadings: Counter<'component' | 'kind'>;
+  readonly stateStreams: Gauge<'component' | 'state'>;
+  /** What `stateStreams` reads at each scrape, per component. */
+  readonly #streamCounts = new Map<string, () => { memory: number; evicted: number }>();
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -113,5 +116,25 @@ export class PipelineMetrics {
       labelNames: ['component', 'kind'],
       registers,
     });
+    const streamCounts = this.#streamCounts;
+    this.stateStreams = new Gauge({
+      name: 'activity_state_streams',
+      help: 'Streams of a stateful consumer (devices, or device and activity pairs) in memory, and evicted to its spill directory when idle',
+      labelNames: ['component', 'state'],
+      registers,
+      // Read when scraped: nothing on the record path.
+      collect() {
+        for (const [component, counts] of streamCounts) {
+          const { memory, evicted } = counts();
+          this.set({ component, state: 'memory' }, memory);
+          this.set({ component, state: 'evicted' }, evicted);
+        }
+      },
+    });
+  }
+
+  /** Makes `activity_state_streams` report the stream counts `counts` gives, for `component`. */
+  countStreams(component: string, counts: () => { memory: number; evicted: number }): void {
+    this.#streamCounts.set(component, counts);
   }
 }

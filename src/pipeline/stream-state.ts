@@ -1,7 +1,8 @@
-import { SnapshotInvalidError } from '../errors.ts';
+import { InvalidOptionError, SnapshotInvalidError } from '../errors.ts';
 import { crc32 } from '../features/snapshot.ts';
 import type { TopicPartition } from '../transport/types.ts';
 import type { Checkpointable, StreamSnapshot } from './checkpoint.ts';
+import { SpillDir } from './spill.ts';
 
 /** The bookkeeping the checkpoint runtime (checkpoint.ts) needs in every stream's state. */
 export interface Tracked {
@@ -11,7 +12,28 @@ export interface Tracked {
   appliedUpTo: number;
   /** Changed since the last checkpoint. */
   dirty: boolean;
+  /**
+   * Clock time of the checkpoint that last found the stream changed (or of its start or restore): no record
+   * changed it since, so it has been idle at least this long (to within one checkpoint interval).
+   */
+  seenAt: number;
 }
+
+/** Idle streams out of memory (docs/operations.md, "Idle streams"). */
+export interface EvictionOptions {
+  /**
+   * Milliseconds without a record after which a stream whose newest state is in a completed checkpoint
+   * leaves memory for the spill directory, checked at each checkpoint of its partition; false: never.
+   * @defaultValue 300000 (5 minutes)
+   */
+  idleMs?: number | false;
+  /** The spill directory (cleared now). @defaultValue a fresh folder under os.tmpdir(), made on the first eviction */
+  dir?: string;
+  /** Wall clock, in ms. @defaultValue Date.now */
+  clock?: () => number;
+}
+
+export const DEFAULT_IDLE_EVICT_MS = 5 * 60_000;
 
 /** A stream's state as its codec writes and reads it, without the bookkeeping. */
 export type Untracked<S extends Tracked> = Omit<S, keyof Tracked>;
@@ -26,50 +48,103 @@ export class StreamStates<S extends Tracked> implements Checkpointable {
   readonly #streams = new Map<string, S>();
   readonly #encode: (state: S) => Uint8Array;
   readonly #decode: (bytes: Uint8Array) => Untracked<S>;
+  readonly #idleMs: number | false;
+  readonly #clock: () => number;
+  readonly #spill: SpillDir | undefined;
 
-  constructor(encode: (state: S) => Uint8Array, decode: (bytes: Uint8Array) => Untracked<S>) {
+  constructor(
+    encode: (state: S) => Uint8Array,
+    decode: (bytes: Uint8Array) => Untracked<S>,
+    eviction: EvictionOptions = {},
+  ) {
     this.#encode = encode;
     this.#decode = decode;
+    this.#idleMs = eviction.idleMs ?? DEFAULT_IDLE_EVICT_MS;
+    if (this.#idleMs !== false && !(Number.isFinite(this.#idleMs) && this.#idleMs > 0))
+      throw new InvalidOptionError(
+        `idle eviction needs a positive number of milliseconds, or false to keep every stream; got ${this.#idleMs}`,
+      );
+    this.#clock = eviction.clock ?? Date.now;
+    this.#spill = this.#idleMs === false ? undefined : new SpillDir(eviction.dir);
   }
 
+  /** Streams in memory. */
   get size(): number {
     return this.#streams.size;
   }
 
-  get(key: string): S | undefined {
-    return this.#streams.get(key);
+  /** Streams evicted to the spill directory. */
+  get evicted(): number {
+    return this.#spill?.size ?? 0;
+  }
+
+  /** The spill directory, once a stream was evicted. */
+  get spillDir(): string | undefined {
+    return this.#spill?.dir;
+  }
+
+  /**
+   * The state of stream `key`, brought back from the spill directory when it was evicted. `partition`, the
+   * input partition of the record at hand, says where to look: a stream's records all come from one.
+   */
+  get(key: string, partition: number): S | undefined {
+    const state = this.#streams.get(key);
+    if (state !== undefined || this.#spill === undefined || this.#spill.size === 0) return state;
+    const spilled = this.#spill.take(partition, key);
+    if (spilled === undefined) return undefined;
+    const back = this.#track(this.#decode(spilled.bytes), partition, spilled.appliedUpTo);
+    this.#streams.set(key, back);
+    return back;
   }
 
   /** A new state for stream `key` of `partition` (replacing any), clean and with no record applied. */
   start(key: string, state: Untracked<S>, partition: number): S {
-    const tracked = { ...state, partition, appliedUpTo: -1, dirty: false } as S;
+    const tracked = this.#track(state, partition, -1);
     this.#streams.set(key, tracked);
     return tracked;
   }
 
   onRevoked(partitions: readonly TopicPartition[]): void {
     dropRevoked(this.#streams, partitions);
+    for (const { partition } of partitions) this.#spill?.clear(partition);
   }
 
   takeCheckpoint(partition: number): StreamSnapshot[] {
+    // Before the snapshots: a stream clean now had its newest state in an earlier checkpoint, which the
+    // consumer completed (snapshots and marker acknowledged) before it asked for this one.
+    this.#evictIdle(partition);
     const out: StreamSnapshot[] = [];
+    const now = this.#clock();
     for (const [key, state] of this.#streams) {
       if (state.partition !== partition || !state.dirty) continue;
       out.push({ key, bytes: this.#encode(state), offset: state.appliedUpTo });
       state.dirty = false;
+      state.seenAt = now;
     }
     return out;
   }
 
   restore(partition: number, snapshots: StreamSnapshot[]): void {
     dropRevoked(this.#streams, [{ partition }]);
+    this.#spill?.clear(partition);
     for (const snap of snapshots)
-      this.#streams.set(snap.key, {
-        ...this.#decode(snap.bytes),
-        partition,
-        appliedUpTo: snap.offset,
-        dirty: false,
-      } as S);
+      this.#streams.set(snap.key, this.#track(this.#decode(snap.bytes), partition, snap.offset));
+  }
+
+  #track(state: Untracked<S>, partition: number, appliedUpTo: number): S {
+    return { ...state, partition, appliedUpTo, dirty: false, seenAt: this.#clock() } as S;
+  }
+
+  /** Clean streams of `partition` idle for `idleMs`, out of memory and into the spill directory. */
+  #evictIdle(partition: number): void {
+    const spill = this.#spill;
+    if (spill === undefined || this.#idleMs === false) return;
+    const before = this.#clock() - this.#idleMs;
+    for (const [key, state] of this.#streams) {
+      if (state.partition !== partition || state.dirty || state.seenAt > before) continue;
+      spill.write(partition, key, state.appliedUpTo, this.#encode(state));
+      this.#streams.delete(key);
+    }
   }
 }
 

@@ -56,6 +56,7 @@ describe('exit codes (docs/configuration.md)', () => {
       EXIT.config,
       /--vector-encoding \(env VECTOR_ENCODING\) is "avro"; choose binary or json/,
     ],
+    [['detector', '--evict-idle', '5 min'], EXIT.config, /--evict-idle \(env EVICT_IDLE\) is "5 min"; give a duration/],
     [['--transport', 'kafka', 'deployer', '--target', 'mars'], EXIT.config, /--target \(env DEPLOY_TARGET\) is "mars"/],
   ])('activity-tracking %j exits %i', { timeout: 60_000 }, async (args, code, message) => {
     const r = await runInProcess(args, {

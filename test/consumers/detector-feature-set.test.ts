@@ -46,6 +46,7 @@ describe('drift detector and feature sets', () => {
       partition: 0,
       appliedUpTo: 0,
       dirty: false,
+      seenAt: 0,
     };
     const bytes = encodeStream(state);
     expect(decodeStream(bytes, 16, undefined).bank.updates).toBe(1);
