@@ -11,8 +11,10 @@ import { AdwinStore } from './adwin-store.ts';
  */
 const MAGIC = 0x4e574441; // "ADWN" read as little-endian u32
 const VERSION = 1;
+/** A little-endian host: a Float64Array's bytes are already the snapshot's layout. */
+const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
 
-export function writeSnapshot(store: AdwinStore, detectors: number[]): Uint8Array {
+export function writeSnapshot(store: AdwinStore, detectors: number[], littleEndianHost = LITTLE_ENDIAN): Uint8Array {
   const states = detectors.map((d) => store.exportState(d));
   let size = 4 + 1 + 8 + 4 + 1 + 4 + 4 + 4;
   for (const s of states) {
@@ -22,6 +24,7 @@ export function writeSnapshot(store: AdwinStore, detectors: number[]): Uint8Arra
   size += 4;
   const buf = new ArrayBuffer(size);
   const view = new DataView(buf);
+  const bytes = new Uint8Array(buf);
   let o = 0;
   const o2 = store.options;
   view.setUint32(o, MAGIC, true);
@@ -44,10 +47,16 @@ export function writeSnapshot(store: AdwinStore, detectors: number[]): Uint8Arra
     view.setUint8(o++, s.drift);
     view.setFloat64(o, s.detections, true);
     o += 8;
-    s.counts.forEach((count, r) => {
+    for (let r = 0; r < s.counts.length; r++) {
+      const count = s.counts[r];
+      const row = s.rows[r];
       view.setUint8(o++, count);
-      for (let k = 0; k < count * 2; k++, o += 8) view.setFloat64(o, s.rows[r][k], true);
-    });
+      // Rows are not 8-byte aligned here: copied as bytes, the same ones the DataView writes give.
+      if (littleEndianHost) {
+        bytes.set(new Uint8Array(row.buffer, row.byteOffset, count * 16), o);
+        o += count * 16;
+      } else for (let k = 0; k < count * 2; k++, o += 8) view.setFloat64(o, row[k], true);
+    }
   }
   view.setUint32(o, checksum(new Uint8Array(buf, 0, o)), true);
   return new Uint8Array(buf);

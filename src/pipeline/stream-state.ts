@@ -61,6 +61,20 @@ export class StreamStates<S extends Tracked> implements Checkpointable {
     return out;
   }
 
+  changedStreams(partition: number): string[] {
+    const keys: string[] = [];
+    for (const [key, state] of this.#streams) if (state.partition === partition && state.dirty) keys.push(key);
+    return keys;
+  }
+
+  snapshotStream(key: string): StreamSnapshot | undefined {
+    const state = this.#streams.get(key);
+    if (!state?.dirty) return undefined;
+    const bytes = this.#encode(state);
+    state.dirty = false;
+    return { key, bytes, offset: state.appliedUpTo };
+  }
+
   restore(partition: number, snapshots: StreamSnapshot[]): void {
     dropRevoked(this.#streams, [{ partition }]);
     for (const snap of snapshots)
