@@ -73,6 +73,8 @@ function tick(): void {
 
 interface Timing {
   ms: number[];
+  /** CPU ms of this process per checkpoint: steadier than wall time on a shared machine. */
+  cpu: number[];
   /** µs per stream, per checkpoint. */
   us: number[];
   streams: number;
@@ -83,8 +85,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function time(take: (p: Checkpointable) => StreamSnapshot[]): { featurizer: Timing; detector: Timing } {
   const out = {
-    featurizer: { ms: [] as number[], us: [] as number[], streams: 0, bytes: 0 },
-    detector: { ms: [] as number[], us: [] as number[], streams: 0, bytes: 0 },
+    featurizer: { ms: [] as number[], cpu: [] as number[], us: [] as number[], streams: 0, bytes: 0 },
+    detector: { ms: [] as number[], cpu: [] as number[], us: [] as number[], streams: 0, bytes: 0 },
   };
   for (let r = 0; r < reps; r++) {
     tick();
@@ -93,10 +95,13 @@ function time(take: (p: Checkpointable) => StreamSnapshot[]): { featurizer: Timi
       ['detector', detector],
     ] as const) {
       const started = performance.now();
+      const cpu = process.cpuUsage();
       const snaps = take(p);
       const ms = performance.now() - started;
+      const used = process.cpuUsage(cpu);
       if (snaps.length === 0) continue;
       out[name].ms.push(ms);
+      out[name].cpu.push((used.user + used.system) / 1000);
       out[name].us.push((ms * 1000) / snaps.length);
       out[name].streams = snaps.length;
       out[name].bytes = snaps.reduce((n, s) => n + s.bytes.byteLength, 0);
@@ -124,7 +129,7 @@ for (const [path, t] of [
   ['snapshotStream', streamwise],
 ] as const) {
   for (const name of ['featurizer', 'detector'] as const) {
-    const { ms, us, streams, bytes } = t[name];
+    const { ms, cpu, us, streams, bytes } = t[name];
     if (ms.length === 0) {
       console.log(`${name} ${path}: no streams`);
       continue;
@@ -132,11 +137,14 @@ for (const [path, t] of [
     const med = median(ms);
     console.log(
       `${name} ${path}: ${streams} streams, ${(bytes / 1e6).toFixed(2)} MB (last) — ${med.toFixed(1)} ms median, ` +
-        `${Math.min(...ms).toFixed(1)} ms min per checkpoint; per stream ${median(us).toFixed(0)} µs median, ` +
+        `${Math.min(...ms).toFixed(1)} ms min, ${median(cpu).toFixed(1)} CPU ms median per checkpoint; ` +
+        `per stream ${median(us).toFixed(0)} µs median, ` +
         `${Math.min(...us).toFixed(0)} µs min, ${Math.round(bytes / streams)} bytes`,
     );
     if (path === 'takeCheckpoint') {
       summary[`${name}_checkpoint_ms`] = Number(med.toFixed(2));
+      summary[`${name}_checkpoint_cpu_ms`] = Number(median(cpu).toFixed(2));
+      summary[`${name}_stream_cpu_us`] = Math.round((median(cpu) * 1000) / streams);
       summary[`${name}_stream_us`] = Math.round(median(us));
       summary[`${name}_stream_us_min`] = Math.round(Math.min(...us));
       summary[`${name}_stream_bytes`] = Math.round(bytes / Math.max(1, streams));
