@@ -11,12 +11,14 @@ import { AdwinStore } from './adwin-store.ts';
  */
 const MAGIC = 0x4e574441; // "ADWN" read as little-endian u32
 const VERSION = 1;
-/** A little-endian host: a Float64Array's bytes are already the snapshot's layout. */
-const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
-
-export function writeSnapshot(store: AdwinStore, detectors: number[], littleEndianHost = LITTLE_ENDIAN): Uint8Array {
-  const states = detectors.map((d) => store.exportState(d));
+/**
+ * `direct`: each detector written straight from the store (`AdwinStore.writeState`); otherwise from
+ * `exportState`'s copies, the reference the direct path is tested against.
+ */
+export function writeSnapshot(store: AdwinStore, detectors: number[], direct = true): Uint8Array {
+  const states = direct ? [] : detectors.map((d) => store.exportState(d));
   let size = 4 + 1 + 8 + 4 + 1 + 4 + 4 + 4;
+  if (direct) for (const d of detectors) size += store.stateBytes(d);
   for (const s of states) {
     size += 3 * 8 + 3 * 4 + 1 + 8;
     for (const count of s.counts) size += 1 + count * 16;
@@ -24,7 +26,6 @@ export function writeSnapshot(store: AdwinStore, detectors: number[], littleEndi
   size += 4;
   const buf = new ArrayBuffer(size);
   const view = new DataView(buf);
-  const bytes = new Uint8Array(buf);
   let o = 0;
   const o2 = store.options;
   view.setUint32(o, MAGIC, true);
@@ -39,24 +40,19 @@ export function writeSnapshot(store: AdwinStore, detectors: number[], littleEndi
   o += 4;
   view.setUint32(o, o2.gracePeriod, true);
   o += 4;
-  view.setUint32(o, states.length, true);
+  view.setUint32(o, detectors.length, true);
   o += 4;
+  if (direct) for (const d of detectors) o = store.writeState(d, view, o);
   for (const s of states) {
     for (let k = 0; k < 3; k++, o += 8) view.setFloat64(o, s.f[k], true);
     for (let k = 0; k < 3; k++, o += 4) view.setInt32(o, s.i[k], true);
     view.setUint8(o++, s.drift);
     view.setFloat64(o, s.detections, true);
     o += 8;
-    for (let r = 0; r < s.counts.length; r++) {
-      const count = s.counts[r];
-      const row = s.rows[r];
+    s.counts.forEach((count, r) => {
       view.setUint8(o++, count);
-      // Rows are not 8-byte aligned here: copied as bytes, the same ones the DataView writes give.
-      if (littleEndianHost) {
-        bytes.set(new Uint8Array(row.buffer, row.byteOffset, count * 16), o);
-        o += count * 16;
-      } else for (let k = 0; k < count * 2; k++, o += 8) view.setFloat64(o, row[k], true);
-    }
+      for (let k = 0; k < count * 2; k++, o += 8) view.setFloat64(o, s.rows[r][k], true);
+    });
   }
   view.setUint32(o, checksum(new Uint8Array(buf, 0, o)), true);
   return new Uint8Array(buf);

@@ -37,7 +37,7 @@ describe('snapshot encoders', () => {
     expect(Buffer.from(encodeState(state, true)).equals(Buffer.from(encodeState(state, false)))).toBe(true);
   });
 
-  it('an ADWIN snapshot with rows copied as bytes is the one written value by value', () => {
+  it('an ADWIN snapshot written straight from the store is the one written from the exported copies', () => {
     const store = new AdwinStore(6);
     for (let i = 0; i < 5000; i++) for (let d = 0; d < 6; d++) store.update(d, random() + (i > 2500 ? d : 0));
     const detectors = [0, 1, 2, 3, 4, 5];
