@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { drained } from '../../src/cli/drain.ts';
+import { InvalidOptionError } from '../../src/errors.ts';
 import type { Checkpointable, StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { type BatchProcessor, StreamConsumer } from '../../src/pipeline/stream-consumer.ts';
 import { alreadyApplied, markApplied, StreamStates, type Tracked } from '../../src/pipeline/stream-state.ts';
@@ -186,5 +187,20 @@ describe('a checkpoint spread over batches', () => {
       expect(spreadAtEnd).toBe(true);
       expect(outputs).toEqual(reference);
     }
+  });
+
+  it('refuses a slice size that is not a positive number of bytes', () => {
+    for (const sliceBytes of [0, -1, 1.5])
+      expect(
+        () =>
+          new StreamConsumer({
+            component: 'test',
+            transport: new EmbeddedLog(),
+            groupId: 'g',
+            topics: ['in'],
+            processor: new ChainProcessor('out'),
+            checkpoint: { topic: 'state', sliceBytes },
+          }),
+      ).toThrow(InvalidOptionError);
   });
 });
