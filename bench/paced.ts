@@ -12,6 +12,11 @@ const CHUNK = 50;
 const PERIOD_MS = 1000;
 /** Publishes not yet acknowledged before the sender waits for one (backpressure on a slow broker). */
 const MAX_IN_FLIGHT = 64;
+/**
+ * Messages of one publish: a sender that fell a second behind (a loaded machine) sent 988 at once, 3 MB,
+ * which Kafka refuses whole (message.max.bytes, 1 MiB).
+ */
+const MAX_PER_PUBLISH = 100;
 /** The sender is on time when 99 % of messages leave within this many ms of their instant. */
 const SEND_LAG_LIMIT_MS = 100;
 /** The pipeline kept up when the windows of the last seconds of the run got their verdict within this. */
@@ -83,7 +88,7 @@ async function pacedSend(producer: Producer, topic: string, start: number, o: Pa
       continue;
     }
     const batch: OutgoingRecord[] = [];
-    for (; k < total; k++) {
+    for (; k < total && batch.length < MAX_PER_PUBLISH; k++) {
       const due = start + (k * PERIOD_MS) / phones;
       if (due > now) break;
       const phone = k % phones;

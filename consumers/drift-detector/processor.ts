@@ -110,6 +110,14 @@ export class DriftDetectorProcessor implements BatchProcessor, Checkpointable {
     this.#streams.restore(partition, snapshots);
   }
 
+  changedStreams(partition: number): string[] {
+    return this.#streams.changedStreams(partition);
+  }
+
+  snapshotStream(key: string): StreamSnapshot | undefined {
+    return this.#streams.snapshotStream(key);
+  }
+
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
     const { data } = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.featureVector] });
     if (data.featureSet !== FEATURE_SET) {

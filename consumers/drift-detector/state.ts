@@ -67,7 +67,7 @@ export function encodeStream(s: DetectorStreamState): Uint8Array {
     calibration: s.calibration,
   };
   const bank = s.bank.snapshot();
-  const body = Buffer.alloc(4 + bank.length + kept * 8);
+  const body = Buffer.allocUnsafe(4 + bank.length + kept * 8); // every byte is written below
   body.writeUInt32LE(bank.length, 0);
   body.set(bank, 4);
   let o = 4 + bank.length;

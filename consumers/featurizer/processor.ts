@@ -128,6 +128,14 @@ export class FeaturizerProcessor implements BatchProcessor, Checkpointable {
     this.#devices.restore(partition, snapshots);
   }
 
+  changedStreams(partition: number): string[] {
+    return this.#devices.changedStreams(partition);
+  }
+
+  snapshotStream(key: string): StreamSnapshot | undefined {
+    return this.#devices.snapshotStream(key);
+  }
+
   #processRecord(record: ConsumedRecord, out: OutgoingRecord[]): void {
     const event = decodeEvent(record.headers, record.value, {
       accept: [EVENT_TYPES.sensorReadings, EVENT_TYPES.sensorReadingsV2, EVENT_TYPES.deviceCalibration],

@@ -150,6 +150,14 @@ export class DetectorBank {
   }
 }
 
+/** Per feature list: every bank of a detector shares one, and each snapshot hashed it again. */
+const namesHashes = new WeakMap<readonly string[], number>();
+
 function namesHash(features: readonly string[]): number {
-  return checksum(new TextEncoder().encode(features.join('\0')));
+  let hash = namesHashes.get(features);
+  if (hash === undefined) {
+    hash = checksum(new TextEncoder().encode(features.join('\0')));
+    namesHashes.set(features, hash);
+  }
+  return hash;
 }

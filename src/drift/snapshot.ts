@@ -11,10 +11,14 @@ import { AdwinStore } from './adwin-store.ts';
  */
 const MAGIC = 0x4e574441; // "ADWN" read as little-endian u32
 const VERSION = 1;
-
-export function writeSnapshot(store: AdwinStore, detectors: number[]): Uint8Array {
-  const states = detectors.map((d) => store.exportState(d));
+/**
+ * `direct`: each detector written straight from the store (`AdwinStore.writeState`); otherwise from
+ * `exportState`'s copies, the reference the direct path is tested against.
+ */
+export function writeSnapshot(store: AdwinStore, detectors: number[], direct = true): Uint8Array {
+  const states = direct ? [] : detectors.map((d) => store.exportState(d));
   let size = 4 + 1 + 8 + 4 + 1 + 4 + 4 + 4;
+  if (direct) for (const d of detectors) size += store.stateBytes(d);
   for (const s of states) {
     size += 3 * 8 + 3 * 4 + 1 + 8;
     for (const count of s.counts) size += 1 + count * 16;
@@ -36,8 +40,9 @@ export function writeSnapshot(store: AdwinStore, detectors: number[]): Uint8Arra
   o += 4;
   view.setUint32(o, o2.gracePeriod, true);
   o += 4;
-  view.setUint32(o, states.length, true);
+  view.setUint32(o, detectors.length, true);
   o += 4;
+  if (direct) for (const d of detectors) o = store.writeState(d, view, o);
   for (const s of states) {
     for (let k = 0; k < 3; k++, o += 8) view.setFloat64(o, s.f[k], true);
     for (let k = 0; k < 3; k++, o += 4) view.setInt32(o, s.i[k], true);

@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { SnapshotInvalidError } from '../errors.ts';
 
 /**
@@ -31,8 +32,20 @@ const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
-/** CRC-32 (IEEE, as zlib and PNG); node:zlib's crc32 needs Node 22. */
+/**
+ * node:zlib's crc32 (Node 20.15+ and 22.2+; looked up, not imported, so that an older Node 20 still loads
+ * this module): a checkpoint checksums every stream's snapshot twice (its own and its frame's), and this
+ * table loop was a third of a featurizer checkpoint's time (bench/checkpoint.ts, issue 17).
+ */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/** CRC-32 (IEEE, as zlib and PNG). */
 export function crc32(bytes: Uint8Array): number {
+  return nativeCrc32 ? nativeCrc32(bytes) : crc32Table(bytes);
+}
+
+/** The table-driven CRC-32, for a runtime without node:zlib's (and to check that one against). */
+export function crc32Table(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
@@ -42,7 +55,10 @@ function size(s: Pick<FeaturizerState, 'filter' | 'ring' | 'times' | 'labels'>):
   return HEADER + 8 * (s.filter.length + s.ring.length + s.times.length) + s.labels.length + 4;
 }
 
-export function encodeState(s: FeaturizerState): Uint8Array {
+/** A little-endian host: a Float64Array's bytes are already the snapshot's layout. */
+const LITTLE_ENDIAN = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f;
+
+export function encodeState(s: FeaturizerState, littleEndianHost = LITTLE_ENDIAN): Uint8Array {
   const bytes = new Uint8Array(size(s));
   const view = new DataView(bytes.buffer);
   view.setUint32(0, SNAPSHOT_MAGIC, true);
@@ -52,10 +68,21 @@ export function encodeState(s: FeaturizerState): Uint8Array {
   view.setFloat64(24, s.samples, true);
   view.setFloat64(32, s.noiseCutoffHz, true);
   let o = HEADER;
-  for (const arr of [s.filter, s.ring, s.times]) {
-    for (let i = 0; i < arr.length; i++, o += 8) view.setFloat64(o, arr[i], true);
+  if (littleEndianHost) {
+    // Copied whole (HEADER keeps the floats 8-byte aligned): the per-value DataView writes below were a
+    // fifth of a featurizer checkpoint's time (bench/checkpoint.ts). The bytes are the same.
+    for (const arr of [s.filter, s.ring, s.times]) {
+      new Float64Array(bytes.buffer, o, arr.length).set(arr);
+      o += 8 * arr.length;
+    }
+    bytes.set(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.length), o);
+    o += s.labels.length;
+  } else {
+    for (const arr of [s.filter, s.ring, s.times]) {
+      for (let i = 0; i < arr.length; i++, o += 8) view.setFloat64(o, arr[i], true);
+    }
+    for (let i = 0; i < s.labels.length; i++) view.setInt8(o++, s.labels[i]);
   }
-  for (let i = 0; i < s.labels.length; i++) view.setInt8(o++, s.labels[i]);
   view.setUint32(o, crc32(bytes.subarray(0, o)), true);
   return bytes;
 }

@@ -15,6 +15,16 @@ import type { ConsumedRecord, OutgoingRecord, Transport } from '../transport/typ
  * the outputs of the records they include are acknowledged, and the marker
  * only after all the checkpoint's snapshots are.
  *
+ * A checkpoint may be spread over the batches that follow its start (a
+ * processor that offers `changedStreams` and `snapshotStream`): after each
+ * batch's outputs are acknowledged, the consumer encodes and writes a few more
+ * of the streams that were changed when the checkpoint began, so that no
+ * batch waits for the whole partition's state to be encoded (issue 17). Its
+ * marker says M, the partition's last offset when it began: each of those
+ * streams got a snapshot, perhaps of a later state (records after M whose
+ * outputs were acknowledged first, so still a correct state), and any other
+ * stream had no record after its previous snapshot up to M.
+ *
  * On assignment the newest snapshot of each stream and the newest marker M
  * are read back. Input records after M and before the group's committed
  * offset are fed again with their outputs discarded (they were published and
@@ -38,6 +48,13 @@ export interface Checkpointable {
   takeCheckpoint(partition: number): StreamSnapshot[];
   /** Replaces the partition's state with these snapshots (streams without one start empty). */
   restore(partition: number, snapshots: StreamSnapshot[]): void;
+  /**
+   * With `snapshotStream`, a checkpoint spread over batches: the keys of the streams of `partition`
+   * changed since their last snapshot. Without the pair, each checkpoint is taken whole, at once.
+   */
+  changedStreams?(partition: number): string[];
+  /** The snapshot of stream `key` as it is now, which marks it clean; undefined when it is clean or gone. */
+  snapshotStream?(key: string): StreamSnapshot | undefined;
 }
 
 const MARKER_KEY = '\u0000checkpoint';
@@ -48,6 +65,12 @@ export interface CheckpointOptions {
   topic: string;
   /** Input records of a partition between checkpoints. @defaultValue 1000 */
   interval?: number;
+  /**
+   * With a processor whose checkpoints are spread over batches: the least snapshot bytes encoded after a
+   * batch while one is under way (each batch also takes its share of the streams left, so that a
+   * checkpoint ends before the next is due). More makes fewer and longer pauses. @defaultValue 65536
+   */
+  sliceBytes?: number;
 }
 
 /** The records of one checkpoint of a partition: snapshots, and the marker that must follow them. */
@@ -58,20 +81,30 @@ export function checkpointRecords(
   watermark: number,
 ): { snapshots: OutgoingRecord[]; marker: OutgoingRecord } {
   return {
-    snapshots: snapshots.map((s) => ({
-      topic,
-      partition,
-      key: s.key,
-      value: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength),
-      headers: { [OFFSET_HEADER]: String(s.offset) },
-    })),
-    marker: {
-      topic,
-      partition,
-      key: MARKER_KEY,
-      value: Buffer.from(JSON.stringify({ offset: watermark })),
-      headers: { [OFFSET_HEADER]: String(watermark) },
-    },
+    snapshots: snapshots.map((s) => snapshotRecord(topic, partition, s)),
+    marker: markerRecord(topic, partition, watermark),
+  };
+}
+
+/** One stream's snapshot as a record of the state topic. */
+export function snapshotRecord(topic: string, partition: number, s: StreamSnapshot): OutgoingRecord {
+  return {
+    topic,
+    partition,
+    key: s.key,
+    value: Buffer.from(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength),
+    headers: { [OFFSET_HEADER]: String(s.offset) },
+  };
+}
+
+/** The record that completes a checkpoint: every stream with input records up to `watermark` has a snapshot. */
+export function markerRecord(topic: string, partition: number, watermark: number): OutgoingRecord {
+  return {
+    topic,
+    partition,
+    key: MARKER_KEY,
+    value: Buffer.from(JSON.stringify({ offset: watermark })),
+    headers: { [OFFSET_HEADER]: String(watermark) },
   };
 }
 

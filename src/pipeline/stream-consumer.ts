@@ -3,10 +3,8 @@ import { InvalidOptionError, StoppingError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log/logger.ts';
 import type { PipelineMetrics } from '../metrics/metrics.ts';
 import { TOPICS } from '../topics.ts';
-import { readPartition } from '../transport/read.ts';
 import type {
   BatchContext,
-  ConsumedRecord,
   OutgoingRecord,
   Producer,
   RecordBatch,
@@ -14,7 +12,8 @@ import type {
   TopicPartition,
   Transport,
 } from '../transport/types.ts';
-import { type Checkpointable, type CheckpointOptions, checkpointRecords, readCheckpoint } from './checkpoint.ts';
+import type { Checkpointable, CheckpointOptions } from './checkpoint.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { deadLetterOf, type RecordLoop, RecordRejected } from './dead-letter.ts';
 import { publishParts } from './publish-parts.ts';
 
@@ -247,122 +246,5 @@ export class StreamConsumer {
     this.#subscription = undefined;
     this.#producer = undefined;
     this.#logger.info('consumer stopped');
-  }
-}
-
-const CHECKPOINT_REQUEST_BYTES = 512 * 1024;
-
-/** Writes and restores a processor's checkpoints for a StreamConsumer (the protocol is in checkpoint.ts). */
-class Checkpointer {
-  readonly #interval: number;
-  readonly #since = new Map<string, number>();
-  readonly #last = new Map<string, number>();
-
-  constructor(
-    readonly options: StreamConsumerOptions & { checkpoint: CheckpointOptions },
-    readonly processor: BatchProcessor & Checkpointable,
-    readonly logger: Logger,
-  ) {
-    this.#interval = options.checkpoint.interval ?? 1000;
-    if (!Number.isInteger(this.#interval) || this.#interval < 1)
-      throw new InvalidOptionError(`checkpoint interval must be a positive integer, got ${this.#interval}`);
-  }
-
-  async afterBatch(producer: Pick<Producer, 'publish'>, batch: RecordBatch): Promise<void> {
-    const id = `${batch.topic}/${batch.partition}`;
-    const since = (this.#since.get(id) ?? 0) + batch.records.length;
-    this.#last.set(id, batch.records[batch.records.length - 1].offset);
-    if (since < this.#interval) {
-      this.#since.set(id, since);
-      return;
-    }
-    await this.#write(producer, batch.topic, batch.partition);
-  }
-
-  /** A last checkpoint of partitions given up, so that their next owner replays nothing. */
-  async flush(producer: Producer, partitions: TopicPartition[]): Promise<void> {
-    for (const tp of partitions)
-      if (this.#last.has(`${tp.topic}/${tp.partition}`)) await this.#write(producer, tp.topic, tp.partition);
-  }
-
-  async #write(producer: Pick<Producer, 'publish'>, topic: string, partition: number): Promise<void> {
-    const id = `${topic}/${partition}`;
-    const watermark = this.#last.get(id)!;
-    const snapshots = this.processor.takeCheckpoint(partition);
-    const records = checkpointRecords(this.options.checkpoint.topic, partition, snapshots, watermark);
-    // Snapshots first, in requests well under Kafka's default 1 MB message.max.bytes (a produce request
-    // carries one record batch per partition, and the limit applies to the batch); the marker only once
-    // they are all acknowledged.
-    let chunk: OutgoingRecord[] = [];
-    let bytes = 0;
-    for (const r of records.snapshots) {
-      if (chunk.length > 0 && bytes + r.value.length > CHECKPOINT_REQUEST_BYTES) {
-        await producer.publish(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      chunk.push(r);
-      bytes += r.value.length;
-    }
-    if (chunk.length > 0) await producer.publish(chunk);
-    await producer.publish([records.marker]);
-    this.#since.set(id, 0);
-    this.options.metrics?.checkpoints.inc({ component: this.options.component });
-    this.logger.debug({ partition, streams: snapshots.length, watermark }, 'checkpoint written');
-  }
-
-  /**
-   * Replaces the state of `partitions` with their checkpoint and replays the records after it that the
-   * group committed, or up to `redelivered` (exclusive) when that is further: an Event Hubs batch is
-   * redelivered whole even after the checkpoint of the one before it failed to be written.
-   */
-  async restore(partitions: TopicPartition[], redelivered = -1): Promise<void> {
-    const { transport, groupId, checkpoint } = this.options;
-    for (const tp of partitions) {
-      const started = performance.now();
-      const cp = await readCheckpoint(transport, checkpoint.topic, tp.partition);
-      this.processor.restore(tp.partition, cp.snapshots);
-      const committed = Math.max(
-        (await transport.committedOffsets(groupId, tp.topic))[tp.partition] ?? -1,
-        redelivered,
-      );
-      // Records after the last complete checkpoint that the group already committed: their outputs are
-      // out, so they only rebuild state.
-      let replayed = 0;
-      if (committed > cp.watermark + 1) {
-        let chunk: ConsumedRecord[] = [];
-        // Awaited: an async processor's state is rebuilt before the partition's first live batch, and
-        // its failure fails the restore (and so onAssigned) instead of rejecting unhandled.
-        const feed = async () => {
-          if (chunk.length === 0) return;
-          const records = chunk;
-          chunk = [];
-          await this.processor.process({ topic: tp.topic, partition: tp.partition, records, highWatermark: committed });
-          replayed += records.length;
-        };
-        for await (const r of readPartition(transport, tp.topic, tp.partition, cp.watermark + 1, committed - 1)) {
-          chunk.push(r);
-          if (chunk.length >= 500) await feed();
-        }
-        await feed();
-      }
-      const id = keyOf(tp);
-      this.#since.set(id, replayed);
-      // The state now holds every record before `committed`, and no later one (an earlier #last may be
-      // past it: a batch that failed after afterBatch set it); a flush writes what was replayed.
-      if (replayed > 0) this.#last.set(id, committed - 1);
-      else this.#last.delete(id);
-      this.logger.info(
-        {
-          partition: tp.partition,
-          streams: cp.snapshots.length,
-          watermark: cp.watermark,
-          committed,
-          replayed,
-          ms: Math.round(performance.now() - started),
-        },
-        'state restored from checkpoint',
-      );
-    }
   }
 }
