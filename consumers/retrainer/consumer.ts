@@ -2,25 +2,23 @@ import { performance } from 'node:perf_hooks';
 import { StoppingError } from '../../src/errors.ts';
 import { type Logger, silentLogger } from '../../src/log/logger.ts';
 import type { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { deadLetter, reasonOf } from '../../src/pipeline/dead-letter.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import type { DriftEvent } from '../../src/schemas/types.gen.ts';
 import { TOPICS, type TopicNames } from '../../src/topics.ts';
 import type { TrackingBackend } from '../../src/tracking/types.ts';
-import type {
-  BatchContext,
-  OutgoingRecord,
-  Producer,
-  RecordBatch,
-  Subscription,
-  Transport,
-} from '../../src/transport/types.ts';
+import type { BatchContext, OutgoingRecord, RecordBatch, Subscription, Transport } from '../../src/transport/types.ts';
 import { awaitBurstEnd, type BurstClock, realClock } from './burst.ts';
 import { calibrateDevices, type DeviceFrame } from './calibrate.ts';
-import { type DeviceStart, type OffsetRange, type PostDriftBurst, postDriftRanges } from './dataset.ts';
+import { Coverage } from './coverage.ts';
+import { type PostDriftBurst, postDriftRanges } from './dataset.ts';
+import { type Episode, episodeRanges, episodeRecords, foldIntoEpisode, openEpisode } from './episode.ts';
 import { type ResolvedRetrainerOptions, type RetrainerOptions, resolveRetrainerOptions } from './options.ts';
-import { COMPONENT, type RetrainOutcome, type RetrainRequest, retrain, TAGS, type Trainer } from './retrain.ts';
+import { type CalibrationNote, RetrainerOutputs, type RetrainTiming } from './outputs.ts';
+import { COMPONENT, type RetrainOutcome, type RetrainRequest, retrain, type Trainer } from './retrain.ts';
+import { Turns } from './turn.ts';
+
+export type { CalibrationNote, RetrainTiming } from './outputs.ts';
 
 export interface RetrainerConsumerOptions extends RetrainerOptions {
   transport: Transport;
@@ -38,45 +36,6 @@ export interface RetrainerConsumerOptions extends RetrainerOptions {
   onRetrained?: (outcome: RetrainOutcome, timing: RetrainTiming) => void;
 }
 
-/** When a retraining was asked for and when its outcome was stored (epoch ms, wall clock). */
-export interface RetrainTiming {
-  trigger: 'drift' | 'growth';
-  /** The burst's first drift event was consumed, or the post-drift data reached its growth step. */
-  requestedAt: number;
-  finishedAt: number;
-}
-
-/** A calibration the retrainer published: which device, what was fitted, and when (epoch ms). */
-export interface CalibrationNote {
-  device: string;
-  id: string;
-  model: string;
-  degrees: number;
-  offsetNorm: number;
-  activities: string[];
-  /** When the burst's first drift event was consumed, or the growth step reached. */
-  requestedAt: number;
-  at: number;
-}
-
-/** The drift being followed: its post-drift ranges grow, and retraining repeats as they do. */
-interface Episode {
-  /** Key of the drift retraining that opened it. */
-  key: string;
-  /** Post-drift start per partition of the features topic. */
-  from: Map<number, number>;
-  devices: Set<string>;
-  /** Each device's own post-drift start: its calibration compares what it sent before and after it. */
-  starts: Map<string, DeviceStart>;
-  /** Per device and activity, where its drift was first detected (docs/calibration.md). */
-  detections: Map<string, number>;
-  /** Records in the post-drift ranges at the last calibration check. */
-  calibratedAt: number;
-  /** Records in the post-drift ranges at the last retraining. */
-  records: number;
-  followUps: number;
-}
-
 /**
  * Consumes drift events; a burst of them triggers one retraining.
  *
@@ -87,31 +46,24 @@ interface Episode {
  * records the drift-event offsets it covers; events at or below them
  * (redelivered, or read ahead while a burst gathered) start nothing.
  */
-/** How often a batch that trains heartbeats: kafkajs sends one at most every heartbeatInterval anyway. */
-const HEARTBEAT_MS = 1000;
-
 export class RetrainerConsumer {
   readonly #o: RetrainerConsumerOptions;
   readonly #options: ResolvedRetrainerOptions;
   readonly #topics: TopicNames;
   readonly #logger: Logger;
   readonly #metrics: PipelineMetrics | undefined;
-  /** Highest drift-event offset per partition already covered by a version. */
-  #covered = new Map<number, number>();
-  /** Versions found in the registry whose model events this process has not published (a crash may have cut them off). */
-  #unconfirmed: { key: string; partition: number; from: number; to: number }[] = [];
-  #producer: Producer | undefined;
+  readonly #coverage = new Coverage();
+  readonly #out: RetrainerOutputs;
   #subscription: Subscription | undefined;
-  /** One retraining at a time: drift bursts and follow-ups take turns. */
-  #turn: Promise<unknown> = Promise.resolve();
+  readonly #turns: Turns;
   #burstOpen = false;
   #episode: Episode | null = null;
   #followUpDue = false;
   #following: Promise<void> | undefined;
   #stopped = false;
-  readonly outcomes: RetrainOutcome[] = [];
+  readonly outcomes: RetrainOutcome[];
   /** Device calibrations this process published, in order (reports, tests). */
-  readonly calibrations: CalibrationNote[] = [];
+  readonly calibrations: CalibrationNote[];
   /** Each followed device's calibration as this process last knew it (published, or seen on its vectors). */
   readonly #frames = new Map<string, DeviceFrame | null>();
 
@@ -121,18 +73,25 @@ export class RetrainerConsumer {
     this.#topics = options.topics ?? TOPICS;
     this.#logger = (options.logger ?? silentLogger).child({ component: COMPONENT });
     this.#metrics = options.metrics;
-    // Starts at 0 (a series before the first calibration, or with calibration off); retrainings appear with their labels.
-    this.#metrics?.calibrations.inc({ component: COMPONENT }, 0);
+    this.#turns = new Turns(this.#logger);
+    this.#out = new RetrainerOutputs({
+      deadLetterTopic: this.#topics.deadLetter,
+      logger: this.#logger,
+      metrics: this.#metrics,
+      onRetrained: options.onRetrained,
+    });
+    this.outcomes = this.#out.outcomes;
+    this.calibrations = this.#out.calibrations;
   }
 
   async start(): Promise<void> {
-    this.#producer = await this.#o.transport.producer();
+    this.#out.producer = await this.#o.transport.producer();
     this.#subscription = await this.#o.transport.subscribe({
       groupId: this.#o.groupId ?? 'activity-tracking-retrainer',
       topics: [this.#topics.driftEvents],
       maxBatchSize: 1000,
       fromBeginning: this.#o.fromBeginning ?? true,
-      onAssigned: () => this.#loadCovered(),
+      onAssigned: () => this.#coverage.load(this.#o.backend.registry, this.#options.model),
       handler: (batch, context) => this.#handle(batch, context),
     });
     this.#stopped = false;
@@ -149,24 +108,9 @@ export class RetrainerConsumer {
     await this.#following;
     this.#following = undefined;
     await this.#subscription?.stop();
-    await this.#producer?.close();
+    await this.#out.producer?.close();
     this.#subscription = undefined;
-    this.#producer = undefined;
-  }
-
-  /** The registry remembers what was retrained: that survives restarts and other instances. */
-  async #loadCovered(): Promise<void> {
-    await this.#o.backend.registry.ensureModel(this.#options.model);
-    for (const v of await this.#o.backend.registry.listVersions(this.#options.model)) {
-      const covers = JSON.parse(v.tags[TAGS.covers] ?? '{}') as Record<string, number>;
-      for (const [p, offset] of Object.entries(covers)) {
-        this.#covered.set(Number(p), Math.max(this.#covered.get(Number(p)) ?? -1, offset));
-        const key = v.tags[TAGS.key] ?? '';
-        const from = Number(key.split(':').pop());
-        if (key.startsWith('drift:') && Number.isInteger(from))
-          this.#unconfirmed.push({ key, partition: Number(p), from, to: offset });
-      }
-    }
+    this.#out.producer = undefined;
   }
 
   /**
@@ -177,7 +121,7 @@ export class RetrainerConsumer {
   async #republish(batch: RecordBatch): Promise<void> {
     const first = batch.records[0].offset;
     const last = batch.records[batch.records.length - 1].offset;
-    const due = this.#unconfirmed.filter((u) => u.partition === batch.partition && u.from <= last && u.to >= first);
+    const due = this.#coverage.unconfirmed(batch.partition, first, last);
     if (due.length === 0) return;
     for (const u of due) {
       const outcome = await retrain(this.#deps(), {
@@ -186,9 +130,9 @@ export class RetrainerConsumer {
         postDrift: { ranges: [], devices: new Set() },
         covers: {},
       });
-      await this.#publish(outcome.events);
+      await this.#out.publish(outcome.events);
     }
-    this.#unconfirmed = this.#unconfirmed.filter((u) => !due.includes(u));
+    this.#coverage.confirm(due);
   }
 
   #deps() {
@@ -200,34 +144,6 @@ export class RetrainerConsumer {
       options: this.#options,
       logger: this.#logger,
     };
-  }
-
-  /** Publishes `records` and counts them by topic. */
-  async #publish(records: OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.#producer!.publish(records);
-    if (this.#metrics) for (const r of records) this.#metrics.recordsOut.inc({ component: COMPONENT, topic: r.topic });
-  }
-
-  /** A dead letter of this component, counted by reason. */
-  #deadLetter(record: RecordBatch['records'][number], err: unknown): OutgoingRecord {
-    this.#metrics?.deadLetters.inc({ component: COMPONENT, reason: reasonOf(err) });
-    return deadLetter(COMPONENT, record, err, this.#topics.deadLetter);
-  }
-
-  /** A retraining's outcome in the metrics and to `onRetrained`. */
-  #retrained(outcome: RetrainOutcome, timing: RetrainTiming): void {
-    this.outcomes.push(outcome);
-    if (this.#metrics) {
-      const result =
-        outcome.status === 'trained' ? (outcome.promoted ? 'promoted' : 'rejected') : (outcome.status as string);
-      this.#metrics.retrainings.inc({ component: COMPONENT, trigger: timing.trigger, outcome: result });
-      this.#metrics.retrainingSeconds.observe(
-        { component: COMPONENT, trigger: timing.trigger },
-        (timing.finishedAt - timing.requestedAt) / 1000,
-      );
-    }
-    this.#o.onRetrained?.(outcome, timing);
   }
 
   /** One batch of drift events; a burst's batch holds its retraining, so its time includes it. */
@@ -245,12 +161,12 @@ export class RetrainerConsumer {
   }
 
   async #handleBatch(batch: RecordBatch, context: BatchContext): Promise<void> {
-    const covered = this.#covered.get(batch.partition) ?? -1;
+    const covered = this.#coverage.of(batch.partition);
     await this.#republish(batch);
     const fresh = batch.records.filter((r) => r.offset > covered);
     if (fresh.length === 0) return;
     if (await this.#fold(fresh)) {
-      this.#covered.set(batch.partition, Math.max(covered, fresh[fresh.length - 1].offset));
+      this.#coverage.set(batch.partition, Math.max(covered, fresh[fresh.length - 1].offset));
       return;
     }
     this.#burstOpen = true;
@@ -302,7 +218,8 @@ export class RetrainerConsumer {
         events.push({ id: e.attributes.id, data: e.data });
       } catch (err) {
         // Dead-letter only what this batch owns; records read ahead get theirs when their batch comes.
-        if (record.offset <= batch.records[batch.records.length - 1].offset) dead.push(this.#deadLetter(record, err));
+        if (record.offset <= batch.records[batch.records.length - 1].offset)
+          dead.push(this.#out.deadLetter(record, err));
       }
     }
     const lastOffset = records[records.length - 1].offset;
@@ -315,7 +232,7 @@ export class RetrainerConsumer {
       const key = `drift:${topic}:${batch.partition}:${records[0].offset}`;
       // The new version serves every phone: it trains on every phone still drifting, not just this burst's.
       const episode = this.#openEpisode(key, burst, ends);
-      const outcome = await this.#inTurn(
+      const outcome = await this.#turns.run(
         () =>
           this.#adapt(
             episode,
@@ -324,11 +241,11 @@ export class RetrainerConsumer {
           ),
         context,
       );
-      this.#retrained(outcome, { trigger: 'drift', requestedAt, finishedAt: Date.now() });
+      this.#out.retrained(outcome, { trigger: 'drift', requestedAt, finishedAt: Date.now() });
       dead.push(...outcome.events);
     }
-    await this.#publish(dead);
-    this.#covered.set(batch.partition, Math.max(covered, lastOffset));
+    await this.#out.publish(dead);
+    this.#coverage.set(batch.partition, Math.max(covered, lastOffset));
   }
 
   /**
@@ -362,66 +279,10 @@ export class RetrainerConsumer {
       this.#frames,
       this.#options,
     );
-    await this.#publish(step.records);
-    for (const [device, { frame, fit, activities }] of step.published) {
-      this.#metrics?.calibrations.inc({ component: COMPONENT });
-      const { model, degrees, offsetNorm } = fit;
-      this.calibrations.push({
-        device,
-        id: frame.id,
-        model,
-        degrees,
-        offsetNorm,
-        activities,
-        requestedAt,
-        at: Date.now(),
-      });
-      this.#logger.info({ device, calibration: frame.id, fit }, 'device calibration published');
-    }
+    await this.#out.calibrated(step, requestedAt);
     for (const [device, frame] of step.frames) this.#frames.set(device, frame);
     if (step.skipped.size > 0) this.#logger.debug({ skipped: Object.fromEntries(step.skipped) }, 'no new calibration');
     return step.current;
-  }
-
-  /** Runs `work` when no other retraining runs; a waiting batch keeps its group membership. */
-  async #inTurn<T>(work: () => Promise<T>, context?: BatchContext): Promise<T> {
-    const previous = this.#turn;
-    let release!: () => void;
-    this.#turn = new Promise<void>((r) => {
-      release = r;
-    });
-    try {
-      if (context) {
-        let waiting = true;
-        void previous.finally(() => {
-          waiting = false;
-        });
-        while (waiting) {
-          await Promise.race([previous.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
-          if (waiting) await context.heartbeat();
-        }
-      } else await previous.catch(() => undefined);
-      return context ? await this.#beating(work, context) : await work();
-    } finally {
-      release();
-    }
-  }
-
-  /**
-   * Runs a batch's work while telling the group the member lives: kafkajs heartbeats only between batches
-   * and when the handler asks, so a retraining longer than the session timeout (training runs in worker
-   * threads, the event loop is free) used to cost the membership, a crash and a rejoin (issue 15).
-   * A heartbeat refused (a rebalance) is left to kafkajs, which rejoins once the batch returns.
-   */
-  async #beating<T>(work: () => Promise<T>, context: BatchContext): Promise<T> {
-    const timer = setInterval(() => {
-      context.heartbeat().catch((err: unknown) => this.#logger.debug({ err }, 'heartbeat during a retraining refused'));
-    }, HEARTBEAT_MS);
-    try {
-      return await work();
-    } finally {
-      clearInterval(timer);
-    }
   }
 
   /**
@@ -446,10 +307,8 @@ export class RetrainerConsumer {
     if (!events.every((d) => d.kind === 'data' && e.devices.has(d.device))) return false;
     const ends = await this.#o.transport.endOffsets(this.#topics.features);
     const burst = postDriftRanges(events, ends);
-    widen(e.from, burst.ranges);
-    mergeStarts(e.starts, burst.starts);
-    mergeMin(e.detections, burst.detections);
-    await this.#publish(undecodable.map(([record, err]) => this.#deadLetter(record, err)));
+    foldIntoEpisode(e, burst);
+    await this.#out.publish(undecodable.map(([record, err]) => this.#out.deadLetter(record, err)));
     this.#logger.debug({ events: events.length, episode: e.key }, 'drift of followed devices: folded into the episode');
     return true;
   }
@@ -459,20 +318,8 @@ export class RetrainerConsumer {
    * open one (follow-ups left) with the burst's devices and ranges.
    */
   #openEpisode(key: string, burst: PostDriftBurst, ends: number[]): Episode {
-    const { ranges, devices } = burst;
     const open = this.#episode && this.#episode.followUps < this.#options.followUps ? this.#episode : null;
-    const from = widen(new Map(open?.from ?? []), ranges);
-    const starts = mergeStarts(new Map(open?.starts ?? []), burst.starts);
-    this.#episode = {
-      key,
-      from,
-      devices: new Set([...(open?.devices ?? []), ...devices]),
-      starts,
-      detections: mergeMin(new Map(open?.detections ?? []), burst.detections),
-      calibratedAt: 0,
-      records: episodeRecords(from, ends),
-      followUps: 0,
-    };
+    this.#episode = openEpisode(open, key, burst, ends);
     return this.#episode;
   }
 
@@ -497,7 +344,7 @@ export class RetrainerConsumer {
           // a second posture tells the turn about gravity that one activity leaves open.
           e.calibratedAt = records;
           const at = Date.now();
-          await this.#inTurn(() => this.#calibrate(e, `cal:${e.key}:${records}`, at));
+          await this.#turns.run(() => this.#calibrate(e, `cal:${e.key}:${records}`, at));
         }
         if (e.followUps >= followUps) continue;
         const step = Math.min(this.#options.maxGrowthStep, e.records * (growthFactor - 1));
@@ -505,16 +352,16 @@ export class RetrainerConsumer {
         this.#followUpDue = true;
         const requestedAt = Date.now();
         const n = e.followUps + 1;
-        const outcome = await this.#inTurn(() =>
+        const outcome = await this.#turns.run(() =>
           this.#adapt(e, { key: `grow:${e.key}:${n}:${records}`, trigger: [], covers: {} }, requestedAt),
         );
-        await this.#publish(outcome.events);
+        await this.#out.publish(outcome.events);
         if (this.#episode === e) {
           e.records = records;
           // A retraining that found too little labelled data does not use up the episode's follow-ups.
           if (outcome.status !== 'not-enough-data') e.followUps = n;
         }
-        this.#retrained(outcome, { trigger: 'growth', requestedAt, finishedAt: Date.now() });
+        this.#out.retrained(outcome, { trigger: 'growth', requestedAt, finishedAt: Date.now() });
       } catch (err) {
         this.#logger.error({ err }, 'follow-up failed; it is tried again as data grows');
         if (this.#episode === e) e.records = Math.max(e.records, 1) * growthFactor;
@@ -523,39 +370,4 @@ export class RetrainerConsumer {
       }
     }
   }
-}
-
-/** The episode's post-drift ranges up to the topic's current ends (partitions with no record yet left out). */
-function episodeRanges(from: ReadonlyMap<number, number>, ends: readonly number[]): OffsetRange[] {
-  return [...from]
-    .map(([partition, fromOffset]) => ({ partition, fromOffset, toOffset: (ends[partition] ?? 0) - 1 }))
-    .filter((r) => r.toOffset >= r.fromOffset);
-}
-
-/** Moves each partition's post-drift start back to the earliest of `ranges`; returns `from`. */
-function widen(from: Map<number, number>, ranges: readonly OffsetRange[]): Map<number, number> {
-  for (const r of ranges) from.set(r.partition, Math.min(from.get(r.partition) ?? r.fromOffset, r.fromOffset));
-  return from;
-}
-
-/** Keeps the smaller offset per key; returns `into`. */
-function mergeMin(into: Map<string, number>, more: ReadonlyMap<string, number>): Map<string, number> {
-  for (const [key, offset] of more) into.set(key, Math.min(into.get(key) ?? offset, offset));
-  return into;
-}
-
-/** Keeps each device's earliest post-drift start; returns `into`. */
-function mergeStarts(into: Map<string, DeviceStart>, more: ReadonlyMap<string, DeviceStart>): Map<string, DeviceStart> {
-  for (const [device, s] of more) {
-    const had = into.get(device);
-    if (!had || s.offset < had.offset) into.set(device, s);
-  }
-  return into;
-}
-
-/** Records from each partition's post-drift start to its end: how far the episode's data has grown. */
-function episodeRecords(from: ReadonlyMap<number, number>, ends: readonly number[]): number {
-  let n = 0;
-  for (const [partition, offset] of from) n += Math.max(0, (ends[partition] ?? 0) - offset);
-  return n;
 }
