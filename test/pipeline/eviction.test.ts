@@ -48,6 +48,25 @@ describe('idle eviction', () => {
     expect([states.size, states.evicted]).toEqual([0, 1]);
   });
 
+  it('evicts the same way when checkpoints are spread (changedStreams, then snapshotStream per stream)', () => {
+    const { clock, states, bump } = counters();
+    bump('a', 0, 0);
+    bump('b', 0, 1);
+    clock.now = 3_600_000;
+    // Both changed: listed and snapshotted one by one, never evicted.
+    expect(states.changedStreams(0).sort()).toEqual(['a', 'b']);
+    bump('b', 0, 2); // a record after the checkpoint began: still written by it, its newest state
+    expect(states.snapshotStream('a')?.offset).toBe(0);
+    expect(states.snapshotStream('b')?.offset).toBe(2);
+    expect([states.size, states.evicted]).toEqual([2, 0]);
+    clock.now += 60_000;
+    bump('b', 0, 3);
+    // The next checkpoint's start: 'a', clean and idle, leaves memory; 'b' changed and is listed.
+    expect(states.changedStreams(0)).toEqual(['b']);
+    expect([states.size, states.evicted]).toEqual([1, 1]);
+    expect(states.get('a', 0)).toMatchObject({ n: 1, appliedUpTo: 0, dirty: false });
+  });
+
   it('brings an evicted stream back on its next record, as it was, and skips records it already holds', () => {
     const { clock, states, bump } = counters();
     for (let i = 0; i < 5; i++) bump('a', 2, i);
