@@ -71,7 +71,7 @@ export function everyNth(data: Dataset, step: number): Dataset {
 export async function writeSet(dir: string, name: string, data: Dataset): Promise<void> {
   const d = data.featureNames.length;
   const flat = new Float64Array(data.rows.length * d);
-  data.rows.forEach((r, i) => flat.set(r, i * d));
+  for (let i = 0; i < data.rows.length; i++) flat.set(data.rows[i], i * d);
   await writeFile(path.join(dir, `${name}.f64`), Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength));
   await writeFile(path.join(dir, `${name}.labels.json`), JSON.stringify(data.labels));
 }
