@@ -21,7 +21,7 @@ import { PredictorProcessor } from '../consumers/predictor/processor.ts';
 import { FEATURE_NAMES } from '../src/features/index.ts';
 import { type CandidateSpec, KnnClassifier, serializeModel, trainCandidate } from '../src/model/index.ts';
 import type { Dataset } from '../src/model/types.ts';
-import { encodeEvent } from '../src/schemas/cloudevents.ts';
+import { encodeEvent, FEATURE_VECTOR_BINARY_CONTENT_TYPE } from '../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../src/schemas/registry.ts';
 import { ModelHandle } from '../src/serving/model-handle.ts';
 import { directoryModelSource, writeModelDirectory } from '../src/serving/model-source.ts';
@@ -154,13 +154,15 @@ for (const [i, spec] of specs.entries()) {
     figures[spec.name].mlflow = m.load;
     figures[spec.name].agreement = o.labels.filter((l, j) => l === m.labels[j]).length / o.labels.length;
   }
-  console.log(`${spec.name}: measured`);
+  console.log(`${spec.name}: ${JSON.stringify(figures[spec.name])}`);
 }
 
-// The predictor in-process: decode → one predictProba per batch of 500 → encode.
+// The predictor in-process: decode → one predictProba per batch of 500 → encode. Vectors in the
+// featurizer's default encoding (binary float64 bodies, not JSON).
 const records: ConsumedRecord[] = Array.from({ length: 500 }, (_, i) => {
   const { headers, value } = encodeEvent({
     type: EVENT_TYPES.featureVector,
+    contentType: FEATURE_VECTOR_BINARY_CONTENT_TYPE,
     source: 'bench',
     id: `b-${i}`,
     data: {
@@ -195,10 +197,12 @@ for (const spec of specs) {
 }
 
 // The same predictor with a 12-row k-NN: the pipeline's own cost (decode, encode, ADWIN) without the search.
+// Two rows of each class: the first twelve windows of a recording are often of one class only.
+const tinyRows = classes.flatMap((c) => sets.full.labels.flatMap((l, i) => (l === c ? [i] : [])).slice(0, 2));
 const tiny = KnnClassifier.train({
   ...sets.full,
-  rows: sets.full.rows.slice(0, 12),
-  labels: sets.full.labels.slice(0, 12),
+  rows: tinyRows.map((i) => sets.full.rows[i]),
+  labels: tinyRows.map((i) => sets.full.labels[i]),
 });
 const tinyArt = serializeModel(tiny, FEATURE_NAMES);
 await writeModelDirectory(modelDir, { name: 'tiny', version: 1 }, tinyArt.bytes, tinyArt.digest);

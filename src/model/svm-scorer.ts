@@ -102,12 +102,12 @@ export class SvmScorer {
     return w;
   }
 
-  /** libsvm's dec_values for the standardized row `x`, into `out` (one per class pair). */
-  decisionValues(x: Float64Array, out: Float64Array, kvalue: Float64Array): void {
+  /** libsvm's dec_values for the standardized row `x`, into `out` (one per class pair); rbf: from its kernels. */
+  #decisionValues(x: Float64Array, out: Float64Array, kvalue: Float64Array): void {
     const n = this.#classes;
     const d = this.#dims;
-    const m = this.#matrix;
     if (this.#kernel === 'linear') {
+      const m = this.#matrix;
       const pairs = out.length;
       for (let p = 0; p < pairs; p++) {
         let s = 0;
@@ -117,15 +117,6 @@ export class SvmScorer {
       return;
     }
     const l = this.#l;
-    const gamma = this.#gamma;
-    for (let k = 0; k < l; k++) {
-      let s = 0;
-      for (let f = 0, base = k * d; f < d; f++) {
-        const t = x[f] - m[base + f];
-        s += t * t;
-      }
-      kvalue[k] = Math.exp(-gamma * s);
-    }
     const coef = this.#coef;
     let p = 0;
     for (let i = 0; i < n; i++)
@@ -142,6 +133,56 @@ export class SvmScorer {
   }
 
   /**
+   * RBF kernels of rows first … first+rows−1 of `x` (up to 4) with every support
+   * vector, row b's into kvalue[b·l …]. Four rows share each support vector's
+   * loads (bench:serving: docs/performance.md); each sum still runs over the
+   * features in libsvm's order, so the values do not change.
+   */
+  #rbfKernels(x: Float64Array, first: number, rows: number, kvalue: Float64Array): void {
+    const d = this.#dims;
+    const l = this.#l;
+    const m = this.#matrix;
+    const g = -this.#gamma;
+    if (rows === 4) {
+      const b0 = first * d;
+      const b1 = b0 + d;
+      const b2 = b1 + d;
+      const b3 = b2 + d;
+      for (let k = 0; k < l; k++) {
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let f = 0, base = k * d; f < d; f++) {
+          const v = m[base + f];
+          const t0 = x[b0 + f] - v;
+          const t1 = x[b1 + f] - v;
+          const t2 = x[b2 + f] - v;
+          const t3 = x[b3 + f] - v;
+          s0 += t0 * t0;
+          s1 += t1 * t1;
+          s2 += t2 * t2;
+          s3 += t3 * t3;
+        }
+        kvalue[k] = Math.exp(g * s0);
+        kvalue[l + k] = Math.exp(g * s1);
+        kvalue[2 * l + k] = Math.exp(g * s2);
+        kvalue[3 * l + k] = Math.exp(g * s3);
+      }
+      return;
+    }
+    for (let b = 0; b < rows; b++)
+      for (let k = 0, xb = (first + b) * d; k < l; k++) {
+        let s = 0;
+        for (let f = 0, base = k * d; f < d; f++) {
+          const t = x[xb + f] - m[base + f];
+          s += t * t;
+        }
+        kvalue[b * l + k] = Math.exp(g * s);
+      }
+  }
+
+  /**
    * Class probabilities (the model's class order) for standardized rows, `d`
    * values each in `x`: libsvm's pairwise Platt estimates coupled by
    * multiclass_probability when the model has them, else one-hot on libsvm's
@@ -151,12 +192,16 @@ export class SvmScorer {
     const n = this.#classes;
     const d = this.#dims;
     const dec = new Float64Array((n * (n - 1)) / 2);
-    const kvalue = new Float64Array(this.#kernel === 'rbf' ? this.#l : 0);
+    const rbf = this.#kernel === 'rbf';
+    const l = this.#l;
+    const kvalue = new Float64Array(rbf ? 4 * l : 0);
     const vote = new Int32Array(n);
     const estimates = new Float64Array(n);
     const out = new Array<number[]>(rows);
     for (let r = 0; r < rows; r++) {
-      this.decisionValues(x.subarray(r * d, (r + 1) * d), dec, kvalue);
+      const b = r % 4;
+      if (rbf && b === 0) this.#rbfKernels(x, r, Math.min(4, rows - r), kvalue);
+      this.#decisionValues(x.subarray(r * d, (r + 1) * d), dec, kvalue.subarray(b * l, (b + 1) * l));
       const p = new Array<number>(n).fill(0);
       if (this.#probA && this.#probB) {
         this.#probability(dec, this.#probA, this.#probB, estimates);
