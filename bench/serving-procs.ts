@@ -34,6 +34,8 @@ export function trainSklearn(venv: string, work: string): Record<string, unknown
   const out = execFileSync(path.join(venv, 'bin/python'), [path.join(PACKAGE_ROOT, 'bench/serving-sklearn.py'), work], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    // MLflow leaves an mlruns/ in its working directory: the bench's temporary one, not the checkout.
+    cwd: work,
     env: { ...process.env, MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true' },
   });
   return out

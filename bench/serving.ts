@@ -9,7 +9,8 @@
  * in-process predictions/s (decode, predict, encode, batches of 500). Both
  * servers run as child processes; the load comes from this one.
  *
- * Ports: ours 38511+, MLflow 38500+ (BENCH_PORT_BASE moves both).
+ * Ports: MLflow 38500–38509, ours 38511–38520 (a second port each when the first is taken;
+ * BENCH_PORT_BASE moves both).
  * Run: npm run bench:serving [-- --only knn-k5,svm-linear] [-- --no-mlflow] [-- --synthetic]
  * Last line: JSON (the k-NN keys of the earlier bench, plus `kinds`).
  */
@@ -129,8 +130,26 @@ async function labelsOf(e: Endpoint, classes: readonly string[]): Promise<string
   });
 }
 
-async function withServer<T>(start: () => Promise<Served>, run: (s: Served) => Promise<T>): Promise<T> {
-  const s = await start();
+/**
+ * Starts on the first port of `ports` that works: the range sits inside Linux's ephemeral ports, so a
+ * client socket of another process can hold one for a while (seen: MLflow's bind failed on 38504).
+ */
+async function withServer<T>(
+  ports: number[],
+  start: (port: number) => Promise<Served>,
+  run: (s: Served) => Promise<T>,
+): Promise<T> {
+  let s: Served | undefined;
+  for (const [n, port] of ports.entries()) {
+    try {
+      s = await start(port);
+      break;
+    } catch (err) {
+      if (n === ports.length - 1) throw err;
+      console.log(`port ${port} failed, trying ${ports[n + 1]}: ${String(err).split('\n')[0]}`);
+    }
+  }
+  if (!s) throw new Error('no port to serve on');
   try {
     return await run(s);
   } finally {
@@ -142,13 +161,15 @@ const figures: Record<string, { ours: LoadFigures; mlflow?: LoadFigures; agreeme
 const classes = [...new Set(sets.full.labels)].sort();
 for (const [i, spec] of specs.entries()) {
   const o = await withServer(
-    () => serveOurs(modelDir, spec.name, 1, PORT_BASE + 11 + i),
+    [PORT_BASE + 11 + i, PORT_BASE + 16 + i],
+    (port) => serveOurs(modelDir, spec.name, 1, port),
     async (s) => ({ load: await measure(ours(s.url), load), labels: await labelsOf(ours(s.url), classes) }),
   );
   figures[spec.name] = { ours: o.load };
   if (withMlflow) {
     const m = await withServer(
-      () => serveMlflow(venv, path.join(work, 'mlflow', spec.name), PORT_BASE + i),
+      [PORT_BASE + i, PORT_BASE + 5 + i],
+      (port) => serveMlflow(venv, path.join(work, 'mlflow', spec.name), port),
       async (s) => ({ load: await measure(mlflow(s.url), load), labels: await labelsOf(mlflow(s.url), classes) }),
     );
     figures[spec.name].mlflow = m.load;

@@ -32,8 +32,8 @@ const NORM_SLACK = 1e-9;
  * rotated coordinate, walked out from the query's place on both sides), which
  * finds close rows early and ends the walk once (q_0 − x_0)² alone exceeds the
  * k-th best; each visited row is bounded at j = 8, 16, … 96 and left as soon
- * as a bound exceeds it (measured on HAR with 96 axes: about 11 rows per
- * query reach the exact sum). Those get their distance summed in the original
+ * as a bound exceeds it (measured on HAR, 7,136 rows, k = 5: about 3,100 rows
+ * visited per query, 36 reach the exact sum). Those get their distance summed in the original
  * coordinates in the plain scan's order (`nearestRows`, knn.ts), so
  * neighbours, distances (bit for bit) and the tie order (lower row index
  * first) are the plain scan's.

@@ -74,8 +74,8 @@ export class KnnClassifier implements Classifier {
   /**
    * The vote shares of each row's k nearest training rows, found through the
    * rotated-space bounds of knn-index.ts: the same neighbours as the plain
-   * scan (`predictProbaScan`), from which the bench measured it 10x faster or
-   * more on HAR (docs/performance.md).
+   * scan (`predictProbaScan`), 4.6x to 10x faster in-process on HAR
+   * (docs/performance.md).
    */
   predictProba(rows: readonly (readonly number[] | Float64Array)[]): number[][] {
     if (this.#index === undefined) this.#index = KnnIndex.build(this.#rows, this.#dims);
