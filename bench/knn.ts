@@ -75,15 +75,25 @@ console.log(
   `${real ? 'UCI HAR windows' : 'seeded rows'}: ${train.rows.length} training rows, ${queries.length} queries, ${d} dims, k = ${k} (prepared in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
 );
 
-// The flat scan, as the classifier scores (standardization included).
+// The flat scan (standardization included), and the bounded search the classifier scores with (knn-index.ts).
 const model = KnnClassifier.train(train, { k });
-model.predictProba(queries.slice(0, 50)); // warm-up: let the JIT compile the scan
+model.predictProbaScan(queries.slice(0, 50)); // warm-up: let the JIT compile the scan
 let t = performance.now();
-const scanProba = model.predictProba(queries);
+const scanProba = model.predictProbaScan(queries);
 const scanSeconds = (performance.now() - t) / 1000;
 const scanRate = queries.length / scanSeconds;
 console.log(
   `flat scan: ${queries.length} queries in ${scanSeconds.toFixed(2)} s = ${scanRate.toFixed(0)} predictions/s`,
+);
+t = performance.now();
+model.predictProba(queries.slice(0, 50)); // builds the index, warms the search
+const buildSeconds0 = (performance.now() - t) / 1000;
+t = performance.now();
+const boundedProba = model.predictProba(queries);
+const boundedRate = queries.length / ((performance.now() - t) / 1000);
+const boundedSame = JSON.stringify(boundedProba) === JSON.stringify(scanProba);
+console.log(
+  `bounded search: index + 50 queries ${buildSeconds0.toFixed(2)} s; ${boundedRate.toFixed(0)} predictions/s; same votes as the scan: ${boundedSame}`,
 );
 
 // ml-knn's KD-tree on the same standardized rows, as the classifier used to score.
@@ -122,7 +132,7 @@ for (let i = 0; i < kdCount; i++) {
   if (shares.every((v, c) => v === scanProba[i][c])) sameVotes++;
   else if (distance[k - 1] === distance[k]) ties++;
 }
-const same = sameDistances === kdCount && sameVotes + ties === kdCount;
+const same = sameDistances === kdCount && sameVotes + ties === kdCount && boundedSame;
 console.log(
   `agreement on ${kdCount} queries: distances ${sameDistances}, votes ${sameVotes}, differing only by a tie at the k-th place ${ties}`,
 );
@@ -138,6 +148,8 @@ console.log(
     kdtree_queries: kdCount,
     kdtree_predictions_per_s: Math.round(kdRate),
     scan_predictions_per_s: Math.round(scanRate),
+    bounded_predictions_per_s: Math.round(boundedRate),
+    bounded_same_votes: boundedSame,
     speedup: Number(speedup.toFixed(1)),
     same_neighbours: same,
   }),

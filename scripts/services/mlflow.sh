@@ -5,6 +5,7 @@
 #   scripts/services/mlflow.sh start    start the server (SQLite backend, artifacts through its proxy); waits for /health
 #   scripts/services/mlflow.sh stop     stop it by its pid (SIGTERM, then SIGKILL after 20 s)
 #   scripts/services/mlflow.sh status   exit 0 when running
+#   scripts/services/mlflow.sh venv     setup, then print the venv's path (bench:serving runs `mlflow models serve` from it)
 #
 # Versions: scripts/services/mlflow-requirements.txt. Environment: MLFLOW_PORT (15000), MLFLOW_DATA_DIR (.data/mlflow-<port>),
 # MLFLOW_FRESH=1 wipes the data before start, MLFLOW_VENV (~/.cache/activity-tracking/mlflow-<requirements hash>:
@@ -79,5 +80,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) running ;;
-  *) echo "usage: $0 setup|start|stop|status" >&2; exit 2 ;;
+  venv) setup >&2; echo "$venv" ;;
+  *) echo "usage: $0 setup|start|stop|status|venv" >&2; exit 2 ;;
 esac

@@ -103,7 +103,10 @@ export class ForestClassifier implements Classifier {
     for (let i = 0; i < votes.rows; i++) {
       const p = new Array<number>(n).fill(0);
       const row = votes.getRow(i);
-      for (const c of row) p[c] += 1 / row.length;
+      // Counted, then divided once: twenty additions of 1/20 made 1.0000000000000002, which the
+      // prediction event's schema (a probability ≤ 1) refused.
+      for (const c of row) p[c]++;
+      for (let c = 0; c < n; c++) p[c] /= row.length;
       out.push(p);
     }
     return out;

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { ArtifactInvalidError, InvalidOptionError } from '../errors.ts';
 import { decodeFloats, encodeFloats } from './encoding.ts';
 import { Standardizer } from './standardize.ts';
+import { SvmScorer } from './svm-scorer.ts';
 import type { Classifier, Dataset, ModelDocument } from './types.ts';
 
 export interface SvmOptions {
@@ -113,13 +114,17 @@ const heap = new FinalizationRegistry<LibSvm>((svm) => svm.free());
  *
  * The artifact stores libsvm's own model text. The classifier that `train`
  * returns is already the one read back from that text, so a loaded artifact
- * predicts exactly what the trained model did.
+ * predicts exactly what the trained model did. `predictProba` scores with
+ * libsvm's prediction rewritten in JavaScript over that text (svm-scorer.ts:
+ * a linear model collapsed to one weight vector per class pair);
+ * `predictProbaLibsvm` is libsvm-js's own, kept as the reference.
  */
 export class SvmClassifier implements Classifier {
   readonly kind = 'svm';
   readonly params: Readonly<Record<string, string | number | boolean>>;
   readonly #svm: LibSvm;
   readonly #text: string;
+  readonly #scorer: SvmScorer;
 
   private constructor(
     readonly featureSet: string,
@@ -133,6 +138,7 @@ export class SvmClassifier implements Classifier {
     this.#text = text;
     this.#svm = loadText(text);
     heap.register(this, this.#svm);
+    this.#scorer = new SvmScorer(text, standardizer.dimensions);
   }
 
   static train(data: Dataset, options: SvmOptions = {}): SvmClassifier {
@@ -171,6 +177,15 @@ export class SvmClassifier implements Classifier {
   }
 
   predictProba(rows: readonly (readonly number[] | Float64Array)[]): number[][] {
+    if (rows.length === 0) return [];
+    const d = this.standardizer.dimensions;
+    const x = new Float64Array(rows.length * d);
+    for (let r = 0; r < rows.length; r++) this.standardizer.applyInto(rows[r], x.subarray(r * d, (r + 1) * d));
+    return this.#scorer.predictProba(x, rows.length);
+  }
+
+  /** libsvm-js's own prediction, one WebAssembly call per row: the reference `predictProba` agrees with. */
+  predictProbaLibsvm(rows: readonly (readonly number[] | Float64Array)[]): number[][] {
     if (rows.length === 0) return [];
     const n = this.classes.length;
     const x = this.standardizer.applyAll(rows);

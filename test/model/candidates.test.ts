@@ -5,6 +5,7 @@ import {
   type CandidateSpec,
   type Classifier,
   loadModel,
+  type SvmClassifier,
   serializeModel,
   trainCandidate,
 } from '../../src/model/index.ts';
@@ -37,6 +38,8 @@ describe.each(SPECS)('$name', (spec) => {
       expect(p).toHaveLength(3);
       expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
       for (const v of p) expect(v).toBeGreaterThanOrEqual(0);
+      // The prediction event's schema refuses a probability over 1 (a sum of twenty 1/20 votes gave 1 + 2e-16).
+      for (const v of p) expect(v).toBeLessThanOrEqual(1);
     }
   });
 
@@ -88,6 +91,14 @@ describe('svm probabilities', () => {
   });
 });
 
+describe('random forest vote shares', () => {
+  it('are votes divided once by the tree count: twenty unanimous trees give exactly 1', () => {
+    const model = trainCandidate(blobs(240), { name: 'f', kind: 'random-forest', options: { trees: 20 } });
+    for (const p of model.predictProba(blobs(90, 7).rows)) for (const v of p) expect(v).toBe(Math.round(v * 20) / 20);
+    expect(model.predictProba(blobs(90, 7).rows).some((p) => p.includes(1))).toBe(true);
+  });
+});
+
 describe('svm artifacts of several MB', () => {
   it('load side by side without disturbing each other (libsvm-js stack overflow, see svm.ts)', () => {
     // 1500 rows × 200 noisy features: most rows become support vectors, a model text of several MB.
@@ -105,11 +116,14 @@ describe('svm artifacts of several MB', () => {
     const probe = rows.slice(0, 300);
     const a = trainCandidate(data2, { name: 'a', kind: 'svm', options: { kernel: 'rbf', cost: 10, gamma: 0.01 } });
     const b = trainCandidate(data2, { name: 'b', kind: 'svm', options: { kernel: 'linear', cost: 1 } });
-    const before = [a.predictProba(probe), b.predictProba(probe)];
+    // libsvm's own prediction is what the overflow corrupted; predictProba (svm-scorer.ts) must agree with it.
+    const libsvm = (m: Classifier) => (m as SvmClassifier).predictProbaLibsvm(probe);
+    const before = [libsvm(a), libsvm(b)];
     const artifacts = [a, b].map((m) => serializeModel(m, names));
     expect(artifacts[0].bytes.length).toBeGreaterThan(2e6);
     const loaded = artifacts.map(({ bytes, digest }) => loadModel(bytes, digest).classifier);
-    expect([a.predictProba(probe), b.predictProba(probe)]).toEqual(before);
+    expect([libsvm(a), libsvm(b)]).toEqual(before);
+    expect(loaded.map(libsvm)).toEqual(before);
     expect(loaded.map((m) => m.predictProba(probe))).toEqual(before);
   });
 });
