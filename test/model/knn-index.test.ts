@@ -1,27 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { loadRecordings } from '../../src/data/hapt.ts';
-import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../../src/features/index.ts';
+import { FEATURE_NAMES } from '../../src/features/index.ts';
 import { KnnClassifier, loadModel, Standardizer, serializeModel } from '../../src/model/index.ts';
 import { nearestRows } from '../../src/model/knn.ts';
 import { KnnIndex } from '../../src/model/knn-index.ts';
-import type { Dataset } from '../../src/model/types.ts';
-import { blobs } from '../support/datasets.ts';
+import { blobs, sampleWindows } from '../support/datasets.ts';
 
-/** Every window of the bundled sample's users of one split: real HAR vectors, 218 features. */
-function windows(split: 'train' | 'test'): Dataset {
-  const rows: Float64Array[] = [];
-  const labels: string[] = [];
-  for (const r of loadRecordings(split, 'sample'))
-    for (const w of new Featurizer().push(r.samples, r.labels)) {
-      if (w.label === null) continue;
-      rows.push(w.features);
-      labels.push(w.label);
-    }
-  return { featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows, labels };
-}
-
-const train = windows('train');
-const test = windows('test');
+const train = sampleWindows('train');
+const test = sampleWindows('test');
 
 // The bounded search (knn-index.ts) against the plain scan (nearestRows) it must reproduce.
 describe('k-NN search through rotated-space bounds', () => {

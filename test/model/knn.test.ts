@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
 import KNN from 'ml-knn';
 import { describe, expect, it } from 'vitest';
-import { loadRecordings } from '../../src/data/hapt.ts';
 import { ArtifactInvalidError } from '../../src/errors.ts';
-import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../../src/features/index.ts';
 import { KnnClassifier, loadModel, Standardizer, serializeModel } from '../../src/model/index.ts';
 import { nearestRows } from '../../src/model/knn.ts';
-import type { Dataset } from '../../src/model/types.ts';
-import { blobs } from '../support/datasets.ts';
+import { blobs, sampleWindows } from '../support/datasets.ts';
 
 describe('k-NN classifier', () => {
   it('separates well-apart classes and gives vote shares as probabilities', () => {
@@ -53,19 +50,6 @@ describe('k-NN classifier', () => {
     expect(loadModel(tamper(() => {})).classifier.params.k).toBe(3);
   });
 });
-
-/** Windows of the bundled sample (real HAR recordings through the project's featurizer). */
-function sampleWindows(split: 'train' | 'test'): Dataset {
-  const rows: Float64Array[] = [];
-  const labels: string[] = [];
-  for (const r of loadRecordings(split, 'sample'))
-    for (const w of new Featurizer().push(r.samples, r.labels)) {
-      if (w.label === null) continue;
-      rows.push(w.features);
-      labels.push(w.label);
-    }
-  return { featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows, labels };
-}
 
 describe('k-NN flat scan against ml-knn (the reference)', () => {
   const train = sampleWindows('train');

@@ -1,24 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadRecordings } from '../../src/data/hapt.ts';
-import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../../src/features/index.ts';
+import { FEATURE_NAMES } from '../../src/features/index.ts';
 import { loadModel, SvmClassifier, type SvmOptions, serializeModel } from '../../src/model/index.ts';
-import type { Dataset } from '../../src/model/types.ts';
+import { sampleWindows } from '../support/datasets.ts';
 
-/** Every window of the bundled sample's users of one split: real HAR vectors, 218 features. */
-function windows(split: 'train' | 'test'): Dataset {
-  const rows: Float64Array[] = [];
-  const labels: string[] = [];
-  for (const r of loadRecordings(split, 'sample'))
-    for (const w of new Featurizer().push(r.samples, r.labels)) {
-      if (w.label === null) continue;
-      rows.push(w.features);
-      labels.push(w.label);
-    }
-  return { featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows, labels };
-}
-
-const train = windows('train');
-const test = windows('test');
+const train = sampleWindows('train');
+const test = sampleWindows('test');
 
 // The JavaScript scorer (svm-scorer.ts) against libsvm-js's own prediction on the same loaded model.
 describe('SVM scoring in JavaScript agrees with libsvm-js on real windows', () => {

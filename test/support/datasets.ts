@@ -1,4 +1,19 @@
+import { loadRecordings } from '../../src/data/hapt.ts';
+import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../../src/features/index.ts';
 import type { Dataset } from '../../src/model/types.ts';
+
+/** Every labelled window of the bundled sample's users of one split: real HAR vectors through the featurizer. */
+export function sampleWindows(split: 'train' | 'test'): Dataset {
+  const rows: Float64Array[] = [];
+  const labels: string[] = [];
+  for (const r of loadRecordings(split, 'sample'))
+    for (const w of new Featurizer().push(r.samples, r.labels)) {
+      if (w.label === null) continue;
+      rows.push(w.features);
+      labels.push(w.label);
+    }
+  return { featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows, labels };
+}
 
 /** Three well-apart blobs whose features span orders of magnitude (standardization matters); seeded. */
 export function blobs(n: number, seed = 1): Dataset {
