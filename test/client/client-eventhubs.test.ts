@@ -8,6 +8,7 @@ import { namespace } from '../../src/topics.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { usePeer } from '../eventhubs/harness.ts';
 import { EXAMPLES } from '../schemas/examples.ts';
+import { take } from './take.ts';
 
 const eventHubs = usePeer();
 
@@ -15,16 +16,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function take<T>(stream: AsyncIterable<ReceivedEvent<T>>, count: number, crashAt = -1): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const event of stream) {
-    if (ids.length === crashAt) throw new Error('crash');
-    ids.push(event.id);
-    if (ids.length === count) break;
-  }
-  return ids;
-}
 
 /**
  * The Event Hubs transport, with a record of the offsets of every batch the SDK handed a subscription:

@@ -1,26 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type ReceivedEvent } from '../../src/client/index.ts';
+import { connect } from '../../src/client/index.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { encodeEvent } from '../../src/schemas/cloudevents.ts';
 import { EVENT_TYPES } from '../../src/schemas/registry.ts';
 import { EXAMPLES } from '../schemas/examples.ts';
 import { requireKafka } from '../setup/services.ts';
+import { take } from './take.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function take<T>(stream: AsyncIterable<ReceivedEvent<T>>, count: number, crashAt = -1): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const event of stream) {
-    if (ids.length === crashAt) throw new Error('crash');
-    ids.push(event.id);
-    if (ids.length === count) break;
-  }
-  return ids;
-}
 
 describe('client on Kafka', () => {
   it('commits after the loop body: a break and a crash give the group the unfinished records again, nothing skipped', async () => {
