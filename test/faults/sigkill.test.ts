@@ -20,6 +20,8 @@ interface DetectorChild {
   process: ChildProcess;
   /** Partitions of the features topic it owns now, as its log says. */
   owned: Set<number>;
+  /** Its last log lines, for the message of a failed wait. */
+  tail: string[];
 }
 
 function startChild(brokers: string[], topics: TopicNames, groupId: string): Promise<DetectorChild> {
@@ -31,11 +33,14 @@ function startChild(brokers: string[], topics: TopicNames, groupId: string): Pro
     },
   );
   const owned = new Set<number>();
+  const tail: string[] = [];
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`detector child exited with ${code} before starting`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line === 'started') return resolve({ process: child, owned });
+      tail.push(line.slice(0, 600));
+      if (tail.length > 40) tail.shift();
+      if (line === 'started') return resolve({ process: child, owned, tail });
       let record: { msg?: string; partitions?: { partition: number }[] };
       try {
         record = JSON.parse(line);
@@ -77,13 +82,21 @@ function committedBy(transport: Transport, topic: string, groupId: string, child
  * issue 8: a detector killed with SIGKILL at random points and restarted, while ~550,000 samples are
  * replayed, commits exactly the drift events of an uninterrupted run: none missing, none twice.
  */
-async function setup(transport: Transport, loops: number) {
+async function setup(transport: Transport, loops: number, hold?: Promise<void>) {
   const topics = namespacedTopics(`k-${randomUUID()}`);
   await transport.ensureTopics(topicSpecs(3, topics));
   const mine = await secondDetectorTopics(transport, topics);
   const loop = runLoop(
     transport,
-    { data: 'sample', drift: 'rotation:z:45', loops, speed: 'max', partitions: 3, topics },
+    {
+      data: 'sample',
+      drift: 'rotation:z:45',
+      loops,
+      speed: 'max',
+      partitions: 3,
+      topics,
+      ...(hold ? { hold: () => hold } : {}),
+    },
     silentLogger,
     () => {},
   );
@@ -119,7 +132,14 @@ describe('drift detector instances in one group, one killed mid-stream (real bro
       const brokers = requireKafka();
       const transport = kafka(brokers);
       try {
-        const { topics, mine, loop, groupId } = await setup(transport, 4);
+        // The replay waits until the group has settled: under load the members start slowly, and a first
+        // member alone could otherwise read to the end of the partition it keeps before the others join,
+        // leaving the victim nothing more to commit.
+        let settle = () => {};
+        const settled = new Promise<void>((resolve) => {
+          settle = resolve;
+        });
+        const { topics, mine, loop, groupId } = await setup(transport, 4, settled);
         const children: DetectorChild[] = [];
         for (let i = 0; i < instances; i++) children.push(await startChild(brokers, mine, groupId));
         const [victim, ...survivors] = children;
@@ -128,8 +148,11 @@ describe('drift detector instances in one group, one killed mid-stream (real bro
         await waitFor(() => children.every((c) => c.owned.size > 0), `all ${instances} members to own a partition`, {
           timeoutMs: 120_000,
         });
+        settle();
         await waitFor(committedBy(transport, topics.features, groupId, victim), 'the victim to commit offsets', {
           timeoutMs: 120_000,
+        }).catch((err: Error) => {
+          throw new Error(`${err.message}; the victim's last log lines:\n${victim.tail.join('\n')}`);
         });
         const handedOver = [...victim.owned];
         expect(handedOver.length).toBeGreaterThan(0);
