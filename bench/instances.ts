@@ -65,7 +65,7 @@ export interface InstancesResult {
   cpu: { featurizer: number; detector: number; broker: number; producer: number };
   /** Key + value + headers of the records, summed. */
   payloadBytes: { readings: number; features: number; driftEvents: number };
-  /** A real readings record's bytes per sample with the binary body instead of JSON. */
+  /** A real readings record's bytes per sample with the float32 binary body (the replay sends float64). */
   binaryReadingsBytesPerSample: number;
   /** The topics' log segments on the broker's disk (batch framing included); NaN where not measured. */
   diskBytes: { readings: number; features: number };
@@ -163,9 +163,9 @@ async function topicBytes(
 }
 
 /**
- * Bytes per sample of a real readings record (the replay sends JSON bodies, as ReadingsProducer does)
- * once re-encoded with the binary body phones can send (float32, readings-binary.ts): same event, same
- * headers but the content type, same key.
+ * Bytes per sample of a real readings record (the replay sends readings+binary with float64 samples, as
+ * ReadingsProducer does by default) once re-encoded with the float32 binary body phones can send
+ * (readings-binary.ts): same event, same headers, same key.
  */
 function binaryBytesPerSample(record: ConsumedRecord): number {
   const event = decodeEvent(record.headers, record.value, { accept: [EVENT_TYPES.sensorReadings] });
@@ -313,7 +313,7 @@ export function showInstances(r: InstancesResult): void {
     `  CPU s per million samples: featurizer ${perM(r.cpu.featurizer)}, detector ${perM(r.cpu.detector)}, broker ${perM(r.cpu.broker)}, replay producer ${perM(r.cpu.producer)}`,
   );
   console.log(
-    `  bytes: readings ${(r.payloadBytes.readings / r.samples).toFixed(1)}/sample payload (JSON), ${(r.diskBytes.readings / r.samples).toFixed(1)}/sample on disk, ${r.binaryReadingsBytesPerSample.toFixed(1)}/sample with the binary body; features ${(r.payloadBytes.features / r.vectors).toFixed(0)}/vector payload, ${(r.diskBytes.features / r.vectors).toFixed(0)}/vector on disk; drift events ${(r.payloadBytes.driftEvents / Math.max(1, r.driftEvents)).toFixed(0)} B each; state: featurizer ${r.stateBytes.featurizer} B in ${r.stateBytes.featurizerStreams} streams, detector ${r.stateBytes.detector} B in ${r.stateBytes.detectorStreams} streams`,
+    `  bytes: readings ${(r.payloadBytes.readings / r.samples).toFixed(1)}/sample payload (JSON), ${(r.diskBytes.readings / r.samples).toFixed(1)}/sample on disk, ${r.binaryReadingsBytesPerSample.toFixed(1)}/sample as float32 binary; features ${(r.payloadBytes.features / r.vectors).toFixed(0)}/vector payload, ${(r.diskBytes.features / r.vectors).toFixed(0)}/vector on disk; drift events ${(r.payloadBytes.driftEvents / Math.max(1, r.driftEvents)).toFixed(0)} B each; state: featurizer ${r.stateBytes.featurizer} B in ${r.stateBytes.featurizerStreams} streams, detector ${r.stateBytes.detector} B in ${r.stateBytes.detectorStreams} streams`,
   );
 }
 
