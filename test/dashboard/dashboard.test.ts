@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../../src/dashboard/server.ts';
@@ -199,7 +198,10 @@ describe('dashboard server', () => {
       expect(reloads).toEqual([]);
       expect(failed).toEqual([]);
 
-      const shot = path.join(mkdtempSync(path.join(tmpdir(), 'dashboard-')), 'dashboard.png');
+      // A test artifact beside the services' data (git-ignored), kept after the run.
+      const artifacts = path.resolve(import.meta.dirname, '../../.data/test-artifacts');
+      mkdirSync(artifacts, { recursive: true });
+      const shot = path.join(artifacts, 'dashboard.png');
       await page.screenshot({ path: shot, fullPage: true });
       console.log(`dashboard screenshot: ${shot}`);
       await page.close();
