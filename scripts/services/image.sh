@@ -19,7 +19,7 @@
 #
 # Environment: IMAGE (localhost/activity-tracking-serving:<version>), IMAGE_ENGINE (podman or docker; docker when its
 # engine answers), IMAGE_BASE (the base image; node:20-bookworm-slim when a registry answers, else the local one),
-# IMAGE_PORT (38080, on 127.0.0.1), IMAGE_CONTAINER (activity-serving-<port>), IMAGE_MODEL_DIR (required for run),
+# IMAGE_PORT (28080, on 127.0.0.1), IMAGE_CONTAINER (activity-serving-<port>), IMAGE_MODEL_DIR (required for run),
 # IMAGE_STOP_TIMEOUT (10), IMAGE_READY_TIMEOUT (120), IMAGE_CACHE_DIR (~/.cache/activity-tracking/image: the base and the
 # production dependencies). Passed to the container when set: MODEL_NAME, MODEL_VERSION,
 # SERVING_API_KEY (by name: the key never appears in a command line), LOG_LEVEL.
@@ -28,7 +28,7 @@ shopt -s inherit_errexit
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$root/package.json")"
 image="${IMAGE:-localhost/activity-tracking-serving:$version}"
-port="${IMAGE_PORT:-38080}"
+port="${IMAGE_PORT:-28080}"
 container="${IMAGE_CONTAINER:-activity-serving-$port}"
 cache="$root/.cache/image"
 # The Debian base and the production dependencies depend only on Node's version and package-lock.json,

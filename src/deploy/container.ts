@@ -26,7 +26,10 @@ export interface ContainerTargetOptions {
   image?: string;
   /** @defaultValue image.sh's choice: docker when its engine answers, else podman (state in .data/podman) */
   engine?: 'podman' | 'docker';
-  /** Host ports, inclusive, a container's 8080 is published on (127.0.0.1 only). @defaultValue [38100, 38119] */
+  /**
+   * Host ports, inclusive, a container's 8080 is published on (127.0.0.1 only); below Linux's ephemeral
+   * range (32768–60999), where no outgoing connection can be holding one. @defaultValue [28100, 28119]
+   */
   ports?: readonly [number, number];
   /** From `podman run` to `/readyz` answering 200. @defaultValue 60000 */
   readyTimeoutMs?: number;
@@ -56,7 +59,7 @@ export function containerOptionsFromEnv(
   if (env.SERVING_API_KEY) o.apiKey = env.SERVING_API_KEY;
   if (env.DEPLOY_PORTS) {
     const m = /^(\d+)-(\d+)$/.exec(env.DEPLOY_PORTS);
-    if (!m) throw new InvalidOptionError(`DEPLOY_PORTS is "${env.DEPLOY_PORTS}"; write <from>-<to>, e.g. 38100-38119`);
+    if (!m) throw new InvalidOptionError(`DEPLOY_PORTS is "${env.DEPLOY_PORTS}"; write <from>-<to>, e.g. 28100-28119`);
     o.ports = [Number(m[1]), Number(m[2])];
   }
   return o;
@@ -98,7 +101,7 @@ export class ContainerTarget implements DeployTarget {
       throw new InvalidOptionError('ContainerTarget needs one of modelDir (artifact directory) or registry');
     const o: Resolved = {
       image: options.image ?? defaultImage(),
-      ports: [38100, 38119],
+      ports: [28100, 28119],
       readyTimeoutMs: 60_000,
       stopTimeoutMs: 10_000,
       apiKey: options.apiKey ?? randomBytes(24).toString('base64url'),

@@ -20,8 +20,8 @@ const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/image.s
 // Built while the file is collected, like test/serving/image.test.ts (and after it: image.sh builds one at a time).
 const { image, reason } = await servingImageForSuite();
 
-// Ports 38100–38119 are this project's for deployed containers.
-const PORTS = [38100, 38119] as const;
+// Ports 28100–28119 are this project's for deployed containers, below the ephemeral range (32768–60999).
+const PORTS = [28100, 28119] as const;
 // Containers of this run only: the image suite may run its own on the same engine meanwhile.
 const PREFIX = `ctarget-${randomUUID().slice(0, 8)}`;
 
@@ -57,7 +57,7 @@ const score = async (endpoint: string, key?: string) => {
 describe('container deploy target options', () => {
   it('refuses what cannot work, saying what to set', () => {
     expect(() => new ContainerTarget({})).toThrow(InvalidOptionError);
-    expect(() => new ContainerTarget({ modelDir: '/m', ports: [38119, 38100] })).toThrow(/low to high/);
+    expect(() => new ContainerTarget({ modelDir: '/m', ports: [28119, 28100] })).toThrow(/low to high/);
     expect(() => new ContainerTarget({ modelDir: '/m', apiKey: 'short' })).toThrow(/at least 16/);
     expect(() => new ContainerTarget({ modelDir: '/m', readyTimeoutMs: 0 })).toThrow(/readyTimeoutMs/);
     expect(() => new ContainerTarget({ modelDir: '/m', engine: 'lxc' as never })).toThrow(/podman or docker/);
@@ -69,17 +69,17 @@ describe('container deploy target options', () => {
     const env = {
       IMAGE: 'img:1',
       IMAGE_ENGINE: 'podman',
-      DEPLOY_PORTS: '38100-38101',
+      DEPLOY_PORTS: '28100-28101',
       SERVING_API_KEY: 'k'.repeat(16),
     };
     expect(containerOptionsFromEnv(env)).toEqual({
       image: 'img:1',
       engine: 'podman',
-      ports: [38100, 38101],
+      ports: [28100, 28101],
       apiKey: 'k'.repeat(16),
     });
     expect(containerOptionsFromEnv({})).toEqual({});
-    expect(() => containerOptionsFromEnv({ DEPLOY_PORTS: '38100' })).toThrow(/<from>-<to>/);
+    expect(() => containerOptionsFromEnv({ DEPLOY_PORTS: '28100' })).toThrow(/<from>-<to>/);
   });
 });
 
@@ -94,7 +94,7 @@ describe.skipIf(!image)(`container deploy target on ${image ?? `(skipped: ${reas
     const key = target.apiKey;
 
     const d1 = await target.deploy({ name: 'har', version: 1 });
-    expect(d1.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:381(0\d|1\d)$/);
+    expect(d1.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:281(0\d|1\d)$/);
     expect((await score(d1.endpoint, key)).body.version).toBe(1);
     // The container binds 0.0.0.0 inside: the key is required even through the loopback port.
     expect((await score(d1.endpoint)).status).toBe(401);

@@ -19,8 +19,9 @@ const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/services/image.s
 const { image, reason } = await servingImageForSuite();
 
 const KEY = 'image-test-key-0123456789abcdef';
-// Ports 38080–38099 are this project's for containers.
-const PORT = { good: 38080, badDigest: 38081, noKey: 38082 };
+// Ports 28080–28099 are this project's for containers: below Linux's ephemeral range (32768–60999), so no
+// client connection or port-0 server of a suite running beside this one can hold them (38080 once was).
+const PORT = { good: 28080, badDigest: 28081, noKey: 28082 };
 let models: string;
 
 /** `image.sh <command>` for the container on `port`; resolves with its output whatever its exit code. */
