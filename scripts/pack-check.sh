@@ -31,6 +31,15 @@ npx activity-tracking --help >/dev/null
 npx activity-tracking serve --help >/dev/null
 echo "pack-check: --help and serve --help work"
 
+# The client library through the package's entry point (package.json exports), as a user's service imports it.
+node --input-type=module -e "
+  import { connect } from 'activity-tracking';
+  const client = await connect({ transport: 'embedded' });
+  await client.sendReadings('pack-phone', Array.from({ length: 50 }, () => [0, 0, 1, 0, 0, 0]));
+  await client.close();
+"
+echo "pack-check: import { connect } from 'activity-tracking' works"
+
 # A model written by the package's own code (the serving side's loader reads what this writes).
 pkg="$work/app/node_modules/activity-tracking/dist/src"
 node --input-type=module -e "
