@@ -13,12 +13,12 @@
  * Run: npm run bench:knn [-- --k 5] [-- --kdtree-queries 300] [-- --synthetic]
  */
 import KNN from 'ml-knn';
-import { hasSharedHar, readRecordings, SHARED_HAR_DIR, sharedHarPaths } from '../src/data/hapt.ts';
-import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../src/features/index.ts';
+import { hasSharedHar, SHARED_HAR_DIR, sharedHarPaths } from '../src/data/hapt.ts';
 import { KnnClassifier, Standardizer } from '../src/model/index.ts';
 import { nearestRows } from '../src/model/knn.ts';
 import type { Dataset } from '../src/model/types.ts';
 import { mulberry32 } from '../src/random.ts';
+import { harWindows } from './serving-data.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -29,20 +29,6 @@ const kdQueries = arg('--kdtree-queries', 300);
 const maxQueries = 2000;
 const dir = process.env.HAR_DIR ?? SHARED_HAR_DIR;
 const real = !process.argv.includes('--synthetic') && hasSharedHar(dir);
-
-async function harWindows(file: string, limit: number): Promise<Dataset> {
-  const rows: Float64Array[] = [];
-  const labels: string[] = [];
-  for await (const r of readRecordings(file)) {
-    for (const w of new Featurizer().push(r.samples, r.labels)) {
-      if (w.label === null || rows.length >= limit) continue;
-      rows.push(w.features);
-      labels.push(w.label);
-    }
-    if (rows.length >= limit) break;
-  }
-  return { featureSet: FEATURE_SET, featureNames: FEATURE_NAMES, rows, labels };
-}
 
 function seeded(n: number, d: number, seed: number): Dataset {
   const random = mulberry32(seed);

@@ -12,7 +12,8 @@ import { FEATURE_NAMES, FEATURE_SET, Featurizer } from '../src/features/index.ts
 import type { Dataset } from '../src/model/types.ts';
 import { mulberry32 } from '../src/random.ts';
 
-async function harWindows(file: string, limit: number): Promise<Dataset> {
+/** The labelled windows of a HAPT recordings file through the project's featurizer, at most `limit`. */
+export async function harWindows(file: string, limit: number): Promise<Dataset> {
   const rows: Float64Array[] = [];
   const labels: string[] = [];
   for await (const r of readRecordings(file)) {
