@@ -1,36 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DriftDetectorProcessor } from '../../consumers/drift-detector/processor.ts';
 import { mulberry32 } from '../../producers/replay/inject.ts';
-import { silentLogger } from '../../src/log/logger.ts';
 import type { StreamSnapshot } from '../../src/pipeline/checkpoint.ts';
 import { decodeEvent } from '../../src/schemas/cloudevents.ts';
-import { namespacedTopics } from '../../src/topics.ts';
-import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { readPartition } from '../../src/transport/read.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
-import { runLoop } from '../support/run-loop.ts';
+import { scenarioFeatures } from './scenario.ts';
 
 /** Feature vectors of the bundled test users, replayed twice with a rotation the second time, per partition. */
 let partitions: ConsumedRecord[][] = [];
 
 beforeAll(async () => {
-  const log = new EmbeddedLog();
-  const topics = namespacedTopics(`cp-${randomUUID()}`);
-  await runLoop(
-    log,
-    { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
-    silentLogger,
-    () => {},
-  );
-  const ends = await log.endOffsets(topics.features);
-  partitions = [];
-  for (let p = 0; p < ends.length; p++) {
-    const records: ConsumedRecord[] = [];
-    for await (const r of readPartition(log, topics.features, p, 0, ends[p] - 1)) records.push(r);
-    partitions.push(records);
-  }
-  await log.close();
+  partitions = await scenarioFeatures();
 }, 180_000);
 
 const ids = (out: OutgoingRecord[]) =>

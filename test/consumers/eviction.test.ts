@@ -1,37 +1,19 @@
-import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DriftDetectorProcessor } from '../../consumers/drift-detector/processor.ts';
 import { FeaturizerProcessor } from '../../consumers/featurizer/processor.ts';
 import { ReadingsProducer } from '../../producers/readings-producer.ts';
 import { loadRecordings } from '../../src/data/hapt.ts';
-import { silentLogger } from '../../src/log/logger.ts';
 import { PipelineMetrics } from '../../src/metrics/metrics.ts';
-import { namespacedTopics, TOPICS } from '../../src/topics.ts';
-import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
-import { readPartition } from '../../src/transport/read.ts';
+import { TOPICS } from '../../src/topics.ts';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/transport/types.ts';
 import { asConsumed } from '../support/readings.ts';
-import { runLoop } from '../support/run-loop.ts';
+import { scenarioFeatures } from './scenario.ts';
 
 /** Feature vectors of the bundled test users, replayed twice with a rotation the second time, per partition. */
-const partitions: ConsumedRecord[][] = [];
+let partitions: ConsumedRecord[][] = [];
 
 beforeAll(async () => {
-  const log = new EmbeddedLog();
-  const topics = namespacedTopics(`ev-${randomUUID()}`);
-  await runLoop(
-    log,
-    { data: 'sample', drift: 'rotation:z:45', loops: 2, speed: 'max', partitions: 3, topics },
-    silentLogger,
-    () => {},
-  );
-  const ends = await log.endOffsets(topics.features);
-  for (let p = 0; p < ends.length; p++) {
-    const records: ConsumedRecord[] = [];
-    for await (const r of readPartition(log, topics.features, p, 0, ends[p] - 1)) records.push(r);
-    partitions.push(records);
-  }
-  await log.close();
+  partitions = await scenarioFeatures();
 }, 180_000);
 
 interface Processor {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { silentLogger } from '../../src/log/logger.ts';
-import type { TopicNames } from '../../src/topics.ts';
-import { readTopic } from '../../src/transport/read.ts';
-import type { Transport } from '../../src/transport/types.ts';
+import { namespacedTopics, type TopicNames } from '../../src/topics.ts';
+import { EmbeddedLog } from '../../src/transport/embedded/log.ts';
+import { readPartition, readTopic } from '../../src/transport/read.ts';
+import type { ConsumedRecord, Transport } from '../../src/transport/types.ts';
 import { type RunOptions, type RunSummary, runLoop } from '../support/run-loop.ts';
 
 /**
@@ -21,6 +22,25 @@ export function driftScenario(
     silentLogger,
     () => {},
   );
+}
+
+/** The drift scenario's feature vectors, made on an embedded log of their own, per partition of the features topic. */
+export async function scenarioFeatures(): Promise<ConsumedRecord[][]> {
+  const log = new EmbeddedLog();
+  try {
+    const topics = namespacedTopics(`sf-${randomUUID()}`);
+    await driftScenario(log, topics);
+    const ends = await log.endOffsets(topics.features);
+    const partitions: ConsumedRecord[][] = [];
+    for (let p = 0; p < ends.length; p++) {
+      const records: ConsumedRecord[] = [];
+      for await (const r of readPartition(log, topics.features, p, 0, ends[p] - 1)) records.push(r);
+      partitions.push(records);
+    }
+    return partitions;
+  } finally {
+    await log.close();
+  }
 }
 
 /** The CloudEvent ids of a topic's records, partition after partition. */
